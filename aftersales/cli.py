@@ -1,0 +1,344 @@
+"""`aftersales`: run the services, simulate traffic, and operate the system."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from shared.runtime.settings import Settings
+
+SERVICES = ("intake", "dispatch", "parts", "reporting", "api")
+
+
+def _settings() -> Settings:
+    from shared.runtime.settings import Settings
+
+    return Settings.from_env()
+
+
+# --------------------------------------------------------------------------- run one service
+
+
+async def _run_service(name: str, relay: bool, consume: bool) -> None:
+    from shared.runtime.logs import configure_logging
+
+    configure_logging(name)
+    settings = _settings()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    if name == "intake":
+        from services.intake.main import build as build_intake
+
+        runtime = build_intake(settings, run_relay=relay, consume=consume)
+    elif name == "dispatch":
+        from services.dispatch.main import build as build_dispatch
+
+        runtime = build_dispatch(settings, run_relay=relay)
+    elif name == "parts":
+        from services.parts.main import build as build_parts
+
+        runtime = build_parts(settings, run_relay=relay)
+    else:
+        from services.reporting.main import build as build_reporting
+
+        runtime, store = build_reporting(settings)
+        try:
+            await runtime.run_forever(stop)
+        finally:
+            store.close()
+        return
+    await runtime.run_forever(stop)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    if args.service == "api":
+        import uvicorn
+
+        from services.reporting.api import create_api
+        from services.reporting.main import build_store
+        from shared.runtime.logs import configure_logging
+
+        configure_logging("api")
+        settings = _settings()
+        uvicorn.run(
+            create_api(lambda: build_store(settings)),
+            host=settings.http_host,
+            port=settings.http_port,
+            log_level="warning",
+        )
+        return 0
+    asyncio.run(_run_service(args.service, relay=not args.no_relay, consume=not args.relay_only))
+    return 0
+
+
+# --------------------------------------------------------------------------- up
+
+
+def _wait_http(url: str, timeout_s: float = 60.0) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer within {timeout_s}s")
+
+
+def _demo(env: dict[str, str]) -> None:
+    import httpx
+
+    from aftersales.simulate import simulate
+    from shared.events.subjects import Names
+
+    names = Names(env.get("AFTERSALES_NAMESPACE", ""))
+    print("demo: publishing 20 telephony calls (with a few duplicates and bad messages) …", flush=True)
+    stats = asyncio.run(
+        simulate(env["NATS_URL"], names, count=20, rate=None, duplicate_ratio=0.2, bad_ratio=0.1, seed=7)
+    )
+    base = f"http://127.0.0.1:{env['AFTERSALES_HTTP_PORT']}"
+    deadline = time.monotonic() + 30
+    found: list[dict[str, object]] = []
+    while time.monotonic() < deadline:
+        found = httpx.get(f"{base}/api/v1/complaints", params={"call_id": stats.call_ids[-1]}).json()
+        if found:
+            break
+        time.sleep(0.2)
+    register = httpx.get(f"{base}/api/v1/reports/tracking-register").json()
+    print(f"demo: sent {stats.sent} calls, {stats.duplicates} duplicates, {stats.bad} bad messages")
+    print(f"demo: the tracking register holds {len(register)} complaints; the last one:")
+    print(json.dumps(found[0] if found else None, ensure_ascii=False, indent=2)[:1500])
+    print(f"demo: browse {base}/docs, {base}/api/v1/reports/tracking-register, {base}/metrics", flush=True)
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from shared.runtime.embedded import EmbeddedNats, free_port, start_postgres
+
+    data_dir = Path(args.data_dir).resolve()
+    env = dict(os.environ)
+    nats_server = None
+    if not env.get("NATS_URL"):
+        nats_server = EmbeddedNats.start(data_dir / "nats", port=args.nats_port)
+        env["NATS_URL"] = nats_server.url
+        print(f"up: embedded NATS JetStream at {nats_server.url}", flush=True)
+    if not env.get("DATABASE_URL"):
+        env["DATABASE_URL"] = start_postgres(data_dir / "pg")
+        print(f"up: embedded PostgreSQL at {env['DATABASE_URL']}", flush=True)
+    env.setdefault("AFTERSALES_HTTP_PORT", str(args.port or free_port()))
+    metrics_dir = data_dir / "metrics"
+    metrics_dir.mkdir(parents=True, exist_ok=True)
+    for stale in metrics_dir.glob("*.db"):
+        stale.unlink()
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+    children: dict[str, subprocess.Popen[bytes]] = {}
+    stop = False
+
+    def request_stop(signum: int, frame: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    try:
+        for name in SERVICES:
+            children[name] = subprocess.Popen([sys.executable, "-m", "aftersales.cli", "run", name], env=env)
+        base = f"http://127.0.0.1:{env['AFTERSALES_HTTP_PORT']}"
+        _wait_http(f"{base}/healthz")
+        print(f"up: all services running; read API at {base} (Ctrl-C stops)", flush=True)
+        if args.demo:
+            _demo(env)
+        if args.exit_after_demo:
+            return 0
+        while not stop:
+            for name, child in children.items():
+                if child.poll() is not None:
+                    print(f"up: {name} exited with {child.returncode}; stopping", file=sys.stderr)
+                    return 1
+            time.sleep(0.5)
+        return 0
+    finally:
+        for child in children.values():
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for child in children.values():
+            try:
+                child.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        if nats_server is not None:
+            nats_server.stop()
+        print("up: stopped", flush=True)
+
+
+# --------------------------------------------------------------------------- simulate, tick, rebuild
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from aftersales.simulate import simulate
+
+    settings = _settings()
+    start = dt.datetime.fromisoformat(args.start) if args.start else None
+    stats = asyncio.run(
+        simulate(
+            settings.nats_url,
+            settings.names,
+            count=args.count,
+            rate=args.rate or None,
+            duplicate_ratio=args.duplicates,
+            bad_ratio=args.bad,
+            seed=args.seed,
+            start=start,
+        )
+    )
+    print(
+        f"sent={stats.sent} duplicates={stats.duplicates} bad={stats.bad} "
+        f"seconds={stats.seconds:.2f} rate={stats.sent / max(stats.seconds, 1e-9):.0f}/s"
+    )
+    return 0
+
+
+def cmd_tick(args: argparse.Namespace) -> int:
+    import nats
+
+    from shared.runtime.clock import encode_tick
+
+    settings = _settings()
+    now = dt.datetime.fromisoformat(args.now)
+    if now.tzinfo is None:
+        print("tick: the time needs a UTC offset, e.g. 2026-11-24T09:00:00+08:00", file=sys.stderr)
+        return 2
+
+    async def publish() -> None:
+        nc = await nats.connect(settings.nats_url)
+        await nc.jetstream().publish(settings.names.clock_tick, encode_tick(now))
+        await nc.drain()
+
+    asyncio.run(publish())
+    return 0
+
+
+def cmd_rebuild(args: argparse.Namespace) -> int:
+    """Drop the read model and reporting's consumers; the projector rebuilds from the streams."""
+    import nats
+
+    from services.reporting.handlers import UPSTREAMS
+    from services.reporting.main import build_store
+
+    settings = _settings()
+    build_store(settings).drop()
+
+    async def reset() -> None:
+        nc = await nats.connect(settings.nats_url)
+        js = nc.jetstream()
+        for upstream in UPSTREAMS:
+            with contextlib.suppress(nats.js.errors.NotFoundError):
+                await js.delete_consumer(
+                    settings.names.events_stream(upstream), settings.names.durable(f"reporting-{upstream}")
+                )
+        await nc.drain()
+
+    asyncio.run(reset())
+    print("reporting read model dropped; restart the reporting service to rebuild it from the streams")
+    return 0
+
+
+def cmd_asyncapi(args: argparse.Namespace) -> int:
+    from aftersales.specs import asyncapi_json
+
+    text = asyncapi_json()
+    path = Path(args.output)
+    if args.check:
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            print(f"{path} is stale: run `aftersales asyncapi`", file=sys.stderr)
+            return 1
+        return 0
+    path.write_text(text, encoding="utf-8")
+    return 0
+
+
+def cmd_openapi(args: argparse.Namespace) -> int:
+    from aftersales.specs import openapi_json
+
+    text = openapi_json()
+    path = Path(args.output)
+    if args.check:
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            print(f"{path} is stale: run `aftersales openapi`", file=sys.stderr)
+            return 1
+        return 0
+    path.write_text(text, encoding="utf-8")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="aftersales", description="Event-sourced after-sales service backend")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="start every service (embedded NATS and PostgreSQL unless given)")
+    up.add_argument("--data-dir", default=".aftersales")
+    up.add_argument("--port", type=int, default=None, help="HTTP port (default AFTERSALES_HTTP_PORT or free)")
+    up.add_argument("--nats-port", type=int, default=None)
+    up.add_argument("--demo", action="store_true", help="publish sample calls and show what they became")
+    up.add_argument("--exit-after-demo", action="store_true", help=argparse.SUPPRESS)
+    up.set_defaults(func=cmd_up)
+
+    run = sub.add_parser("run", help="run one service in this process")
+    run.add_argument("service", choices=SERVICES)
+    run.add_argument("--no-relay", action="store_true", help="do not publish recorded events")
+    run.add_argument("--relay-only", action="store_true", help="only publish recorded events")
+    run.set_defaults(func=cmd_run)
+
+    sim = sub.add_parser("simulate", help="publish realistic telephony traffic")
+    sim.add_argument("--count", type=int, default=1000)
+    sim.add_argument("--rate", type=float, default=200.0, help="calls per second (0: full speed)")
+    sim.add_argument("--duplicates", type=float, default=0.05)
+    sim.add_argument("--bad", type=float, default=0.01)
+    sim.add_argument("--seed", type=int, default=1)
+    sim.add_argument("--start", default=None, help="received_at of the first call (ISO, with offset)")
+    sim.set_defaults(func=cmd_simulate)
+
+    tick = sub.add_parser("tick", help="publish an external clock tick")
+    tick.add_argument("now", help="e.g. 2026-11-24T09:00:00+08:00")
+    tick.set_defaults(func=cmd_tick)
+
+    rep = sub.add_parser("reporting", help="reporting operations")
+    rep_sub = rep.add_subparsers(dest="reporting_command", required=True)
+    rebuild = rep_sub.add_parser("rebuild", help="drop the read model so it is rebuilt from the streams")
+    rebuild.set_defaults(func=cmd_rebuild)
+
+    for name, func, default in (
+        ("asyncapi", cmd_asyncapi, "docs/asyncapi.json"),
+        ("openapi", cmd_openapi, "docs/openapi.json"),
+    ):
+        spec = sub.add_parser(name, help=f"write the {name} document generated from the code")
+        spec.add_argument("--output", default=default)
+        spec.add_argument("--check", action="store_true", help="exit 1 if the file is stale")
+        spec.set_defaults(func=func)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,16 @@
+"""Composition root of the dispatch service."""
+
+from __future__ import annotations
+
+from services.dispatch.application import DispatchApplication
+from shared.runtime.service import Ports, ServiceRuntime
+from shared.runtime.settings import Settings
+from shared.runtime.store import build_application
+
+SERVICE = "dispatch"
+
+
+def build(settings: Settings, run_relay: bool = True) -> ServiceRuntime:
+    names = settings.names
+    app = build_application(DispatchApplication, settings.database_url, names.db_schema(SERVICE))
+    return ServiceRuntime(settings, SERVICE, app, None, Ports(names), on_tick=None, run_relay=run_relay)

@@ -1,0 +1,142 @@
+"""Reporting's read model in PostgreSQL: projected in batches, with its position in the same transaction.
+
+Per upstream service the store keeps the last `position` (that service's gap-free notification id)
+it applied; an event at or below it is a redelivery and changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.sql import SQL, Identifier
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
+
+from services.reporting.projection import View, apply
+from shared.events.envelope import Envelope
+
+_json = msgspec.json.Encoder()
+
+
+def _dumps(obj: Any) -> str:
+    return _json.encode(obj).decode()
+
+
+class ReportingStore:
+    def __init__(self, database_url: str, schema: str, pool_size: int = 4) -> None:
+        self.database_url = database_url
+        self.schema = schema
+        self.pool: ConnectionPool[psycopg.Connection[dict[str, Any]]] = ConnectionPool(
+            database_url,
+            min_size=1,
+            max_size=pool_size,
+            kwargs={"row_factory": dict_row, "autocommit": True},
+            open=False,
+        )
+        s = Identifier(schema)
+        self._sql = {
+            "position": SQL("SELECT position FROM {0}.tracking WHERE upstream = %s FOR UPDATE").format(s),
+            "lock_new": SQL(
+                "INSERT INTO {0}.tracking (upstream, position) VALUES (%s, 0) ON CONFLICT DO NOTHING"
+            ).format(s),
+            "set_position": SQL("UPDATE {0}.tracking SET position = %s WHERE upstream = %s").format(s),
+            "docs": SQL("SELECT complaint_no, doc FROM {0}.complaints WHERE complaint_no = ANY(%s)").format(s),
+            "upsert": SQL(
+                "INSERT INTO {0}.complaints (complaint_no, call_id, received_at, status, doc, updated_at)"
+                " VALUES (%s, %s, %s, %s, %s, now()) ON CONFLICT (complaint_no) DO UPDATE SET"
+                " status = EXCLUDED.status, doc = EXCLUDED.doc, updated_at = now()"
+            ).format(s),
+            "by_no": SQL("SELECT doc FROM {0}.complaints WHERE complaint_no = %s").format(s),
+            "by_call": SQL("SELECT doc FROM {0}.complaints WHERE call_id = %s").format(s),
+            "register": SQL(
+                "SELECT doc FROM {0}.complaints ORDER BY received_at, complaint_no LIMIT %s OFFSET %s"
+            ).format(s),
+            "count": SQL("SELECT count(*) AS n FROM {0}.complaints").format(s),
+            "positions": SQL("SELECT upstream, position FROM {0}.tracking ORDER BY upstream").format(s),
+        }
+
+    def open(self) -> None:
+        self.pool.open(wait=True, timeout=30)
+        self.create()
+
+    def close(self) -> None:
+        self.pool.close()
+
+    def create(self) -> None:
+        s = Identifier(self.schema)
+        with self.pool.connection() as conn, conn.transaction():
+            # The projector and the API both open the store; serialise their DDL.
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"ddl:{self.schema}",))
+            conn.execute(SQL("CREATE SCHEMA IF NOT EXISTS {0}").format(s))
+            conn.execute(
+                SQL(
+                    "CREATE TABLE IF NOT EXISTS {0}.tracking (upstream text PRIMARY KEY, position bigint NOT NULL)"
+                ).format(s)
+            )
+            conn.execute(
+                SQL(
+                    "CREATE TABLE IF NOT EXISTS {0}.complaints (complaint_no text PRIMARY KEY,"
+                    " call_id text NOT NULL UNIQUE, received_at timestamptz NOT NULL, status text NOT NULL,"
+                    " doc jsonb NOT NULL, updated_at timestamptz NOT NULL)"
+                ).format(s)
+            )
+
+    def drop(self) -> None:
+        """Drop the whole read model; the next projector run rebuilds it from the streams."""
+        with psycopg.connect(self.database_url, autocommit=True) as conn:
+            conn.execute(SQL("DROP SCHEMA IF EXISTS {0} CASCADE").format(Identifier(self.schema)))
+
+    def project(self, upstream: str, envelopes: Sequence[Envelope]) -> int:
+        """Apply a batch from one upstream service in one transaction; return how many were new."""
+        q = self._sql
+        with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+            cur.execute(q["lock_new"], (upstream,))
+            cur.execute(q["position"], (upstream,))
+            row = cur.fetchone()
+            position = 0 if row is None else int(row["position"])
+            fresh = [e for e in envelopes if e.position > position]
+            if not fresh:
+                return 0
+            keys = sorted({e.correlation_id for e in fresh})
+            cur.execute(q["docs"], (keys,))
+            views: dict[str, View | None] = {r["complaint_no"]: r["doc"] for r in cur.fetchall()}
+            for envelope in fresh:
+                views[envelope.correlation_id] = apply(views.get(envelope.correlation_id), envelope)
+            rows = [
+                (no, v["call_id"], dt.datetime.fromisoformat(v["received_at"]), v["status"], Jsonb(v, _dumps))
+                for no, v in views.items()
+                if v is not None
+            ]
+            if rows:
+                cur.executemany(q["upsert"], rows)
+            cur.execute(q["set_position"], (max(e.position for e in fresh), upstream))
+            return len(fresh)
+
+    # --- reads for the HTTP API
+
+    def complaint(self, complaint_no: str) -> View | None:
+        with self.pool.connection() as conn:
+            row = conn.execute(self._sql["by_no"], (complaint_no,)).fetchone()
+            return None if row is None else dict(row["doc"])
+
+    def complaints_for_call(self, call_id: str) -> list[View]:
+        with self.pool.connection() as conn:
+            return [dict(r["doc"]) for r in conn.execute(self._sql["by_call"], (call_id,)).fetchall()]
+
+    def tracking_register(self, limit: int, offset: int) -> list[View]:
+        with self.pool.connection() as conn:
+            return [dict(r["doc"]) for r in conn.execute(self._sql["register"], (limit, offset)).fetchall()]
+
+    def complaint_count(self) -> int:
+        with self.pool.connection() as conn:
+            row = conn.execute(self._sql["count"]).fetchone()
+            return 0 if row is None else int(row["n"])
+
+    def positions(self) -> dict[str, int]:
+        with self.pool.connection() as conn:
+            return {r["upstream"]: int(r["position"]) for r in conn.execute(self._sql["positions"]).fetchall()}

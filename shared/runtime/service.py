@@ -1,0 +1,174 @@
+"""What every service process shares: the broker, its streams, the relay and the clock.
+
+The composition root of a service (`services/<name>/main.py`) builds its application and
+subscribers and hands them to `ServiceRuntime`; a test wires the same root with its own settings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+from eventsourcing.application import Application
+from faststream import AckPolicy
+from faststream.nats import JStream, NatsBroker, NatsMessage, NatsRouter, PullSub
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy as JsAckPolicy
+from nats.js.api import ConsumerConfig, DeliverPolicy
+
+from shared.events.subjects import Names
+from shared.runtime import compat
+from shared.runtime.clock import decode_tick, wall_now
+from shared.runtime.deadletter import dead_letter
+from shared.runtime.relay import Relay
+from shared.runtime.settings import Settings
+from shared.runtime.streams import ensure_streams
+
+log = structlog.get_logger()
+
+OnTick = Callable[[dt.datetime], Awaitable[None]]
+
+
+def raw_batch(msg: Any) -> Any:
+    """Decoder that leaves bodies as bytes: each handler decodes (and dead-letters) on its own."""
+    return msg.body
+
+
+def consumer_config(durable: str, ack_wait_s: float = 60.0, max_ack_pending: int = 20_000) -> ConsumerConfig:
+    return ConsumerConfig(
+        durable_name=durable,
+        ack_policy=JsAckPolicy.EXPLICIT,
+        deliver_policy=DeliverPolicy.ALL,
+        ack_wait=ack_wait_s,
+        max_ack_pending=max_ack_pending,
+        max_deliver=-1,
+    )
+
+
+def quiet_faststream_logger() -> logging.Logger:
+    """faststream logs every consume round at INFO; we keep its warnings and errors only."""
+    logger = logging.getLogger("aftersales.faststream")
+    logger.setLevel(logging.WARNING)
+    return logger
+
+
+class Ports:
+    """Adapters a handler may need besides its application: set once the broker is connected."""
+
+    def __init__(self, names: Names) -> None:
+        self.names = names
+        self.relay_wakeup = asyncio.Event()
+        self._js: JetStreamContext | None = None
+
+    @property
+    def js(self) -> JetStreamContext:
+        if self._js is None:
+            raise RuntimeError("broker not connected yet")
+        return self._js
+
+
+class ServiceRuntime:
+    def __init__(
+        self,
+        settings: Settings,
+        service: str,
+        app: Application[uuid.UUID] | None,
+        router: NatsRouter | None,
+        ports: Ports,
+        on_tick: OnTick | None = None,
+        run_relay: bool = True,
+    ) -> None:
+        compat.install()
+        self.settings = settings
+        self.service = service
+        self.app = app
+        self.ports = ports
+        self.on_tick = on_tick
+        self.broker = NatsBroker(
+            settings.nats_url,
+            graceful_timeout=15.0,
+            max_reconnect_attempts=-1,
+            logger=quiet_faststream_logger(),
+        )
+        if router is not None:
+            self.broker.include_router(router)
+        self.relay: Relay | None = None
+        self._run_relay = run_relay and app is not None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._last_tick: dt.datetime | None = None
+        if on_tick is not None and settings.clock == "external":
+            self._add_tick_subscriber()
+
+    def _add_tick_subscriber(self) -> None:
+        names = self.settings.names
+        durable = names.durable(f"{self.service}-clock")
+
+        @self.broker.subscriber(
+            names.clock_tick,
+            stream=JStream(names.clock_stream, declare=False),
+            durable=durable,
+            config=consumer_config(durable),
+            pull_sub=PullSub(batch_size=1, timeout=1.0),
+            ack_policy=AckPolicy.MANUAL,
+            decoder=raw_batch,
+            title=f"{self.service}/clock",
+            description="External clock ticks (AFTERSALES_CLOCK=external); deadlines fire on them.",
+        )
+        async def on_clock_tick(body: bytes, msg: NatsMessage) -> None:
+            try:
+                tick = decode_tick(body)
+            except (ValueError, TypeError) as exc:
+                await dead_letter(self.ports.js, names, "clock", msg.raw_message, f"bad clock tick: {exc}")
+                await msg.ack()
+                return
+            await self.tick(tick.now)
+            await msg.ack()
+
+    async def tick(self, now: dt.datetime) -> None:
+        if self.on_tick is None or (self._last_tick is not None and now <= self._last_tick):
+            return
+        self._last_tick = now
+        await self.on_tick(now)
+
+    async def start(self) -> None:
+        await self.broker.connect()
+        js = self.broker.connection.jetstream(publish_async_max_pending=8000)
+        self.ports._js = js
+        await ensure_streams(js, self.settings.names)
+        await self.broker.start()
+        if self._run_relay and self.app is not None:
+            self.relay = Relay(self.app, js, self.settings.names, self.service, wakeup=self.ports.relay_wakeup)
+            self._tasks.append(asyncio.create_task(self.relay.run(), name=f"{self.service}-relay"))
+        if self.on_tick is not None and self.settings.clock == "wall":
+            self._tasks.append(asyncio.create_task(self._wall_clock(), name=f"{self.service}-clock"))
+        log.info("service_started", clock=self.settings.clock, relay=self._run_relay)
+
+    async def _wall_clock(self) -> None:
+        while True:
+            try:
+                await self.tick(wall_now())
+            except Exception as exc:
+                log.warning("tick_failed", error=repr(exc))
+            await asyncio.sleep(1.0)
+
+    async def stop(self) -> None:
+        if self.relay is not None:
+            self.relay.stop()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.broker.stop()
+        if self.app is not None:
+            self.app.close()
+
+    async def run_forever(self, stop: asyncio.Event) -> None:
+        await self.start()
+        try:
+            await stop.wait()
+        finally:
+            await self.stop()

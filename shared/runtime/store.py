@@ -1,0 +1,159 @@
+"""Event stores: the eventsourcing library on PostgreSQL, one schema per service.
+
+`AftersalesRecorder` extends the library's process recorder so that, in the *same* transaction as
+the events, it can also record
+- a consumer position (`position=Tracking(upstream, notification_id)`): redelivery is a no-op;
+- timers (`timers=[Timer]`) scheduled by the events: deadlines survive restarts;
+- fired timers (`fired=[timer_id]`): a primary key makes a second firing fail, so a deadline fires once;
+- idempotency keys (`keys=[str]`) of inbound messages, so a second delivery fails the transaction;
+- lookups (`lookups=[(key, aggregate_id)]`): business keys such as a register number.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import psycopg
+from eventsourcing.application import Application
+from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.postgres import PostgresDatastore, PostgresProcessRecorder
+from psycopg import Cursor
+from psycopg.rows import DictRow
+from psycopg.sql import SQL, Identifier
+
+from shared.runtime.settings import postgres_env
+
+__all__ = ["AftersalesRecorder", "IntegrityError", "Timer", "Tracking", "build_application"]
+
+
+@dataclass(frozen=True)
+class Timer:
+    """A deadline: when `due_at` is passed by the clock, `kind` is handed to the aggregate once."""
+
+    timer_id: str
+    aggregate_id: uuid.UUID
+    kind: str
+    due_at: dt.datetime
+
+
+class AftersalesRecorder(PostgresProcessRecorder):
+    def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
+        super().__init__(datastore, **kwargs)
+        schema = Identifier(datastore.schema)
+        self.sql_create_statements.extend(
+            [
+                SQL(
+                    "CREATE TABLE IF NOT EXISTS {0}.timers (timer_id text PRIMARY KEY, aggregate_id uuid NOT NULL,"
+                    " kind text NOT NULL, due_at timestamptz NOT NULL)"
+                ).format(schema),
+                SQL("CREATE INDEX IF NOT EXISTS timers_due ON {0}.timers (due_at)").format(schema),
+                SQL(
+                    "CREATE TABLE IF NOT EXISTS {0}.fired_timers (timer_id text PRIMARY KEY,"
+                    " fired_at timestamptz NOT NULL)"
+                ).format(schema),
+                SQL("CREATE TABLE IF NOT EXISTS {0}.processed_keys (key text PRIMARY KEY)").format(schema),
+                SQL("CREATE SEQUENCE IF NOT EXISTS {0}.register_no").format(schema),
+                SQL("CREATE TABLE IF NOT EXISTS {0}.lookups (key text PRIMARY KEY, aggregate_id uuid NOT NULL)").format(
+                    schema
+                ),
+            ]
+        )
+        self._insert_timer = SQL(
+            "INSERT INTO {0}.timers (timer_id, aggregate_id, kind, due_at) VALUES (%s, %s, %s, %s)"
+            " ON CONFLICT (timer_id) DO UPDATE SET due_at = EXCLUDED.due_at"
+        ).format(schema)
+        self._insert_fired = SQL("INSERT INTO {0}.fired_timers (timer_id, fired_at) VALUES (%s, %s)").format(schema)
+        self._insert_lookup = SQL("INSERT INTO {0}.lookups (key, aggregate_id) VALUES (%s, %s)").format(schema)
+        self._select_lookup = SQL("SELECT aggregate_id FROM {0}.lookups WHERE key = %s").format(schema)
+        self._insert_key = SQL("INSERT INTO {0}.processed_keys (key) VALUES (%s)").format(schema)
+        self._due_timers = SQL(
+            "SELECT t.timer_id, t.aggregate_id, t.kind, t.due_at FROM {0}.timers t"
+            " WHERE t.due_at <= %s AND NOT EXISTS (SELECT 1 FROM {0}.fired_timers f WHERE f.timer_id = t.timer_id)"
+            " ORDER BY t.due_at, t.timer_id LIMIT %s"
+        ).format(schema)
+        self._existing = SQL(
+            "SELECT originator_id FROM {0}.{1} WHERE originator_id = ANY(%s) AND originator_version = 1"
+        ).format(schema, Identifier(self.events_table_name))
+        self._existing_keys = SQL("SELECT key FROM {0}.processed_keys WHERE key = ANY(%s)").format(schema)
+        self._next_numbers = SQL("SELECT nextval(%s) FROM generate_series(1, %s)")
+        self._schema = datastore.schema
+
+    def _insert_events(self, curs: Cursor[DictRow], stored_events: Sequence[Any], **kwargs: Any) -> None:
+        position: Tracking | None = kwargs.get("position")
+        if position is not None:
+            self._insert_tracking(curs, position)
+        for timer in kwargs.get("timers", ()):
+            curs.execute(self._insert_timer, (timer.timer_id, timer.aggregate_id, timer.kind, timer.due_at))
+        fired_at = kwargs.get("fired_at")
+        for timer_id in kwargs.get("fired", ()):
+            curs.execute(self._insert_fired, (timer_id, fired_at))
+        for key, aggregate_id in kwargs.get("lookups", ()):
+            curs.execute(self._insert_lookup, (key, aggregate_id))
+        for key in kwargs.get("keys", ()):
+            curs.execute(self._insert_key, (key,))
+        super()._insert_events(curs, stored_events, **kwargs)
+
+    # --- reads used by the application services (no writes outside `insert_events`)
+
+    def existing_aggregates(self, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._existing, (list(ids),), prepare=True)
+            return {row["originator_id"] for row in curs.fetchall()}
+
+    def existing_keys(self, keys: Sequence[str]) -> set[str]:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._existing_keys, (list(keys),), prepare=True)
+            return {row["key"] for row in curs.fetchall()}
+
+    def lookup(self, key: str) -> uuid.UUID | None:
+        """An aggregate id by a business key (e.g. `complaint_no:TS-2026-00000001`)."""
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._select_lookup, (key,), prepare=True)
+            row = curs.fetchone()
+            return None if row is None else row["aggregate_id"]
+
+    def due_timers(self, now: dt.datetime, limit: int = 500) -> list[Timer]:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._due_timers, (now, limit), prepare=True)
+            return [Timer(r["timer_id"], r["aggregate_id"], r["kind"], r["due_at"]) for r in curs.fetchall()]
+
+    def next_register_numbers(self, count: int) -> list[int]:
+        """Numbers from a sequence: unique and never reused (a rolled-back batch leaves a gap)."""
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._next_numbers, (f"{self._schema}.register_no", count), prepare=True)
+            return [next(iter(row.values())) for row in curs.fetchall()]
+
+
+def ensure_schema(database_url: str, schema: str) -> None:
+    with psycopg.connect(database_url, autocommit=True) as conn, conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"ddl:{schema}",))
+        conn.execute(SQL("CREATE SCHEMA IF NOT EXISTS {0}").format(Identifier(schema)))
+
+
+A = TypeVar("A", bound=Application[uuid.UUID])
+
+
+def build_application(cls: type[A], database_url: str, schema: str, pool_size: int = 4) -> A:
+    """An eventsourcing application on PostgreSQL, its tables in `schema`."""
+    ensure_schema(database_url, schema)
+    env = {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "APPLICATION_RECORDER_TOPIC": f"{AftersalesRecorder.__module__}:{AftersalesRecorder.__qualname__}",
+        "POSTGRES_SCHEMA": schema,
+        "POSTGRES_POOL_SIZE": str(pool_size),
+        "POSTGRES_MAX_OVERFLOW": "4",
+        "POSTGRES_CONNECT_TIMEOUT": "10",
+        **postgres_env(database_url),
+    }
+    return cls(env=env)
+
+
+def recorder_of(app: Application[uuid.UUID]) -> AftersalesRecorder:
+    recorder = app.recorder
+    if not isinstance(recorder, AftersalesRecorder):
+        raise TypeError("application was not built with build_application()")
+    return recorder

@@ -1,0 +1,43 @@
+"""JetStream streams the project owns (CONTRACT §1: nothing lost while a service is down)."""
+
+from __future__ import annotations
+
+from nats.js import JetStreamContext
+from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.errors import BadRequestError
+
+from shared.events.subjects import SERVICES, Names
+
+DUPLICATE_WINDOW_S = 120.0
+
+
+def stream_configs(names: Names, replicas: int = 1) -> list[StreamConfig]:
+    """Limits retention without limits: the streams are the log every projection rebuilds from."""
+
+    def cfg(name: str, subjects: list[str], description: str) -> StreamConfig:
+        return StreamConfig(
+            name=name,
+            subjects=subjects,
+            description=description,
+            retention=RetentionPolicy.LIMITS,
+            storage=StorageType.FILE,
+            discard=DiscardPolicy.OLD,
+            duplicate_window=DUPLICATE_WINDOW_S,
+            num_replicas=replicas,
+        )
+
+    configs = [
+        cfg(names.telephony_stream, [names.telephony_all], "Inbound telephony messages (CONTRACT §1)"),
+        cfg(names.deadletter_stream, [names.deadletter_all], "Poison messages with their reason"),
+        cfg(names.clock_stream, [names.clock_tick], "External clock ticks (CONTRACT §2)"),
+    ]
+    configs += [cfg(names.events_stream(s), [names.events_of(s)], f"Domain events recorded by {s}") for s in SERVICES]
+    return configs
+
+
+async def ensure_streams(js: JetStreamContext, names: Names) -> None:
+    for config in stream_configs(names):
+        try:
+            await js.add_stream(config)
+        except BadRequestError:
+            await js.update_stream(config)

@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+
+from services.intake.main import build as build_intake
+from services.reporting.application import ReportingStore
+from services.reporting.main import build as build_reporting
+from shared.runtime.service import ServiceRuntime
+from shared.runtime.settings import Settings
+from tests.support import Bus
+
+pytestmark = pytest.mark.integration
+
+
+@dataclass
+class System:
+    intake: ServiceRuntime
+    reporting: ServiceRuntime
+    store: ReportingStore
+    bus: Bus
+
+
+@pytest.fixture
+async def bus(settings: Settings) -> AsyncIterator[Bus]:
+    bus = await Bus.connect(settings)
+    yield bus
+    await bus.close()
+
+
+@pytest.fixture
+async def system(settings: Settings, bus: Bus) -> AsyncIterator[System]:
+    """Intake and reporting wired by their own composition roots, in this process."""
+    intake = build_intake(settings)
+    reporting, store = build_reporting(settings)
+    await intake.start()
+    await reporting.start()
+    yield System(intake, reporting, store, bus)
+    await reporting.stop()
+    await intake.stop()
+    store.close()
