@@ -76,7 +76,10 @@ class EmbeddedNats:
 def start_postgres(data_dir: Path) -> str:
     """Start (or reuse) a pgserver PostgreSQL under `data_dir`; return its URL. Stops with this process."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    os.environ.setdefault("XDG_RUNTIME_DIR", str(data_dir))  # pgserver asks platformdirs for one
+    if "XDG_RUNTIME_DIR" not in os.environ:  # pgserver asks platformdirs for one; keep it out of the data dir
+        runtime_dir = data_dir.parent / f"{data_dir.name}-run"
+        runtime_dir.mkdir(mode=0o700, exist_ok=True)
+        os.environ["XDG_RUNTIME_DIR"] = str(runtime_dir)
     import pgserver  # imported here: it is only needed on the embedded path
 
     server = pgserver.get_server(data_dir, cleanup_mode="stop")  # type: ignore[attr-defined]

@@ -39,7 +39,7 @@ def raw_batch(msg: Any) -> Any:
     return msg.body
 
 
-def consumer_config(durable: str, ack_wait_s: float = 60.0, max_ack_pending: int = 20_000) -> ConsumerConfig:
+def consumer_config(durable: str, ack_wait_s: float = 10.0, max_ack_pending: int = 20_000) -> ConsumerConfig:
     return ConsumerConfig(
         durable_name=durable,
         ack_policy=JsAckPolicy.EXPLICIT,

@@ -62,14 +62,21 @@ class AftersalesRecorder(PostgresProcessRecorder):
                 ),
             ]
         )
-        self._insert_timer = SQL(
-            "INSERT INTO {0}.timers (timer_id, aggregate_id, kind, due_at) VALUES (%s, %s, %s, %s)"
+        # Each side effect is one set-based statement: the library runs them inside a psycopg
+        # pipeline, and hundreds of single-row statements there can stall the pipeline.
+        self._insert_timers = SQL(
+            "INSERT INTO {0}.timers (timer_id, aggregate_id, kind, due_at)"
+            " SELECT * FROM unnest(%s::text[], %s::uuid[], %s::text[], %s::timestamptz[])"
             " ON CONFLICT (timer_id) DO UPDATE SET due_at = EXCLUDED.due_at"
         ).format(schema)
-        self._insert_fired = SQL("INSERT INTO {0}.fired_timers (timer_id, fired_at) VALUES (%s, %s)").format(schema)
-        self._insert_lookup = SQL("INSERT INTO {0}.lookups (key, aggregate_id) VALUES (%s, %s)").format(schema)
+        self._insert_fired = SQL(
+            "INSERT INTO {0}.fired_timers (timer_id, fired_at) SELECT t, %s FROM unnest(%s::text[]) AS t"
+        ).format(schema)
+        self._insert_lookups = SQL(
+            "INSERT INTO {0}.lookups (key, aggregate_id) SELECT * FROM unnest(%s::text[], %s::uuid[])"
+        ).format(schema)
         self._select_lookup = SQL("SELECT aggregate_id FROM {0}.lookups WHERE key = %s").format(schema)
-        self._insert_key = SQL("INSERT INTO {0}.processed_keys (key) VALUES (%s)").format(schema)
+        self._insert_keys = SQL("INSERT INTO {0}.processed_keys (key) SELECT * FROM unnest(%s::text[])").format(schema)
         self._due_timers = SQL(
             "SELECT t.timer_id, t.aggregate_id, t.kind, t.due_at FROM {0}.timers t"
             " WHERE t.due_at <= %s AND NOT EXISTS (SELECT 1 FROM {0}.fired_timers f WHERE f.timer_id = t.timer_id)"
@@ -86,15 +93,26 @@ class AftersalesRecorder(PostgresProcessRecorder):
         position: Tracking | None = kwargs.get("position")
         if position is not None:
             self._insert_tracking(curs, position)
-        for timer in kwargs.get("timers", ()):
-            curs.execute(self._insert_timer, (timer.timer_id, timer.aggregate_id, timer.kind, timer.due_at))
-        fired_at = kwargs.get("fired_at")
-        for timer_id in kwargs.get("fired", ()):
-            curs.execute(self._insert_fired, (timer_id, fired_at))
-        for key, aggregate_id in kwargs.get("lookups", ()):
-            curs.execute(self._insert_lookup, (key, aggregate_id))
-        for key in kwargs.get("keys", ()):
-            curs.execute(self._insert_key, (key,))
+        timers: Sequence[Timer] = kwargs.get("timers", ())
+        if timers:
+            curs.execute(
+                self._insert_timers,
+                (
+                    [t.timer_id for t in timers],
+                    [t.aggregate_id for t in timers],
+                    [t.kind for t in timers],
+                    [t.due_at for t in timers],
+                ),
+            )
+        fired: Sequence[str] = kwargs.get("fired", ())
+        if fired:
+            curs.execute(self._insert_fired, (kwargs["fired_at"], list(fired)))
+        lookups: Sequence[tuple[str, uuid.UUID]] = kwargs.get("lookups", ())
+        if lookups:
+            curs.execute(self._insert_lookups, ([k for k, _ in lookups], [a for _, a in lookups]))
+        keys: Sequence[str] = kwargs.get("keys", ())
+        if keys:
+            curs.execute(self._insert_keys, (list(keys),))
         super()._insert_events(curs, stored_events, **kwargs)
 
     # --- reads used by the application services (no writes outside `insert_events`)

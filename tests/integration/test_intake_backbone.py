@@ -87,7 +87,8 @@ async def test_poison_messages_are_dead_lettered_and_the_next_message_still_proc
         assert base64.b64decode(letter["original_b64"]) == raw  # original bytes kept
         assert reason in letter["reason"]
         assert letter["subject"] == names.complaint_received
-        assert msg.headers is not None and reason.split("`")[0] in msg.headers["Aftersales-Reason"]
+        assert msg.headers is not None
+        assert reason.split("`")[0] in msg.headers["Aftersales-Reason"]
     assert system.store.complaint_count() == 1
 
 
