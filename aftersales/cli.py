@@ -75,7 +75,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         configure_logging("api")
         settings = _settings()
         uvicorn.run(
-            create_api(lambda: build_store(settings)),
+            create_api(lambda: build_store(settings), settings.nats_url, settings.names),
             host=settings.http_host,
             port=settings.http_port,
             log_level="warning",

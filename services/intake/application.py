@@ -1,19 +1,52 @@
-"""Intake application service: load → decide → save, one method per command. No NATS, no HTTP."""
+"""Intake application service: load → decide → save, one method per command. No NATS, no HTTP.
+
+Time always comes in as a value: the message's own timestamp, or the service clock's `now` for a
+staff command or a tick. Rules are evaluated by `policy`, and their decisions handed to the aggregate.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import msgspec
 from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError
 
 from services.intake import policy
-from services.intake.domain import Complaint, complaint_id_for
+from services.intake.domain import (
+    ESCALATED_DEADLINES,
+    Actor,
+    CommandRejected,
+    Complaint,
+    Decision,
+    Equipment,
+    complaint_id_for,
+    equipment_id_for,
+)
+from services.intake.policy import IntakePolicy, china_date, current_policy, decide
+from shared.events import commands as cmd
 from shared.events.telephony import ComplaintReceivedV1, SurveyCompletedV1
-from shared.runtime.store import recorder_of
+from shared.runtime.store import Timer, recorder_of
+
+# Who may do what (DOMAIN §7).
+PERMISSIONS: dict[type[cmd.IntakeCommand], frozenset[str]] = {
+    cmd.Relay: frozenset({"agent"}),
+    cmd.CompleteRecord: frozenset({"agent"}),
+    cmd.Classify: frozenset({"tq"}),
+    cmd.Answer: frozenset({"tq"}),
+    cmd.DecideSolution: frozenset({"tq"}),
+    cmd.RecordRepair: frozenset({"engineer", "tq"}),
+    cmd.Close: frozenset({"tq", "agent"}),
+    cmd.FineRecordIncomplete: frozenset({"branch_manager", "tq"}),
+}
+COMPLETABLE_FIELDS = frozenset({
+    "customer.name", "customer.phone", "equipment.model", "equipment.serial", "equipment.acceptance_date",
+    "description", "site.region", "site.distance_km", "site.address", "site.lat", "site.lon",
+})  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -32,8 +65,22 @@ class UnknownComplaint(LookupError):
     pass
 
 
+class Forbidden(PermissionError):
+    pass
+
+
+def _iso(moment: dt.datetime) -> str:
+    return moment.isoformat()
+
+
 class IntakeApplication(Application[uuid.UUID]):
     name = "intake"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.policy: IntakePolicy = current_policy()
+
+    # ---------------------------------------------------------------------------- registration
 
     def register(self, calls: Sequence[InboundCall]) -> RegisterOutcome:
         """INT-REGISTER + INT-DEDUP for a batch, saved in one transaction.
@@ -54,32 +101,57 @@ class IntakeApplication(Application[uuid.UUID]):
         fresh = [inbound for key, inbound in unique.items() if key not in existing]
         if not fresh:
             return outcome
+        extensions = self._extension_days([i.call.equipment.serial for i in fresh])
         numbers = recorder.next_register_numbers(len(fresh))
-        complaints = [self._receive(inbound, n) for inbound, n in zip(fresh, numbers, strict=True)]
+        complaints = [self._receive(i, n, extensions) for i, n in zip(fresh, numbers, strict=True)]
         try:
-            self.save(*complaints, lookups=[(f"complaint_no:{c.complaint_no}", c.id) for c in complaints])
+            self._save(complaints, lookups=[(f"complaint_no:{c.complaint_no}", c.id) for c in complaints])
         except IntegrityError:
             # Another writer registered one of these calls meanwhile: settle them one at a time.
-            return self._register_one_by_one(fresh, outcome)
+            return self._register_one_by_one(fresh, extensions, outcome)
         outcome.registered += [c.complaint_no for c in complaints]
         return outcome
 
-    def _register_one_by_one(self, calls: Sequence[InboundCall], outcome: RegisterOutcome) -> RegisterOutcome:
+    def _register_one_by_one(
+        self, calls: Sequence[InboundCall], extensions: dict[str, int], outcome: RegisterOutcome
+    ) -> RegisterOutcome:
         recorder = recorder_of(self)
         for inbound in calls:
-            number = recorder.next_register_numbers(1)[0]
-            complaint = self._receive(inbound, number)
+            complaint = self._receive(inbound, recorder.next_register_numbers(1)[0], extensions)
             try:
-                self.save(complaint, lookups=[(f"complaint_no:{complaint.complaint_no}", complaint.id)])
+                self._save([complaint], lookups=[(f"complaint_no:{complaint.complaint_no}", complaint.id)])
             except IntegrityError:
                 outcome.duplicates += 1
             else:
                 outcome.registered.append(complaint.complaint_no)
         return outcome
 
-    @staticmethod
-    def _receive(inbound: InboundCall, sequence: int) -> Complaint:
-        call = inbound.call
+    def _extension_days(self, serials: Iterable[str | None]) -> dict[str, int]:
+        """WAR-EXTEND-60D extensions already granted to these units (few units have any)."""
+        ids = {equipment_id_for(s): s for s in serials if s}
+        found = recorder_of(self).existing_aggregates(list(ids))
+        days: dict[str, int] = {}
+        for equipment_id in found:
+            unit: Equipment = self.repository.get(equipment_id)
+            days[ids[equipment_id]] = unit.extension_days
+        return days
+
+    def _receive(self, inbound: InboundCall, sequence: int, extensions: dict[str, int]) -> Complaint:
+        call, p = inbound.call, self.policy
+        received = _iso(call.received_at)
+        decisions = [
+            decide("INT-RELAY-4WH", {"received_at": received}, p),
+            decide("INT-REPLY-8WH", {"received_at": received}, p),
+        ]
+        if call.kind == "consultation":
+            decisions.append(decide("INT-LEVELS", {"received_at": received, "kind": "consultation", "level": None}, p))
+        serial = call.equipment.serial
+        warranty = self._warranty_decision(
+            call.equipment.acceptance_date, china_date(call.received_at), extensions.get(serial or "", 0)
+        )
+        decisions.append(warranty)
+        if warranty.outputs["in_warranty"]:
+            decisions.append(decide("WAR-EXPIRY-NOTICE", {"until": warranty.outputs["until"], "serial": serial}, p))
         return Complaint.receive(
             complaint_no=policy.register_number(sequence, call.received_at),
             call_id=call.call_id,
@@ -91,8 +163,26 @@ class IntakeApplication(Application[uuid.UUID]):
             site=msgspec.to_builtins(call.site),
             description=call.description,
             missing_fields=policy.missing_fields(call),
+            decisions=decisions,
             causation_id=inbound.causation_id,
         )
+
+    def _warranty_decision(self, acceptance: dt.date | str | None, on: dt.date, extension_days: int) -> Decision:
+        acceptance_iso = acceptance.isoformat() if isinstance(acceptance, dt.date) else acceptance
+        inputs = {"acceptance_date": acceptance_iso, "on": on.isoformat(), "months": self.policy.warranty_months,
+                  "extension_days": extension_days}  # fmt: skip
+        return decide("WAR-PERIOD", inputs, self.policy)
+
+    # ------------------------------------------------------------------------------- saving
+
+    def _save(self, aggregates: Sequence[Any], **kwargs: Any) -> list[str]:
+        """Save aggregates with the timers their new events schedule, in one transaction."""
+        events: list[Any] = [e for a in aggregates for e in a.collect_events()]
+        timers = list(_timers_for(events))
+        self.save(*events, timers=timers, **kwargs)
+        return [type(e).__dict__.get("wire_type", type(e).__name__) for e in events]
+
+    # ------------------------------------------------------------------------------- lookups
 
     def complaint_by_number(self, complaint_no: str) -> Complaint:
         aggregate_id = recorder_of(self).lookup(f"complaint_no:{complaint_no}")
@@ -101,17 +191,192 @@ class IntakeApplication(Application[uuid.UUID]):
         complaint: Complaint = self.repository.get(aggregate_id)
         return complaint
 
+    # ------------------------------------------------------------------------------ commands
+
+    def execute(self, command: cmd.AnyIntakeCommand, now: dt.datetime, causation_id: str) -> list[str]:
+        """Run one staff command at the service clock's `now`; return the events it recorded."""
+        allowed = PERMISSIONS[type(command)]
+        if command.actor.role not in allowed:
+            raise Forbidden(
+                f"role {command.actor.role!r} may not {type(command).__name__}; allowed: {', '.join(sorted(allowed))}"
+            )
+        complaint = self.complaint_by_number(command.complaint_no)
+        actor = Actor(command.actor.id, command.actor.role)
+        others: list[Any] = []
+        match command:
+            case cmd.Relay():
+                complaint.relay(actor, now, causation_id)
+            case cmd.CompleteRecord(fields=fields):
+                self._complete(complaint, actor, fields, now, causation_id)
+            case cmd.Classify(cause=cause, level=level, on_site=on_site):
+                first = decide("INT-LEVELS", {"received_at": _iso(complaint.received_at), "kind": "fault",
+                                              "level": level}, self.policy)  # fmt: skip
+                complaint.classify(actor, cause, level, on_site, now, causation_id, first)
+                self._decide_payer(complaint, now, causation_id)
+            case cmd.Answer(answer=text):
+                complaint.answer(actor, text, now, causation_id)
+            case cmd.DecideSolution(solution=solution, expected_repair_hours=hours):
+                loaner = decide("WAR-LOANER", {"expected_repair_hours": hours, "decided_at": _iso(now)}, self.policy)
+                complaint.decide_solution(actor, solution, hours, now, causation_id, loaner)
+            case cmd.RecordRepair(problem=problem, outcome=outcome_, stops_work=stops_work):
+                others = self._record_repair(complaint, actor, problem, outcome_, stops_work, now, causation_id)
+            case cmd.Close(outcome=outcome_):
+                complaint.close(actor, outcome_, now, causation_id)
+            case cmd.FineRecordIncomplete(reason=reason, extra_cost_fen=extra):
+                facts = {"receiver": complaint.agent_id, "extra_cost_fen": extra,
+                         "missing_fields": complaint.missing_fields}  # fmt: skip
+                fine = decide("FIN-RECORD-INCOMPLETE", facts, self.policy)
+                complaint.levy_fine(fine, now, causation_id, reason=reason)
+        return self._save([complaint, *others])
+
+    def _complete(
+        self, complaint: Complaint, actor: Actor, fields: dict[str, Any], now: dt.datetime, causation_id: str
+    ) -> None:
+        unknown = sorted(set(fields) - COMPLETABLE_FIELDS)
+        if unknown:
+            raise CommandRejected(
+                f"cannot complete {', '.join(unknown)}; completable: {', '.join(sorted(COMPLETABLE_FIELDS))}"
+            )
+        if "equipment.acceptance_date" in fields:
+            try:
+                dt.date.fromisoformat(str(fields["equipment.acceptance_date"]))
+            except ValueError:
+                raise CommandRejected("equipment.acceptance_date must be a date like 2025-06-01") from None
+        current = {name: _field(complaint, name) for name in policy.REQUIRED_FIELDS}
+        current.update({k: v for k, v in fields.items() if k in current})
+        missing = [name for name in policy.REQUIRED_FIELDS if not str(current[name] or "").strip()]
+        has_distance = fields.get("site.distance_km", complaint.site.get("distance_km")) is not None
+        has_coordinates = all(fields.get(f"site.{c}", complaint.site.get(c)) is not None for c in ("lat", "lon"))
+        if not has_distance and not has_coordinates:
+            missing.append("site.distance_km")
+        complaint.complete_record(actor, fields, missing, now, causation_id)
+        self._revisit_warranty(complaint, now, causation_id)
+
+    def _revisit_warranty(self, complaint: Complaint, now: dt.datetime, causation_id: str) -> None:
+        """Warranty is revisited on every event that can change it."""
+        serial = complaint.equipment.get("serial")
+        extensions = self._extension_days([serial]).get(serial or "", 0)
+        decision = self._warranty_decision(
+            complaint.equipment.get("acceptance_date"), china_date(complaint.received_at), extensions
+        )
+        if complaint.decide_warranty(decision, now, causation_id):
+            if decision.outputs["in_warranty"]:
+                notice = decide(
+                    "WAR-EXPIRY-NOTICE", {"until": decision.outputs["until"], "serial": serial}, self.policy
+                )
+                complaint.schedule_expiry_notice(notice, now, causation_id)
+            if complaint.cause is not None:
+                self._decide_payer(complaint, now, causation_id)
+
+    def _decide_payer(self, complaint: Complaint, now: dt.datetime, causation_id: str) -> None:
+        decision = decide("WAR-PAYER", {"in_warranty": complaint.warranty["in_warranty"], "cause": complaint.cause},
+                          self.policy)  # fmt: skip
+        complaint.decide_payer(decision, now, causation_id)
+
+    def _record_repair(
+        self, complaint: Complaint, actor: Actor, problem: str, outcome: str, stops_work: bool, now: dt.datetime,
+        causation_id: str,
+    ) -> list[Any]:  # fmt: skip
+        serial = complaint.equipment.get("serial")
+        if not serial:
+            raise CommandRejected("record the equipment serial first (complete the record)")
+        unit = self._equipment(serial, now, complaint.complaint_no, causation_id)
+        history = [*unit.outcomes_of(problem), outcome]
+        in_warranty = complaint.warranty["in_warranty"]
+        extension = decide("WAR-EXTEND-60D", {"in_warranty": in_warranty, "fault_removed": outcome == "fixed",
+                                              "stops_work": stops_work}, self.policy)  # fmt: skip
+        lemon = decide("WAR-LEMON", {"in_warranty": in_warranty, "cause": complaint.cause,
+                                     "outcomes_of_same_problem": history}, self.policy)  # fmt: skip
+        complaint.record_repair(actor, problem, outcome, stops_work, now, causation_id, extension, lemon)
+        unit.note_repair(complaint.complaint_no, problem, outcome, now, causation_id)
+        if extension.outputs["extend"]:
+            unit.extend(complaint.complaint_no, extension.outputs["days"], now, causation_id)
+            decision = self._warranty_decision(
+                complaint.equipment.get("acceptance_date"), china_date(complaint.received_at), unit.extension_days
+            )
+            if complaint.decide_warranty(decision, now, causation_id) and decision.outputs["in_warranty"]:
+                notice = decide(
+                    "WAR-EXPIRY-NOTICE", {"until": decision.outputs["until"], "serial": serial}, self.policy
+                )
+                complaint.schedule_expiry_notice(notice, now, causation_id)
+        return [unit]
+
+    def _equipment(self, serial: str, now: dt.datetime, complaint_no: str, causation_id: str) -> Equipment:
+        equipment_id = equipment_id_for(serial)
+        if recorder_of(self).existing_aggregates([equipment_id]):
+            unit: Equipment = self.repository.get(equipment_id)
+            return unit
+        return Equipment.register(serial, now, complaint_no, causation_id)
+
+    # ---------------------------------------------------------------------------- surveys
+
     def record_survey(self, survey: SurveyCompletedV1, causation_id: str) -> bool:
         """Record a satisfaction survey once per survey call; False if it was already recorded."""
         complaint = self.complaint_by_number(survey.complaint_no)
-        complaint.record_survey(
-            survey_call_id=survey.call_id,
-            rating=survey.rating,
-            completed_at=survey.completed_at,
-            causation_id=causation_id,
-        )
+        complaint.record_survey(survey_call_id=survey.call_id, rating=survey.rating,
+                                completed_at=survey.completed_at, causation_id=causation_id)  # fmt: skip
         try:
-            self.save(complaint, keys=[f"survey:{survey.call_id}"])
+            self._save([complaint], keys=[f"survey:{survey.call_id}"])
         except IntegrityError:
             return False
         return True
+
+    # ------------------------------------------------------------------------------ clock
+
+    def fire_due(self, now: dt.datetime, limit: int = 500) -> int:
+        """Fire every timer the clock has passed, each exactly once; return how many fired."""
+        fired = 0
+        causation_id = f"clock:{_iso(now)}"
+        while True:
+            due = recorder_of(self).due_timers(now, limit)
+            if not due:
+                return fired
+            for timer in due:
+                complaint: Complaint = self.repository.get(timer.aggregate_id)
+                self._on_timer(complaint, timer, now, causation_id)
+                try:
+                    self._save([complaint], fired=[timer.timer_id], fired_at=now)
+                except IntegrityError:
+                    continue  # fired by someone else meanwhile
+                fired += 1
+            if len(due) < limit:
+                return fired
+
+    def _on_timer(self, complaint: Complaint, timer: Timer, now: dt.datetime, causation_id: str) -> None:
+        kind, _, detail = timer.kind.partition(":")
+        if kind == "deadline":
+            fine = None
+            if detail == "INT-RELAY-4WH" and complaint.deadline_open(detail):
+                fine = decide("FIN-RELAY-LATE", {"receiver": complaint.agent_id, "deadline": detail,
+                                                 "due_at": complaint.deadlines[detail]["due_at"],
+                                                 "breached_at": _iso(now)}, self.policy)  # fmt: skip
+            escalate_to = "branch_manager" if detail in ESCALATED_DEADLINES else None
+            complaint.breach(detail, now, causation_id, fine, escalate_to)
+        elif kind == "notice":
+            complaint.notice_expiry(detail, now, causation_id)
+
+
+def _field(complaint: Complaint, name: str) -> Any:
+    group, _, key = name.partition(".")
+    return getattr(complaint, group).get(key) if key else getattr(complaint, group)
+
+
+def _timers_for(events: Iterable[Any]) -> Iterable[Timer]:
+    """The deadlines and notices the new events schedule."""
+    for event in events:
+        decisions: list[dict[str, Any]] = []
+        if isinstance(event, Complaint.Received):
+            decisions = event.decisions
+        elif isinstance(event, (Complaint.DeadlineSet, Complaint.ExpiryNoticeScheduled)):
+            decisions = [{"rule": event.rule, "inputs": event.inputs, "outputs": event.outputs}]
+        for record in decisions:
+            rule, outputs = record["rule"], record["outputs"]
+            if rule == "WAR-EXPIRY-NOTICE":
+                # One notice per unit and expiry date, however many complaints name the unit.
+                until = record["inputs"]["until"]
+                serial = (record["inputs"].get("serial") or "").strip().upper() or event.originator_id
+                yield Timer(f"expiry:{serial}:{until}", event.originator_id, f"notice:{until}",
+                            dt.datetime.fromisoformat(outputs["notice_at"]))  # fmt: skip
+            elif "due_at" in outputs:
+                yield Timer(f"{event.originator_id}:{rule}", event.originator_id, f"deadline:{rule}",
+                            dt.datetime.fromisoformat(outputs["due_at"]))  # fmt: skip

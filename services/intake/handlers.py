@@ -13,21 +13,28 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
+import msgspec
 import structlog
 from eventsourcing.persistence import OperationalError
 from faststream import AckPolicy, Context
-from faststream.nats import JStream, NatsRouter, PullSub
+from faststream.nats import JStream, NatsMessage, NatsRouter, PullSub
 from faststream.nats.message import NatsBatchMessage
 from nats.aio.msg import Msg
 from prometheus_client import Counter
 
-from services.intake.application import InboundCall, IntakeApplication, UnknownComplaint
+from services.intake.application import Forbidden, InboundCall, IntakeApplication, UnknownComplaint
+from services.intake.domain import CommandRejected
+from services.intake.workcal import CalendarOutOfRange
+from shared.events.commands import CommandReply, decode_intake_command
 from shared.events.subjects import Names
 from shared.events.telephony import ComplaintReceivedV1, PoisonMessage, SurveyCompletedV1, decode_telephony
+from shared.runtime.clock import ClockNotStarted
 from shared.runtime.deadletter import dead_letter
 from shared.runtime.service import Ports, consumer_config, raw_batch
 
 COMPLAINTS = Counter("aftersales_intake_complaints_total", "Telephony complaints by outcome", ["outcome"])
+COMMANDS = Counter("aftersales_intake_commands_total", "Staff commands by outcome", ["command", "status"])
+_reply = msgspec.json.Encoder()
 log = structlog.get_logger()
 
 RETRY_DELAY_S = 2.0
@@ -82,7 +89,53 @@ def build_router(app: IntakeApplication, ports: Ports, names: Names, batch_size:
         ports.relay_wakeup.set()
         await msg.ack()
 
+    @router.subscriber(
+        names.commands("intake"),
+        decoder=raw_batch,
+        title="intake/commands",
+        description="Staff commands (request/reply): relay, complete, classify, answer, decide_solution, "
+        "record_repair, close, fine_record_incomplete. Replies with CommandReply.",
+    )
+    async def on_command(body: bytes, msg: NatsMessage) -> bytes:
+        reply = await _execute(app, ports, body, msg.raw_message)
+        if reply.ok:
+            ports.relay_wakeup.set()
+        return _reply.encode(reply)
+
     return router
+
+
+async def _execute(app: IntakeApplication, ports: Ports, body: bytes, raw: Msg) -> CommandReply:
+    """Run a staff command. A refusal is answered with a clear reason and logged, never silent."""
+    try:
+        command = decode_intake_command(body)
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        COMMANDS.labels("invalid", "422").inc()
+        return CommandReply(ok=False, status=422, error=f"invalid command: {exc}")
+    name = type(command).__name__
+    structlog.contextvars.bind_contextvars(correlation_id=command.complaint_no)
+    causation_id = f"command:{name}:{command.actor.id}:{raw.reply or ''}"
+    try:
+        now = ports.clock.now()
+        events = await asyncio.to_thread(app.execute, command, now, causation_id)
+    except Forbidden as exc:
+        log.warning("command_refused", command=name, actor=command.actor.id, role=command.actor.role, reason=str(exc))
+        COMMANDS.labels(name, "403").inc()
+        return CommandReply(ok=False, status=403, complaint_no=command.complaint_no, error=str(exc))
+    except UnknownComplaint as exc:
+        COMMANDS.labels(name, "404").inc()
+        return CommandReply(ok=False, status=404, complaint_no=command.complaint_no, error=str(exc))
+    except (CommandRejected, CalendarOutOfRange) as exc:
+        log.info("command_rejected", command=name, actor=command.actor.id, reason=str(exc))
+        COMMANDS.labels(name, "409").inc()
+        return CommandReply(ok=False, status=409, complaint_no=command.complaint_no, error=str(exc))
+    except ClockNotStarted as exc:
+        COMMANDS.labels(name, "503").inc()
+        return CommandReply(ok=False, status=503, complaint_no=command.complaint_no, error=str(exc))
+    finally:
+        structlog.contextvars.unbind_contextvars("correlation_id")
+    COMMANDS.labels(name, "200").inc()
+    return CommandReply(ok=True, status=200, complaint_no=command.complaint_no, events=events)
 
 
 async def _record_survey(app: IntakeApplication, ports: Ports, names: Names, survey: SurveyCompletedV1, m: Msg) -> None:

@@ -1,28 +1,123 @@
-"""Intake rules of DOMAIN.md §1 as pure functions over data, each with its rule id."""
+"""Intake rules of DOMAIN.md §1–2 (and FIN-RELAY-LATE, FIN-RECORD-INCOMPLETE) as pure functions.
+
+Every rule is registered under its rule id as `rule(policy, inputs) -> outputs`, where inputs and
+outputs are JSON-able. A decision event records the rule id, the policy version, the inputs and the
+outputs; `evaluate` re-runs the same rule of the same policy version on the same inputs, which is
+what a replay checks. Numbers live in `IntakePolicy`, one frozen value per version: a change of
+regulation is a new version, never an edit of an old one.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
 
+from services.intake.domain import Decision
+from services.intake.workcal import CHINA, WorkingHours, add_working_hours
 from shared.events.telephony import ComplaintReceivedV1
 
-CHINA = ZoneInfo("Asia/Shanghai")
+Inputs = Mapping[str, Any]
+Outputs = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class IntakePolicy:
+    version: str
+    working_hours: WorkingHours = field(default_factory=WorkingHours)
+    relay_working_hours: float = 4.0  # INT-RELAY-4WH
+    reply_working_hours: float = 8.0  # INT-REPLY-8WH
+    first_response_hours: Mapping[str, float] = field(  # INT-LEVELS (calendar hours)
+        default_factory=lambda: MappingProxyType({"1": 2.0, "2": 4.0, "3": 24.0, "4": 24.0, "consultation": 48.0})
+    )
+    warranty_months: int = 12  # WAR-PERIOD
+    extension_days: int = 60  # WAR-EXTEND-60D
+    lemon_failed_repairs: int = 2  # WAR-LEMON
+    loaner_over_repair_hours: float = 12.0  # WAR-LOANER
+    max_repair_days: int = 12  # WAR-LOANER
+    expiry_notice_days: int = 10  # WAR-EXPIRY-NOTICE
+    fine_relay_late_fen: int = 5_000  # FIN-RELAY-LATE
+    fine_record_incomplete_fen: int = 5_000  # FIN-RECORD-INCOMPLETE
+
+
+POLICIES: Mapping[str, IntakePolicy] = MappingProxyType({"intake-2026.1": IntakePolicy(version="intake-2026.1")})
+CURRENT_VERSION = "intake-2026.1"
+
+
+def current_policy() -> IntakePolicy:
+    return POLICIES[CURRENT_VERSION]
+
+
+class UnknownRule(LookupError):
+    pass
+
+
+Rule = Callable[[IntakePolicy, Inputs], Outputs]
+RULES: dict[str, Rule] = {}
+
+
+def rule(rule_id: str) -> Callable[[Rule], Rule]:
+    def register(fn: Rule) -> Rule:
+        RULES[rule_id] = fn
+        return fn
+
+    return register
+
+
+def decide(rule_id: str, inputs: Inputs, policy: IntakePolicy) -> Decision:
+    """Run a rule and package what it decided with everything needed to run it again."""
+    return Decision(
+        rule=rule_id,
+        policy_version=policy.version,
+        inputs=dict(inputs),
+        outputs=evaluate(rule_id, policy.version, inputs),
+    )
+
+
+def evaluate(rule_id: str, policy_version: str, inputs: Inputs) -> Outputs:
+    """Re-run `rule_id` of `policy_version` on recorded inputs (used by replay)."""
+    try:
+        fn = RULES[rule_id]
+        policy = POLICIES[policy_version]
+    except KeyError as exc:
+        raise UnknownRule(f"no rule {rule_id} in policy {policy_version}: {exc}") from None
+    return fn(policy, inputs)
+
+
+def _time(value: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(value)
+
+
+def _iso(value: dt.datetime) -> str:
+    return value.isoformat()
+
+
+def china_date(moment: dt.datetime) -> dt.date:
+    return moment.astimezone(CHINA).date()
+
+
+# ------------------------------------------------------------------------------------ intake §1
 
 
 def register_number(sequence: int, received_at: dt.datetime) -> str:
     """INT-REGISTER: 客户投诉编号 `TS-<year>-<8-digit sequence>`; the sequence is never reused."""
-    year = received_at.astimezone(CHINA).year
-    return f"TS-{year}-{sequence:08d}"
+    return f"TS-{china_date(received_at).year}-{sequence:08d}"
+
+
+REQUIRED_FIELDS = (
+    "customer.name", "customer.phone", "equipment.model", "equipment.serial", "description", "site.region",
+)  # fmt: skip
 
 
 def missing_fields(call: ComplaintReceivedV1) -> list[str]:
-    """INT-REQUIRED: the fields a complaint needs; what is missing flags the record incomplete.
+    """INT-REQUIRED: what a complaint lacks; anything missing flags the record incomplete.
 
     The site needs a region and either the distance from the nearest base or coordinates.
-    The acceptance date may be "unknown" (null) — that is handled by WAR-PERIOD, not here.
+    An unknown acceptance date is not "missing" here: WAR-PERIOD leaves warranty undetermined.
     """
-    required: dict[str, str | None] = {
+    values: dict[str, str | None] = {
         "customer.name": call.customer.name,
         "customer.phone": call.customer.phone,
         "equipment.model": call.equipment.model,
@@ -30,8 +125,132 @@ def missing_fields(call: ComplaintReceivedV1) -> list[str]:
         "description": call.description,
         "site.region": call.site.region,
     }
-    missing = [name for name, value in required.items() if value is None or not value.strip()]
-    has_coordinates = call.site.lat is not None and call.site.lon is not None
-    if call.site.distance_km is None and not has_coordinates:
+    missing = [name for name in REQUIRED_FIELDS if not (values[name] or "").strip()]
+    if call.site.distance_km is None and (call.site.lat is None or call.site.lon is None):
         missing.append("site.distance_km")
     return missing
+
+
+@rule("INT-RELAY-4WH")
+def relay_deadline(policy: IntakePolicy, inputs: Inputs) -> Outputs:
+    """Relay to the technical-quality department within 4 working hours of receipt (001 §6.1.3)."""
+    due = add_working_hours(_time(inputs["received_at"]), policy.relay_working_hours, policy.working_hours)
+    return {"due_at": _iso(due), "working_hours": policy.relay_working_hours}
+
+
+@rule("INT-REPLY-8WH")
+def reply_deadline(policy: IntakePolicy, inputs: Inputs) -> Outputs:
+    """Answer a consultation, or decide a fault's solution, within 8 working hours (001 §6.2.1–2)."""
+    due = add_working_hours(_time(inputs["received_at"]), policy.reply_working_hours, policy.working_hours)
+    return {"due_at": _iso(due), "working_hours": policy.reply_working_hours}
+
+
+@rule("INT-LEVELS")
+def first_response_deadline(policy: IntakePolicy, inputs: Inputs) -> Outputs:
+    """First response in calendar hours from receipt: level 1 ≤ 2 h, 2 ≤ 4 h, 3–4 ≤ 24 h,
+    consultation ≤ 48 h (000 篇二, 003 模板 §六). Level 1 escalates to management at once."""
+    key = "consultation" if inputs["kind"] == "consultation" else str(inputs["level"])
+    hours = policy.first_response_hours[key]
+    due = _time(inputs["received_at"]) + dt.timedelta(hours=hours)
+    return {"due_at": _iso(due), "hours": hours, "escalate_to_management": key == "1"}
+
+
+# ---------------------------------------------------------------------------------- warranty §2
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    next_month = dt.date(year + month // 12, month % 12 + 1, 1)
+    last_day = (next_month - dt.timedelta(days=1)).day
+    return dt.date(year, month, min(day.day, last_day))
+
+
+@rule("WAR-PERIOD")
+def warranty_period(policy: IntakePolicy, inputs: Inputs) -> Outputs:
+    """Warranty from acceptance for the contracted months (default 12); `until` is the last covered
+    day; extensions add days to `until`. Unknown acceptance date → undetermined (002 §11(1))."""
+    acceptance = inputs["acceptance_date"]
+    if acceptance is None:
+        return {"in_warranty": None, "until": None}
+    months = inputs.get("months") or policy.warranty_months
+    until = add_months(dt.date.fromisoformat(acceptance), months) - dt.timedelta(days=1)
+    until += dt.timedelta(days=int(inputs.get("extension_days", 0)))
+    on = dt.date.fromisoformat(inputs["on"])
+    return {"in_warranty": on <= until, "until": until.isoformat()}
+
+
+@rule("WAR-PAYER")
+def payer(policy: IntakePolicy, inputs: Inputs) -> Outputs:
+    """Who pays (WAR-FREE, WAR-MISUSE, WAR-OUT): the rule applied is in the outputs."""
+    in_warranty, cause = inputs["in_warranty"], inputs["cause"]
+    if in_warranty is None:
+        return {"applies": None, "payer": None, "fee_consent_required": None}
+    if in_warranty and cause == "quality":
+        return {"applies": "WAR-FREE", "payer": "company", "fee_consent_required": False}
+    if in_warranty:
+        return {"applies": "WAR-MISUSE", "payer": "customer", "fee_consent_required": True}
+    return {"applies": "WAR-OUT", "payer": "customer", "fee_consent_required": True}
+
+
+@rule("WAR-EXTEND-60D")
+def extension(policy: IntakePolicy, inputs: Inputs) -> Outputs:
+    """In warranty, a fault that cannot be removed and stops the customer's work: +60 days (002 item 7)."""
+    applies = bool(inputs["in_warranty"]) and not inputs["fault_removed"] and bool(inputs["stops_work"])
+    return {"extend": applies, "days": policy.extension_days if applies else 0}
+
+
+@rule("WAR-LEMON")
+def replacement(policy: IntakePolicy, inputs: Inputs) -> Outputs:
+    """In warranty, the same quality problem after two consecutive failed repairs: replace free by a
+    new unit of the same brand and model (002 item 8)."""
+    outcomes: list[str] = list(inputs["outcomes_of_same_problem"])
+    tail = outcomes[-policy.lemon_failed_repairs :]
+    replace = (
+        bool(inputs["in_warranty"])
+        and inputs["cause"] == "quality"
+        and len(tail) == policy.lemon_failed_repairs
+        and all(outcome == "failed" for outcome in tail)
+    )
+    return {"replace": replace, "consecutive_failed": len(tail) if replace else _trailing_failed(outcomes)}
+
+
+def _trailing_failed(outcomes: list[str]) -> int:
+    count = 0
+    for outcome in reversed(outcomes):
+        if outcome != "failed":
+            break
+        count += 1
+    return count
+
+
+@rule("WAR-LOANER")
+def loaner(policy: IntakePolicy, inputs: Inputs) -> Outputs:
+    """A repair expected to take more than 12 hours gets a free loaner; repair takes at most 12 days."""
+    provide = float(inputs["expected_repair_hours"]) > policy.loaner_over_repair_hours
+    repair_due = _time(inputs["decided_at"]) + dt.timedelta(days=policy.max_repair_days)
+    return {"loaner": provide, "repair_due_at": _iso(repair_due)}
+
+
+@rule("WAR-EXPIRY-NOTICE")
+def expiry_notice(policy: IntakePolicy, inputs: Inputs) -> Outputs:
+    """Notify the customer in writing 10 days before the warranty expires (002 §15(4), §16(10))."""
+    until = dt.date.fromisoformat(inputs["until"])
+    notice_on = until - dt.timedelta(days=policy.expiry_notice_days)
+    at = dt.datetime.combine(notice_on, policy.working_hours.start, tzinfo=CHINA)
+    return {"notice_at": _iso(at), "days_before": policy.expiry_notice_days}
+
+
+# -------------------------------------------------------------------------------------- fines §4
+
+
+@rule("FIN-RELAY-LATE")
+def relay_late_fine(policy: IntakePolicy, inputs: Inputs) -> Outputs:
+    """INT-RELAY-4WH missed: 50 yuan per occurrence, to the receiver (001 §6.1.4)."""
+    return {"amount_fen": policy.fine_relay_late_fen, "person": inputs["receiver"], "role": "agent"}
+
+
+@rule("FIN-RECORD-INCOMPLETE")
+def record_incomplete_fine(policy: IntakePolicy, inputs: Inputs) -> Outputs:
+    """A record unclear or incomplete that caused extra service cost: 50 yuan per record (001 §6.1.5)."""
+    return {"amount_fen": policy.fine_record_incomplete_fen, "person": inputs["receiver"], "role": "agent"}

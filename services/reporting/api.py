@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import io
 import os
@@ -10,11 +11,18 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import msgspec
+import nats
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
+from nats.aio.client import Client as NatsClient
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeoutError
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 
 from services.reporting.application import ReportingStore
+from shared.events import commands as cmd
+from shared.events.subjects import Names
 
 REGISTER_COLUMNS = (
     "complaint_no", "call_id", "received_at", "kind", "status", "customer", "phone", "model", "serial",
@@ -64,13 +72,46 @@ def metrics_payload() -> bytes:
     return generate_latest()
 
 
-def create_api(store_factory: Callable[[], ReportingStore]) -> FastAPI:
+# Staff command routes: path under /api/v1/complaints/{complaint_no}/ → (service, command struct).
+INTAKE_ROUTES: dict[str, type[cmd.IntakeCommand]] = {
+    "relay": cmd.Relay,
+    "complete": cmd.CompleteRecord,
+    "classify": cmd.Classify,
+    "answer": cmd.Answer,
+    "solution": cmd.DecideSolution,
+    "repairs": cmd.RecordRepair,
+    "close": cmd.Close,
+    "fines/record-incomplete": cmd.FineRecordIncomplete,
+}
+COMMAND_TIMEOUT_S = 10.0
+
+
+def command_body_schema(command: type[msgspec.Struct]) -> dict[str, Any]:
+    """The request body of a command route: the command struct minus what the path supplies."""
+    _, components = msgspec.json.schema_components([command], ref_template="#/components/schemas/{name}")
+    body = dict(components[command.__name__])
+    body["properties"] = {k: v for k, v in body["properties"].items() if k not in ("command", "complaint_no")}
+    body["required"] = [k for k in body.get("required", []) if k not in ("command", "complaint_no")]
+    actor = components["Actor"]
+    body["properties"]["actor"] = actor
+    return body
+
+
+def create_api(
+    store_factory: Callable[[], ReportingStore], nats_url: str | None = None, names: Names | None = None
+) -> FastAPI:
+    names = names or Names()
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = store_factory()
         await asyncio.to_thread(store.open)
         app.state.store = store
+        app.state.nats = await nats.connect(nats_url, max_reconnect_attempts=-1) if nats_url else None
         yield
+        if app.state.nats is not None:
+            with contextlib.suppress(Exception):
+                await app.state.nats.drain()
         await asyncio.to_thread(store.close)
 
     api = FastAPI(
@@ -106,6 +147,9 @@ def create_api(store_factory: Callable[[], ReportingStore]) -> FastAPI:
         rows = [register_row(v) for v in views]
         return to_csv(rows, REGISTER_COLUMNS) if wants_csv(request) else rows
 
+    for path, command in INTAKE_ROUTES.items():
+        _command_route(api, names, "intake", path, command)
+
     @api.get("/healthz", tags=["operations"])
     async def healthz(request: Request) -> JSONResponse:
         try:
@@ -119,3 +163,50 @@ def create_api(store_factory: Callable[[], ReportingStore]) -> FastAPI:
         return Response(metrics_payload(), media_type=CONTENT_TYPE_LATEST)
 
     return api
+
+
+def _command_route(api: FastAPI, names: Names, service: str, path: str, command: type[msgspec.Struct]) -> None:
+    tag = str(command.__struct_config__.tag)
+    doc = (command.__doc__ or "").strip()
+
+    async def run_command(request: Request, complaint_no: str) -> JSONResponse:
+        try:
+            body = await request.json()
+        except ValueError:
+            return JSONResponse({"ok": False, "error": "the body must be JSON"}, status_code=422)
+        if not isinstance(body, dict):
+            return JSONResponse({"ok": False, "error": "the body must be a JSON object"}, status_code=422)
+        message = {**body, "command": tag, "complaint_no": complaint_no}
+        client: NatsClient | None = request.app.state.nats
+        if client is None:
+            return JSONResponse({"ok": False, "error": "commands are not wired in this process"}, status_code=503)
+        try:
+            reply_msg = await client.request(
+                names.commands(service), msgspec.json.encode(message), timeout=COMMAND_TIMEOUT_S
+            )
+        except (NatsTimeoutError, NoRespondersError):
+            return JSONResponse({"ok": False, "error": f"the {service} service did not answer"}, status_code=503)
+        reply = cmd.decode_reply(reply_msg.data)
+        return JSONResponse(msgspec.to_builtins(reply), status_code=reply.status)
+
+    api.add_api_route(
+        f"/api/v1/complaints/{{complaint_no}}/{path}",
+        run_command,
+        methods=["POST"],
+        tags=["staff commands"],
+        summary=doc.splitlines()[0] if doc else tag,
+        description=doc,
+        name=f"{service}_{tag}",
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": command_body_schema(command)}},
+            }
+        },
+        responses={
+            403: {"description": "role not allowed"},
+            404: {"description": "no such complaint"},
+            409: {"description": "does not fit the complaint's state"},
+            422: {"description": "invalid"},
+        },
+    )

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.events.catalog import ComplaintReceived, SurveyRecorded, payload
+from shared.events import catalog as c
 from shared.events.envelope import Envelope
 
 View = dict[str, Any]
 
 
-def new_view(p: ComplaintReceived, envelope: Envelope) -> View:
-    return {
+def new_view(p: c.ComplaintReceived, envelope: Envelope) -> View:
+    view: View = {
         "complaint_no": p.complaint_no,
         "call_id": p.call_id,
         "aggregate_id": str(envelope.aggregate_id),
@@ -33,10 +33,24 @@ def new_view(p: ComplaintReceived, envelope: Envelope) -> View:
         "description": p.description,
         "record_incomplete": p.record_incomplete,
         "missing_fields": list(p.missing_fields),
+        "relayed_at": None,
         "cause": None,
         "level": None,
-        "warranty": {"in_warranty": None, "until": None, "extensions": []},
+        "on_site": None,
+        "solution": None,
+        "answer": None,
+        "outcome": None,
+        "warranty": {
+            "in_warranty": None,
+            "until": None,
+            "extensions": [],
+            "payer": None,
+            "loaner": None,
+            "replacement": False,
+            "expiry_notice_at": None,
+        },
         "deadlines": [],
+        "repairs": [],
         "dispatch": None,
         "parts": [],
         "fines": [],
@@ -44,25 +58,108 @@ def new_view(p: ComplaintReceived, envelope: Envelope) -> View:
         "surveys": [],
         "history": [],
     }
+    for record in p.decisions:
+        _decision(view, record["rule"], record["outputs"])
+    return view
 
 
-def apply(view: View | None, envelope: Envelope) -> View | None:
-    """Fold one event into the complaint's view; None if the event creates nothing we show."""
-    p = payload(envelope)
-    if isinstance(p, ComplaintReceived):
-        view = new_view(p, envelope)
-    elif view is None:
-        return None
-    elif isinstance(p, SurveyRecorded):
+def _deadline(view: View, rule: str) -> dict[str, Any]:
+    for deadline in view["deadlines"]:
+        if deadline["rule"] == rule:
+            return dict(deadline)
+    return {"rule": rule, "due_at": None, "met_at": None, "breached": False, "breached_at": None}
+
+
+def _put_deadline(view: View, deadline: dict[str, Any]) -> None:
+    view["deadlines"] = [d for d in view["deadlines"] if d["rule"] != deadline["rule"]] + [deadline]
+
+
+def _decision(view: View, rule: str, outputs: dict[str, Any]) -> None:
+    if rule == "WAR-PERIOD":
+        view["warranty"]["in_warranty"] = outputs["in_warranty"]
+        view["warranty"]["until"] = outputs["until"]
+    elif rule == "WAR-EXPIRY-NOTICE":
+        view["warranty"]["expiry_notice_at"] = outputs["notice_at"]
+    elif "due_at" in outputs:
+        deadline = _deadline(view, rule)
+        deadline["due_at"] = outputs["due_at"]
+        _put_deadline(view, deadline)
+
+
+def _fold(view: View, p: Any, envelope: Envelope) -> None:
+    if isinstance(p, c.DecisionOutputs):
+        rule = envelope.rule or ""
+        if envelope.type == "PaymentDecided":
+            view["warranty"]["payer"] = p.outputs
+        elif envelope.type == "LoanerDecided":
+            view["warranty"]["loaner"] = p.outputs
+        elif envelope.type == "WarrantyExtended":
+            view["warranty"]["extensions"].append({"days": p.outputs["days"], "at": envelope.occurred_at.isoformat()})
+        elif envelope.type == "ReplacementDecided":
+            view["warranty"]["replacement"] = True
+        else:
+            _decision(view, rule, p.outputs)
+    elif isinstance(p, c.DeadlineMet):
+        deadline = _deadline(view, p.deadline)
+        deadline["met_at"] = p.met_at.isoformat()
+        _put_deadline(view, deadline)
+    elif isinstance(p, c.DeadlineBreached):
+        deadline = _deadline(view, p.deadline)
+        deadline.update(breached=True, breached_at=p.breached_at.isoformat())
+        _put_deadline(view, deadline)
+    elif isinstance(p, c.FineLevied):
+        view["fines"].append({
+            "fine_id": p.fine_id, "rule": envelope.rule, "policy_version": envelope.policy_version,
+            "person": p.person, "role": p.role, "department": p.department, "amount_fen": p.amount_fen,
+            "amount_yuan": f"{p.amount_fen / 100:.2f}", "reason": p.reason,
+            "levied_at": envelope.occurred_at.isoformat(), "status": "levied",
+        })  # fmt: skip
+    elif isinstance(p, c.EscalationRaised):
+        view["escalations"].append({
+            "escalation_id": p.escalation_id, "rule": p.trigger_rule, "to": p.to, "reason": p.reason,
+            "raised_at": envelope.occurred_at.isoformat(), "status": "open",
+        })  # fmt: skip
+    elif isinstance(p, c.ComplaintRelayed):
+        view["relayed_at"] = p.relayed_at.isoformat()
+        view["status"] = "relayed" if view["status"] == "registered" else view["status"]
+    elif isinstance(p, c.RecordCompleted):
+        for name, value in p.fields.items():
+            group, _, key = name.partition(".")
+            if key and isinstance(view.get(group), dict):
+                view[group][key] = value
+            elif not key:
+                view[group] = value
+        view["missing_fields"] = list(p.missing_fields)
+        view["record_incomplete"] = bool(p.missing_fields)
+    elif isinstance(p, c.FaultClassified):
+        view.update(cause=p.cause, level=p.level, on_site=p.on_site)
+        view["status"] = "classified" if view["status"] in ("registered", "relayed") else view["status"]
+    elif isinstance(p, c.ConsultationAnswered):
+        view.update(answer=p.answer, status="answered")
+    elif isinstance(p, c.SolutionDecided):
+        view.update(solution=p.solution, status="solution_decided")
+    elif isinstance(p, c.RepairRecorded):
+        view["repairs"].append({"problem": p.problem, "outcome": p.outcome, "stops_work": p.stops_work,
+                                "at": envelope.occurred_at.isoformat()})  # fmt: skip
+    elif isinstance(p, c.ComplaintClosed):
+        view.update(status="closed", outcome=p.outcome)
+    elif isinstance(p, c.SurveyRecorded):
         view["surveys"].append(
             {"rating": p.rating, "satisfied": p.satisfied, "completed_at": p.completed_at.isoformat()}
         )
-    view["history"].append(
-        {
-            "event_id": str(envelope.event_id),
-            "type": envelope.type,
-            "service": envelope.service,
-            "occurred_at": envelope.occurred_at.isoformat(),
-        }
-    )
+    elif isinstance(p, c.WarrantyExpiryNoticeDue):
+        view["warranty"]["expiry_notice_due"] = p.until
+
+
+def apply(view: View | None, envelope: Envelope) -> View | None:
+    """Fold one event into the complaint's view; None for an event about no complaint we show."""
+    p = c.payload(envelope)
+    if isinstance(p, c.ComplaintReceived):
+        view = new_view(p, envelope)
+    elif view is None:
+        return None
+    else:
+        _fold(view, p, envelope)
+    view["history"].append({"event_id": str(envelope.event_id), "type": envelope.type, "service": envelope.service,
+                            "occurred_at": envelope.occurred_at.isoformat(), "rule": envelope.rule})  # fmt: skip
     return view

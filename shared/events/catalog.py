@@ -48,6 +48,9 @@ class ComplaintReceived(msgspec.Struct, frozen=True):
     description: str | None
     record_incomplete: bool
     missing_fields: list[str]
+    decisions: list[dict[str, Any]] = []
+    """Decisions taken at receipt (relay/reply deadlines, first response, warranty, expiry notice),
+    each `{rule, policy_version, inputs, outputs}`."""
 
 
 class EventSpec(msgspec.Struct, frozen=True):
@@ -133,4 +136,129 @@ class SurveyRecorded(msgspec.Struct, frozen=True):
     completed_at: dt.datetime
 
 
-register(EventSpec("SurveyRecorded", 1, SurveyRecorded, "intake", "A satisfaction survey was recorded."))
+class DecisionOutputs(msgspec.Struct, frozen=True):
+    """A decision event's data: what the rule decided. Its rule id, policy version and inputs are
+    in the envelope (`rule`, `policy_version`, `inputs`)."""
+
+    outputs: dict[str, Any]
+
+
+class DeadlineMet(msgspec.Struct, frozen=True):
+    deadline: str
+    met_at: dt.datetime
+    late: bool
+
+
+class DeadlineBreached(msgspec.Struct, frozen=True):
+    deadline: str
+    due_at: str
+    breached_at: dt.datetime
+
+
+class FineLevied(msgspec.Struct, frozen=True):
+    outputs: dict[str, Any]
+    fine_id: str
+    person: str | None
+    role: str
+    department: str
+    amount_fen: int
+    reason: str
+
+
+class EscalationRaised(msgspec.Struct, frozen=True):
+    escalation_id: str
+    trigger_rule: str
+    to: str
+    reason: str
+
+
+class ComplaintRelayed(msgspec.Struct, frozen=True):
+    actor: str
+    relayed_at: dt.datetime
+
+
+class RecordCompleted(msgspec.Struct, frozen=True):
+    actor: str
+    fields: dict[str, Any]
+    missing_fields: list[str]
+
+
+class FaultClassified(msgspec.Struct, frozen=True):
+    actor: str
+    cause: str
+    level: int
+    on_site: bool
+    equipment: EquipmentInfo
+    site: SiteInfo
+    in_warranty: bool | None
+    warranty_until: str | None
+
+
+class ConsultationAnswered(msgspec.Struct, frozen=True):
+    actor: str
+    answer: str
+
+
+class SolutionDecided(msgspec.Struct, frozen=True):
+    actor: str
+    solution: str
+    expected_repair_hours: float
+
+
+class WarrantyExpiryNoticeDue(msgspec.Struct, frozen=True):
+    until: str
+    customer: CustomerInfo
+    serial: str | None
+
+
+class RepairRecorded(msgspec.Struct, frozen=True):
+    actor: str
+    problem: str
+    outcome: str
+    stops_work: bool
+
+
+class ComplaintClosed(msgspec.Struct, frozen=True):
+    actor: str
+    outcome: str
+
+
+class EquipmentRegistered(msgspec.Struct, frozen=True):
+    serial: str
+
+
+class EquipmentRepairNoted(msgspec.Struct, frozen=True):
+    problem: str
+    outcome: str
+
+
+class EquipmentWarrantyExtended(msgspec.Struct, frozen=True):
+    days: int
+
+
+for _type, _payload, _summary in (
+    ("SurveyRecorded", SurveyRecorded, "A satisfaction survey was recorded (4–5 = satisfied)."),
+    ("DeadlineSet", DecisionOutputs, "A deadline was set (INT-RELAY-4WH, INT-REPLY-8WH, INT-LEVELS, WAR-LOANER)."),
+    ("DeadlineMet", DeadlineMet, "A deadline was met."),
+    ("DeadlineBreached", DeadlineBreached, "The clock passed an open deadline."),
+    ("FineLevied", FineLevied, "A fine was levied on a person (FIN-*)."),
+    ("EscalationRaised", EscalationRaised, "A matter was escalated (branch manager, management)."),
+    ("ComplaintRelayed", ComplaintRelayed, "Relayed to the technical-quality department."),
+    ("RecordCompleted", RecordCompleted, "The receiver completed the record (INT-REQUIRED)."),
+    ("FaultClassified", FaultClassified, "Cause, level and on-site need decided (INT-CLASSIFY)."),
+    ("ConsultationAnswered", ConsultationAnswered, "A consultation was answered."),
+    ("SolutionDecided", SolutionDecided, "A fault's solution was decided."),
+    ("LoanerDecided", DecisionOutputs, "A free loaner unit (WAR-LOANER)."),
+    ("WarrantyDecided", DecisionOutputs, "Warranty (re)decided (WAR-PERIOD)."),
+    ("PaymentDecided", DecisionOutputs, "Who pays (WAR-FREE, WAR-MISUSE, WAR-OUT)."),
+    ("ExpiryNoticeScheduled", DecisionOutputs, "A warranty expiry notice was scheduled (WAR-EXPIRY-NOTICE)."),
+    ("WarrantyExpiryNoticeDue", WarrantyExpiryNoticeDue, "Notify the customer about renewal (WAR-EXPIRY-NOTICE)."),
+    ("RepairRecorded", RepairRecorded, "A repair attempt's outcome."),
+    ("WarrantyExtended", DecisionOutputs, "Warranty extended by 60 days (WAR-EXTEND-60D)."),
+    ("ReplacementDecided", DecisionOutputs, "Free replacement by a new unit (WAR-LEMON)."),
+    ("ComplaintClosed", ComplaintClosed, "The complaint was closed."),
+    ("EquipmentRegistered", EquipmentRegistered, "A unit's warranty history was opened."),
+    ("EquipmentRepairNoted", EquipmentRepairNoted, "A repair noted in the unit's history."),
+    ("EquipmentWarrantyExtended", EquipmentWarrantyExtended, "A unit's warranty extension (WAR-EXTEND-60D)."),
+):
+    register(EventSpec(_type, 1, _payload, "intake", _summary))

@@ -65,6 +65,10 @@ class Names:
     def events_stream(self, service: str) -> str:
         return self._stream(f"AFTERSALES_{service.upper()}")
 
+    # --- staff commands (request/reply, core NATS)
+    def commands(self, service: str) -> str:
+        return self._subject(f"aftersales.cmd.{service}")
+
     def durable(self, consumer: str) -> str:
         return f"{self.namespace}_{consumer}" if self.namespace else consumer
 

@@ -8,6 +8,7 @@ goes backwards: an older tick than the last one seen is ignored.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 import msgspec
 
@@ -33,3 +34,38 @@ def encode_tick(now: dt.datetime) -> bytes:
 
 def wall_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+class ClockNotStarted(RuntimeError):
+    """External clock mode and no tick has arrived yet: the service does not know what time it is."""
+
+
+class ServiceClock:
+    """A service's `now`: the wall clock, or the last external tick (kept across restarts)."""
+
+    def __init__(
+        self,
+        mode: str,
+        load: Callable[[], dt.datetime | None] | None = None,
+        save: Callable[[dt.datetime], None] | None = None,
+    ) -> None:
+        self.mode = mode
+        self._save = save
+        self._now: dt.datetime | None = load() if (load is not None and mode == "external") else None
+
+    def now(self) -> dt.datetime:
+        if self.mode == "wall":
+            return wall_now()
+        if self._now is None:
+            raise ClockNotStarted("AFTERSALES_CLOCK=external and no clock tick has arrived yet")
+        return self._now
+
+    def advance(self, now: dt.datetime) -> bool:
+        """Move to `now`; False (and no change) if it is not later than the current time."""
+        if self.mode == "external" and self._now is not None and now <= self._now:
+            return False
+        if self.mode == "external":
+            if self._save is not None:
+                self._save(now)
+            self._now = now
+        return True

@@ -23,7 +23,7 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from shared.events.subjects import Names
 from shared.runtime import compat
-from shared.runtime.clock import decode_tick, wall_now
+from shared.runtime.clock import ClockNotStarted, ServiceClock, decode_tick, wall_now
 from shared.runtime.deadletter import dead_letter
 from shared.runtime.relay import Relay
 from shared.runtime.settings import Settings
@@ -60,8 +60,9 @@ def quiet_faststream_logger() -> logging.Logger:
 class Ports:
     """Adapters a handler may need besides its application: set once the broker is connected."""
 
-    def __init__(self, names: Names) -> None:
+    def __init__(self, names: Names, clock: ServiceClock | None = None) -> None:
         self.names = names
+        self.clock = clock or ServiceClock("wall")
         self.relay_wakeup = asyncio.Event()
         self._js: JetStreamContext | None = None
 
@@ -100,7 +101,6 @@ class ServiceRuntime:
         self.relay: Relay | None = None
         self._run_relay = run_relay and app is not None
         self._tasks: list[asyncio.Task[None]] = []
-        self._last_tick: dt.datetime | None = None
         if on_tick is not None and settings.clock == "external":
             self._add_tick_subscriber()
 
@@ -130,16 +130,24 @@ class ServiceRuntime:
             await msg.ack()
 
     async def tick(self, now: dt.datetime) -> None:
-        if self.on_tick is None or (self._last_tick is not None and now <= self._last_tick):
+        """Fire what `now` makes due, then remember `now`; an older tick than the last is ignored."""
+        if self.on_tick is None:
             return
-        self._last_tick = now
+        clock = self.ports.clock
+        if clock.mode == "external":
+            try:
+                if now <= clock.now():
+                    return
+            except ClockNotStarted:
+                pass
         await self.on_tick(now)
+        await asyncio.to_thread(clock.advance, now)
 
     async def start(self) -> None:
         await self.broker.connect()
         js = self.broker.connection.jetstream(publish_async_max_pending=8000)
         self.ports._js = js
-        await ensure_streams(js, self.settings.names)
+        await ensure_streams(js, self.settings.names, self.settings.stream_replicas)
         await self.broker.start()
         if self._run_relay and self.app is not None:
             self.relay = Relay(self.app, js, self.settings.names, self.service, wakeup=self.ports.relay_wakeup)

@@ -25,6 +25,7 @@ class Settings:
     http_port: int = 8080
     batch_size: int = 500
     batch_timeout_s: float = 0.02
+    stream_replicas: int = 1
 
     @property
     def names(self) -> Names:
@@ -49,6 +50,7 @@ class Settings:
             http_host=env.get("AFTERSALES_HTTP_HOST", "127.0.0.1"),
             http_port=int(env.get("AFTERSALES_HTTP_PORT", "8080")),
             batch_size=int(env.get("AFTERSALES_BATCH_SIZE", "500")),
+            stream_replicas=int(env.get("AFTERSALES_STREAM_REPLICAS", "1")),
         )
 
 

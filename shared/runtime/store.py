@@ -19,8 +19,9 @@ from typing import Any, TypeVar
 
 import psycopg
 from eventsourcing.application import Application
-from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError, Tracking
 from eventsourcing.postgres import PostgresDatastore, PostgresProcessRecorder
+from eventsourcing.utils import retry
 from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
@@ -57,6 +58,9 @@ class AftersalesRecorder(PostgresProcessRecorder):
                 ).format(schema),
                 SQL("CREATE TABLE IF NOT EXISTS {0}.processed_keys (key text PRIMARY KEY)").format(schema),
                 SQL("CREATE SEQUENCE IF NOT EXISTS {0}.register_no").format(schema),
+                SQL(
+                    "CREATE TABLE IF NOT EXISTS {0}.clock (id int PRIMARY KEY CHECK (id = 1), now timestamptz NOT NULL)"
+                ).format(schema),
                 SQL("CREATE TABLE IF NOT EXISTS {0}.lookups (key text PRIMARY KEY, aggregate_id uuid NOT NULL)").format(
                     schema
                 ),
@@ -88,6 +92,21 @@ class AftersalesRecorder(PostgresProcessRecorder):
         self._existing_keys = SQL("SELECT key FROM {0}.processed_keys WHERE key = ANY(%s)").format(schema)
         self._next_numbers = SQL("SELECT nextval(%s) FROM generate_series(1, %s)")
         self._schema = datastore.schema
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def insert_events(self, stored_events: Sequence[Any], **kwargs: Any) -> Sequence[int] | None:
+        """The library's insert, in one plain transaction instead of a psycopg pipeline.
+
+        With batches of a few hundred events (a few MB in one array parameter) the pipelined
+        version stalled: the server waited for input while the client waited in `Pipeline.sync`.
+        The statements are the library's own: side effects, table lock, NOTIFY, insert, ids.
+        """
+        with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
+            self._insert_events(curs, stored_events, **kwargs)
+            if not stored_events:
+                return None
+            self._insert_stored_events(curs, stored_events, **kwargs)
+            return self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
 
     def _insert_events(self, curs: Cursor[DictRow], stored_events: Sequence[Any], **kwargs: Any) -> None:
         position: Tracking | None = kwargs.get("position")
@@ -126,6 +145,22 @@ class AftersalesRecorder(PostgresProcessRecorder):
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(self._existing_keys, (list(keys),), prepare=True)
             return {row["key"] for row in curs.fetchall()}
+
+    def load_clock(self) -> dt.datetime | None:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(SQL("SELECT now FROM {0}.clock WHERE id = 1").format(Identifier(self._schema)))
+            row = curs.fetchone()
+            return None if row is None else row["now"]
+
+    def save_clock(self, now: dt.datetime) -> None:
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(
+                SQL(
+                    "INSERT INTO {0}.clock (id, now) VALUES (1, %s)"
+                    " ON CONFLICT (id) DO UPDATE SET now = GREATEST({0}.clock.now, EXCLUDED.now)"
+                ).format(Identifier(self._schema)),
+                (now,),
+            )
 
     def lookup(self, key: str) -> uuid.UUID | None:
         """An aggregate id by a business key (e.g. `complaint_no:TS-2026-00000001`)."""

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import structlog
 from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
-from nats.js.errors import BadRequestError
+from nats.js.errors import NotFoundError
 
 from shared.events.subjects import SERVICES, Names
 
@@ -35,9 +36,18 @@ def stream_configs(names: Names, replicas: int = 1) -> list[StreamConfig]:
     return configs
 
 
-async def ensure_streams(js: JetStreamContext, names: Names) -> None:
-    for config in stream_configs(names):
+log = structlog.get_logger()
+
+
+async def ensure_streams(js: JetStreamContext, names: Names, replicas: int = 1) -> None:
+    """Create the streams that do not exist yet. An existing stream is left as it is (operators
+    manage production streams from deploy/jetstream, e.g. with 3 replicas); a difference in its
+    subjects is logged, never "fixed" by overwriting."""
+    for config in stream_configs(names, replicas):
         try:
+            info = await js.stream_info(config.name or "")
+        except NotFoundError:
             await js.add_stream(config)
-        except BadRequestError:
-            await js.update_stream(config)
+            continue
+        if sorted(info.config.subjects or []) != sorted(config.subjects or []):
+            log.warning("stream_differs", stream=config.name, has=info.config.subjects, expected=config.subjects)

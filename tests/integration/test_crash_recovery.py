@@ -59,18 +59,22 @@ async def publish(settings: Settings, rate: float | None) -> None:
 
 
 async def stream_positions(bus: Bus, service: str) -> list[int]:
+    """Every `Aftersales-Position` on the service's stream, in stream order."""
+    stream = bus.names.events_stream(service)
+    expected = await bus.stream_count(stream)
     sub = await bus.js.pull_subscribe(
         bus.names.events_of(service),
         durable=None,
-        stream=bus.names.events_stream(service),
+        stream=stream,
         config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL, ack_policy=AckPolicy.NONE),
     )
     positions: list[int] = []
-    while len(positions) < TOTAL + 100:
+    deadline = asyncio.get_running_loop().time() + 60
+    while len(positions) < expected and asyncio.get_running_loop().time() < deadline:
         try:
             msgs = await sub.fetch(1000, timeout=2)
         except TimeoutError:
-            break
+            continue
         positions += [int((m.headers or {})["Aftersales-Position"]) for m in msgs]
     await sub.unsubscribe()
     return positions

@@ -1,0 +1,1 @@
+"""Benchmarks of the whole system against raw NATS JetStream and PostgreSQL baselines."""
