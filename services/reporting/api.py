@@ -20,6 +20,7 @@ from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 
+from services.reporting import api_dispatch, api_parts
 from services.reporting.application import ReportingStore
 from shared.events import commands as cmd
 from shared.events.subjects import Names
@@ -148,7 +149,9 @@ def create_api(
         return to_csv(rows, REGISTER_COLUMNS) if wants_csv(request) else rows
 
     for path, command in INTAKE_ROUTES.items():
-        _command_route(api, names, "intake", path, command)
+        command_route(api, names, "intake", path, command)
+    api_dispatch.add_routes(api, names)
+    api_parts.add_routes(api, names)
 
     @api.get("/healthz", tags=["operations"])
     async def healthz(request: Request) -> JSONResponse:
@@ -165,7 +168,8 @@ def create_api(
     return api
 
 
-def _command_route(api: FastAPI, names: Names, service: str, path: str, command: type[msgspec.Struct]) -> None:
+def command_route(api: FastAPI, names: Names, service: str, path: str, command: type[msgspec.Struct]) -> None:
+    """POST /api/v1/complaints/{complaint_no}/<path>: forward the command to `service` over NATS."""
     tag = str(command.__struct_config__.tag)
     doc = (command.__doc__ or "").strip()
 

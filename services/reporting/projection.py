@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from services.reporting import fold_dispatch, fold_parts
 from shared.events import catalog as c
 from shared.events.envelope import Envelope
 
@@ -149,6 +150,10 @@ def _fold(view: View, p: Any, envelope: Envelope) -> None:
         )
     elif isinstance(p, c.WarrantyExpiryNoticeDue):
         view["warranty"]["expiry_notice_due"] = p.until
+    elif envelope.service == "dispatch":
+        fold_dispatch.fold(view, p, envelope)
+    elif envelope.service == "parts":
+        fold_parts.fold(view, p, envelope)
 
 
 def apply(view: View | None, envelope: Envelope) -> View | None:

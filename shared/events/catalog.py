@@ -262,3 +262,6 @@ for _type, _payload, _summary in (
     ("EquipmentWarrantyExtended", EquipmentWarrantyExtended, "A unit's warranty extension (WAR-EXTEND-60D)."),
 ):
     register(EventSpec(_type, 1, _payload, "intake", _summary))
+
+# Each service's own wire payloads register themselves into CATALOG on import.
+from shared.events import dispatch_events, parts_events  # noqa: E402, F401

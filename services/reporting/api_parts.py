@@ -1,0 +1,11 @@
+"""Read routes and staff command routes of parts (added to the HTTP entry point)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from shared.events.subjects import Names
+
+
+def add_routes(api: FastAPI, names: Names) -> None:
+    """Add parts' routes (old-parts report, parts commands)."""
