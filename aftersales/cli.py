@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from shared.runtime.settings import Settings
 
+from aftersales.processes import PROCESSES
+
 SERVICES = ("intake", "dispatch", "parts", "reporting", "api")
 
 
@@ -157,8 +159,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     try:
-        for name in SERVICES:
-            children[name] = subprocess.Popen([sys.executable, "-m", "aftersales.cli", "run", name], env=env)
+        for name, argv in PROCESSES.items():
+            children[name] = subprocess.Popen([sys.executable, "-m", "aftersales.cli", *argv], env=env)
         base = f"http://127.0.0.1:{env['AFTERSALES_HTTP_PORT']}"
         _wait_http(f"{base}/healthz")
         print(f"up: all services running; read API at {base} (Ctrl-C stops)", flush=True)
@@ -287,6 +289,98 @@ def cmd_openapi(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- disputes (CONTRACT §5)
+
+
+def _utf8_stdout() -> None:
+    reconfigure = getattr(sys.stdout, "reconfigure", None)
+    if reconfigure is not None:
+        reconfigure(encoding="utf-8")
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from aftersales.replay import (
+        History,
+        as_document,
+        complaint_history,
+        fine_history,
+        part_history,
+        render_text,
+        replay_rate,
+    )
+
+    _utf8_stdout()
+    history = History(_settings())
+    try:
+        if args.subject == "all":
+            events, decisions, failed, seconds = replay_rate(history)
+            rate = events / seconds if seconds else 0.0
+            print(f"replayed {events} events, re-evaluated {decisions} decisions in {seconds:.2f} s "
+                  f"({rate:,.0f} events/s); {failed} not reproduced")  # fmt: skip
+            return 1 if failed else 0
+        as_of = dt.datetime.fromisoformat(args.as_of) if args.as_of else None
+        if as_of is not None and as_of.tzinfo is None:
+            print("--as-of needs a UTC offset, e.g. 2026-11-24T09:00:00+08:00", file=sys.stderr)
+            return 2
+        if args.subject == "complaint":
+            steps = complaint_history(history, args.id, as_of)
+        elif args.subject == "fine":
+            steps = fine_history(history, args.id)
+        else:
+            steps = part_history(history, args.id)
+        if as_of is not None:
+            steps = [s for s in steps if s.envelope.occurred_at <= as_of]
+        if not steps:
+            print(f"no {args.subject} {args.id} in any event store", file=sys.stderr)
+            return 2
+        document = as_document(f"{args.subject} {args.id}", steps)
+        if args.json:
+            print(json.dumps(document, ensure_ascii=False, indent=2, default=str))
+        else:
+            print(render_text(f"{args.subject} {args.id}" + (f" as of {args.as_of}" if args.as_of else ""), steps))
+        return 0 if document["reproduced"] else 1
+    finally:
+        history.close()
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from aftersales.audit import verify_all
+
+    verdicts = verify_all(_settings())
+    for v in verdicts:
+        status = "ok" if v.ok else f"BROKEN: {v.problem}"
+        print(f"{v.service:<9} {v.events:>8} events chained  {status}")
+    return 0 if all(v.ok for v in verdicts) else 1
+
+
+def cmd_dossier(args: argparse.Namespace) -> int:
+    from aftersales.replay import History, as_document, complaint_history, dossier_html
+    from services.reporting.main import build_store
+
+    settings = _settings()
+    history = History(settings)
+    store = build_store(settings)
+    try:
+        steps = complaint_history(history, args.complaint_no)
+        if not steps:
+            print(f"no complaint {args.complaint_no}", file=sys.stderr)
+            return 2
+        store.open()
+        view = store.complaint(args.complaint_no)
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        document = {**as_document(f"complaint {args.complaint_no}", steps), "view": view}
+        (out / f"{args.complaint_no}.json").write_text(
+            json.dumps(document, ensure_ascii=False, indent=2, default=str), encoding="utf-8"
+        )
+        (out / f"{args.complaint_no}.html").write_text(dossier_html(args.complaint_no, steps, view), encoding="utf-8")
+        print(f"wrote {out / (args.complaint_no + '.json')} and {out / (args.complaint_no + '.html')}")
+        return 0 if document["reproduced"] else 1
+    finally:
+        store.close()
+        history.close()
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="aftersales", description="Event-sourced after-sales service backend")
     sub = p.add_subparsers(dest="command", required=True)
@@ -322,6 +416,27 @@ def parser() -> argparse.ArgumentParser:
     rep_sub = rep.add_subparsers(dest="reporting_command", required=True)
     rebuild = rep_sub.add_parser("rebuild", help="drop the read model so it is rebuilt from the streams")
     rebuild.set_defaults(func=cmd_rebuild)
+
+    replay = sub.add_parser("replay", help="a history with every decision re-evaluated (exit 1 if one differs)")
+    replay_sub = replay.add_subparsers(dest="subject", required=True)
+    for subject, what in (("complaint", "complaint_no"), ("fine", "fine_id"), ("part", "part_id")):
+        one = replay_sub.add_parser(subject, help=f"replay one {subject}")
+        one.add_argument("id", metavar=what)
+        one.add_argument("--as-of", default=None, help="as the system knew it then (ISO time with offset)")
+        one.add_argument("--json", action="store_true")
+        one.set_defaults(func=cmd_replay)
+    every = replay_sub.add_parser("all", help="re-evaluate every decision in every store and give the rate")
+    every.set_defaults(func=cmd_replay)
+
+    audit = sub.add_parser("audit", help="tamper evidence")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    verify = audit_sub.add_parser("verify", help="check every stored event against its hash chain")
+    verify.set_defaults(func=cmd_audit_verify)
+
+    dossier = sub.add_parser("dossier", help="export a complaint's dossier as JSON and printable HTML")
+    dossier.add_argument("complaint_no")
+    dossier.add_argument("--out", default=".")
+    dossier.set_defaults(func=cmd_dossier)
 
     for name, func, default in (
         ("asyncapi", cmd_asyncapi, "docs/asyncapi.json"),

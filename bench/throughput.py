@@ -53,6 +53,7 @@ from nats.js.api import RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 from psycopg.sql import SQL, Identifier
 
+from aftersales.processes import PROCESSES as UP_PROCESSES
 from aftersales.simulate import CHINA, complaint_message, simulate
 from services.reporting.application import ReportingStore
 from shared.events.subjects import Names
@@ -198,7 +199,7 @@ class Servers:
 class System:
     """`aftersales run intake|reporting|api` as subprocesses in one namespace."""
 
-    PROCESSES = ("intake", "reporting", "api")
+    PROCESSES = ("intake", "intake-relay", "reporting", "api")  # as `aftersales up` runs them
 
     def __init__(self, servers: Servers, label: str) -> None:
         self.servers = servers
@@ -216,6 +217,7 @@ class System:
             AFTERSALES_NAMESPACE=self.namespace,
             AFTERSALES_HTTP_HOST="127.0.0.1",
             AFTERSALES_HTTP_PORT=str(self.port),
+            AFTERSALES_CLOCK="external",  # no deadline fires mid-run: the store holds one event per complaint
         )
         self.env.pop("PROMETHEUS_MULTIPROC_DIR", None)
 
@@ -231,7 +233,7 @@ class System:
         for name in self.PROCESSES:
             with (self.log_dir / f"{name}.log").open("ab") as log:
                 self.procs[name] = subprocess.Popen(
-                    [sys.executable, "-m", "aftersales.cli", "run", name],
+                    [sys.executable, "-m", "aftersales.cli", *UP_PROCESSES[name]],
                     env=self.env,
                     cwd=REPO,
                     stdout=log,

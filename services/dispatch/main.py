@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
+
 from services.dispatch.application import DispatchApplication
+from services.dispatch.handlers import build_router
+from shared.runtime.clock import ServiceClock
 from shared.runtime.service import Ports, ServiceRuntime
 from shared.runtime.settings import Settings
-from shared.runtime.store import build_application
+from shared.runtime.store import build_application, recorder_of
 
 SERVICE = "dispatch"
 
 
-def build(settings: Settings, run_relay: bool = True) -> ServiceRuntime:
+def build(settings: Settings, run_relay: bool = True, consume: bool = True) -> ServiceRuntime:
     names = settings.names
     app = build_application(DispatchApplication, settings.database_url, names.db_schema(SERVICE))
-    return ServiceRuntime(settings, SERVICE, app, None, Ports(names), on_tick=None, run_relay=run_relay)
+    recorder = recorder_of(app)
+    ports = Ports(names, ServiceClock(settings.clock, recorder.load_clock, recorder.save_clock))
+
+    async def on_tick(now: dt.datetime) -> None:
+        if await asyncio.to_thread(app.fire_due, now):
+            ports.relay_wakeup.set()
+
+    router = build_router(app, ports, names, settings.batch_size) if consume else None
+    return ServiceRuntime(settings, SERVICE, app, router, ports, on_tick=on_tick if consume else None,
+                          run_relay=run_relay)  # fmt: skip

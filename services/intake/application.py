@@ -180,7 +180,7 @@ class IntakeApplication(Application[uuid.UUID]):
         events: list[Any] = [e for a in aggregates for e in a.collect_events()]
         timers = list(_timers_for(events))
         self.save(*events, timers=timers, **kwargs)
-        return [type(e).__dict__.get("wire_type", type(e).__name__) for e in events]
+        return [getattr(type(e), "wire_type", type(e).__name__) for e in events]
 
     # ------------------------------------------------------------------------------- lookups
 

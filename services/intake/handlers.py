@@ -6,6 +6,8 @@ Ack behaviour (explicit, never faststream's default):
 - the valid rest of a batch is registered in one transaction, then every message is acked;
 - a transient failure (database or broker): the whole batch is nak'ed with a delay and comes back;
   registering is idempotent on `call_id`, so a redelivery changes nothing.
+- the database work of a batch runs on one ordered worker thread while the next batch is fetched;
+  at most two batches are in flight, and a batch is acked only after its transaction committed.
 """
 
 from __future__ import annotations
@@ -15,14 +17,13 @@ from typing import Annotated
 
 import msgspec
 import structlog
-from eventsourcing.persistence import OperationalError
 from faststream import AckPolicy, Context
 from faststream.nats import JStream, NatsMessage, NatsRouter, PullSub
 from faststream.nats.message import NatsBatchMessage
 from nats.aio.msg import Msg
 from prometheus_client import Counter
 
-from services.intake.application import Forbidden, InboundCall, IntakeApplication, UnknownComplaint
+from services.intake.application import Forbidden, InboundCall, IntakeApplication, RegisterOutcome, UnknownComplaint
 from services.intake.domain import CommandRejected
 from services.intake.workcal import CalendarOutOfRange
 from shared.events.commands import CommandReply, decode_intake_command
@@ -30,6 +31,7 @@ from shared.events.subjects import Names
 from shared.events.telephony import ComplaintReceivedV1, PoisonMessage, SurveyCompletedV1, decode_telephony
 from shared.runtime.clock import ClockNotStarted
 from shared.runtime.deadletter import dead_letter
+from shared.runtime.pipeline import OrderedPipeline
 from shared.runtime.service import Ports, consumer_config, raw_batch
 
 COMPLAINTS = Counter("aftersales_intake_complaints_total", "Telephony complaints by outcome", ["outcome"])
@@ -45,8 +47,12 @@ def causation_of(msg: Msg) -> str:
     return f"{meta.stream}:{meta.sequence.stream}"
 
 
-def build_router(app: IntakeApplication, ports: Ports, names: Names, batch_size: int) -> NatsRouter:
+def build_router(
+    app: IntakeApplication, ports: Ports, names: Names, batch_size: int, pipeline: OrderedPipeline | None = None
+) -> NatsRouter:
+    """`pipeline` runs the database work of a batch while the next one is fetched (see its docs)."""
     router = NatsRouter()
+    pipeline = pipeline or OrderedPipeline(depth=2, name="intake-db")
     durable = names.durable("intake-telephony")
 
     @router.subscriber(
@@ -75,19 +81,30 @@ def build_router(app: IntakeApplication, ports: Ports, names: Names, batch_size:
                 calls.append(InboundCall(decoded, causation_of(m)))
             else:
                 surveys.append((decoded, m))
-        try:
-            if calls:
-                outcome = await asyncio.to_thread(app.register, calls)
+
+        def work() -> RegisterOutcome | None:
+            outcome = app.register(calls) if calls else None
+            for survey, m in surveys:
+                _record_survey(app, survey, m, poison)
+            return outcome
+
+        poison: list[tuple[Msg, str]] = []
+
+        async def done(outcome: RegisterOutcome | None) -> None:
+            for m, reason in poison:
+                await dead_letter(ports.js, names, "telephony", m, reason)
+            if outcome is not None:
                 COMPLAINTS.labels("registered").inc(len(outcome.registered))
                 COMPLAINTS.labels("duplicate").inc(outcome.duplicates)
-            for survey, m in surveys:
-                await _record_survey(app, ports, names, survey, m)
-        except OperationalError as exc:
+            ports.relay_wakeup.set()
+            await msg.ack()
+
+        async def failed(exc: BaseException) -> None:
+            # Transient (database away, …): the whole batch comes back; registering is idempotent.
             log.warning("intake_batch_retry", error=repr(exc), size=len(raw))
             await msg.nack(delay=RETRY_DELAY_S)
-            return
-        ports.relay_wakeup.set()
-        await msg.ack()
+
+        await pipeline.submit(work, done, failed)
 
     @router.subscriber(
         names.commands("intake"),
@@ -138,11 +155,11 @@ async def _execute(app: IntakeApplication, ports: Ports, body: bytes, raw: Msg) 
     return CommandReply(ok=True, status=200, complaint_no=command.complaint_no, events=events)
 
 
-async def _record_survey(app: IntakeApplication, ports: Ports, names: Names, survey: SurveyCompletedV1, m: Msg) -> None:
+def _record_survey(app: IntakeApplication, survey: SurveyCompletedV1, m: Msg, poison: list[tuple[Msg, str]]) -> None:
     structlog.contextvars.bind_contextvars(correlation_id=survey.complaint_no)
     try:
-        await asyncio.to_thread(app.record_survey, survey, causation_of(m))
+        app.record_survey(survey, causation_of(m))
     except UnknownComplaint as exc:
-        await dead_letter(ports.js, names, "telephony", m, f"survey for an unknown complaint: {exc}")
+        poison.append((m, f"survey for an unknown complaint: {exc}"))
     finally:
         structlog.contextvars.unbind_contextvars("correlation_id")

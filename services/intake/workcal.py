@@ -8,6 +8,7 @@ Pure functions: no clock, time comes in as values.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -32,7 +33,9 @@ class WorkingHours:
         ).total_seconds()
 
 
+@functools.lru_cache(maxsize=4096)
 def is_workday(day: dt.date) -> bool:
+    """From `chinese-calendar` (holidays and 调休 make-up days); cached, the calendar is fixed data."""
     try:
         return bool(chinese_calendar.is_workday(day))
     except NotImplementedError:

@@ -1,11 +1,351 @@
-"""Old-parts application service. The event store and relay are live; the parts rules come next."""
+"""Old-parts application service: load → decide → save, one method per command. No NATS, no HTTP.
+
+Time always comes in as a value: the upstream event's own timestamp, or the service clock's `now`
+for a staff command or a tick. Rules are evaluated by `policy`, their decisions handed to the aggregates.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import uuid
+from collections.abc import Iterable, Sequence
+from typing import Any
 
+import msgspec
 from eventsourcing.application import Application
+from eventsourcing.persistence import IntegrityError, Tracking
+
+from services.parts.domain import (
+    Actor,
+    CommandRejected,
+    Decision,
+    MarketPrice,
+    OldPart,
+    ScrapLedger,
+    china_date,
+    ledger_id_for,
+    market_price_id_for,
+    part_id_for,
+)
+from services.parts.policy import PartsPolicy, current_policy, decide
+from shared.events import commands as cmd
+from shared.events.catalog import payload
+from shared.events.dispatch_events import PartsReplaced, ReplacedPart
+from shared.events.envelope import Envelope
+from shared.runtime.store import Timer, recorder_of
+
+# Who may do what (DOMAIN §7).
+PERMISSIONS: dict[type[cmd.PartsCommand], frozenset[str]] = {
+    cmd.RecordPart: frozenset({"engineer", "tq"}),
+    cmd.RecordMarketPrice: frozenset({"old_parts_officer"}),
+    cmd.ReportHandInDelay: frozenset({"engineer"}),
+    cmd.HandInPart: frozenset({"engineer"}),
+    cmd.RecoverPart: frozenset({"warehouse_keeper"}),
+    cmd.ShipPart: frozenset({"warehouse_keeper"}),
+    cmd.ReceivePartAtHq: frozenset({"warehouse_keeper", "old_parts_officer"}),
+    cmd.DecideDisposition: frozenset({"old_parts_officer", "tq"}),
+    cmd.ReportSale: frozenset({"engineer", "warehouse_keeper", "old_parts_officer"}),
+    cmd.VerifySale: frozenset({"old_parts_officer"}),
+    cmd.ApproveSale: frozenset({"gm"}),
+    cmd.RecordSale: frozenset({"old_parts_officer", "warehouse_keeper"}),
+    cmd.RequestDisposal: frozenset({"engineer", "warehouse_keeper", "old_parts_officer"}),
+    cmd.ApproveDisposal: frozenset({"branch_manager", "old_parts_officer", "deputy_gm", "gm"}),
+    cmd.RecordDisposal: frozenset({"engineer", "warehouse_keeper"}),
+    cmd.StartResponsibilityReview: frozenset({"tq"}),
+    cmd.SettleResponsibility: frozenset({"tq"}),
+    cmd.SettleSupplierClaim: frozenset({"finance"}),
+}
+
+
+class UnknownPart(LookupError):
+    pass
+
+
+class Forbidden(PermissionError):
+    pass
+
+
+def _iso(day: dt.date) -> str:
+    return day.isoformat()
 
 
 class PartsApplication(Application[uuid.UUID]):
     name = "parts"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.policy: PartsPolicy = current_policy()
+
+    # ---------------------------------------------------------------------------- saving
+
+    def _save(self, aggregates: Sequence[Any], **kwargs: Any) -> list[str]:
+        """Save aggregates with the timers their new events schedule, in one transaction."""
+        events: list[Any] = [e for a in aggregates for e in a.collect_events()]
+        self.save(*events, timers=list(_timers_for(events)), **kwargs)
+        return [getattr(type(e), "wire_type", type(e).__name__) for e in events]
+
+    def part(self, part_id: str) -> OldPart:
+        aggregate_id = part_id_for(part_id)
+        if not recorder_of(self).existing_aggregates([aggregate_id]):
+            raise UnknownPart(f"no old part {part_id}")
+        part: OldPart = self.repository.get(aggregate_id)
+        return part
+
+    # ------------------------------------------------------------------- recording (PRT-RECORD)
+
+    def _new_part(
+        self, part_id: str, complaint_no: str, dispatch_id: str | None, record: dict[str, Any], recorded_by: str,
+        at: dt.datetime, causation_id: str,
+    ) -> OldPart:  # fmt: skip
+        due = decide("PRT-DUE-7D", {"completed_on": record["completed_on"]}, self.policy)
+        return OldPart.record_part(part_id=part_id, complaint_no=complaint_no, dispatch_id=dispatch_id, record=record,
+                                   recorded_by=recorded_by, due=due, at=at, causation_id=causation_id)  # fmt: skip
+
+    def on_upstream(self, upstream: str, envelopes: Sequence[Envelope]) -> int:
+        """Consume dispatch's events exactly once: each envelope past the tracked position is saved
+        with `position=Tracking(upstream, envelope.position)`; return how many recorded something."""
+        changed = 0
+        tracked = recorder_of(self).max_tracking_id(upstream) or 0
+        seen = tracked
+        for envelope in envelopes:
+            if envelope.position <= seen:
+                continue
+            seen = envelope.position
+            if envelope.type != "PartsReplaced":
+                continue
+            replaced = payload(envelope)
+            parts = self._replaced(replaced, envelope) if isinstance(replaced, PartsReplaced) else []
+            if not parts:
+                continue
+            try:
+                self._save(parts, position=Tracking(upstream, envelope.position))
+            except IntegrityError:
+                continue  # processed meanwhile (another process, or a redelivery)
+            tracked = envelope.position
+            changed += 1
+        if seen > tracked:  # the rest of the batch was nothing for parts: remember it was seen, once
+            with contextlib.suppress(IntegrityError):
+                self._save([], position=Tracking(upstream, seen))
+        return changed
+
+    def _replaced(self, replaced: PartsReplaced, envelope: Envelope) -> list[OldPart]:
+        ids = {part_id_for(p.part_id): p for p in replaced.parts}
+        known = recorder_of(self).existing_aggregates(list(ids))
+        causation_id = f"dispatch:{envelope.event_id}"
+        return [
+            self._new_part(p.part_id, replaced.complaint_no, replaced.dispatch_id, _record_of(p), "dispatch",
+                           replaced.completed_at, causation_id)
+            for aggregate_id, p in ids.items()
+            if aggregate_id not in known
+        ]  # fmt: skip
+
+    # ------------------------------------------------------------------------------ commands
+
+    def execute(self, command: cmd.AnyPartsCommand, now: dt.datetime, causation_id: str) -> tuple[str, list[str]]:
+        """Run one staff command at the service clock's `now`; return (complaint_no, recorded events)."""
+        allowed = PERMISSIONS[type(command)]
+        if command.actor.role not in allowed:
+            raise Forbidden(
+                f"role {command.actor.role!r} may not {type(command).__name__}; allowed: {', '.join(sorted(allowed))}"
+            )
+        actor = Actor(command.actor.id, command.actor.role)
+        if isinstance(command, cmd.RecordPart):
+            return command.complaint_no, self._record_part(command, actor, now, causation_id)
+        if isinstance(command, cmd.RecordMarketPrice):
+            return "", self._record_market_price(command, actor, now, causation_id)
+        part = self.part(command.part_id)
+        others: list[Any] = []
+        today = _iso(china_date(now))
+        p = self.policy
+        match command:
+            case cmd.ReportHandInDelay(reason=reason, expected_on=expected_on):
+                part.report_delay(actor, reason, expected_on, now, causation_id)
+            case cmd.HandInPart():
+                delay = decide("PRT-DUE-7D", {"completed_on": part.record["completed_on"], "on": today}, p)
+                part.hand_in(actor, delay, self._fine(part, today), now, causation_id)
+            case cmd.RecoverPart():
+                part.recover(actor, now, causation_id)
+            case cmd.ShipPart(waybill=waybill):
+                part.ship(actor, waybill, now, causation_id)
+            case cmd.ReceivePartAtHq():
+                part.receive_at_hq(actor, now, causation_id)
+            case cmd.DecideDisposition():
+                facts: dict[str, Any] = {"chosen": command.disposition, "claim_value_fen": command.claim_value_fen,
+                         "reuse_value_fen": command.reuse_value_fen, "return_freight_fen": command.return_freight_fen,
+                         "sale_value_fen": command.sale_value_fen, "needed_for_analysis": command.needed_for_analysis,
+                         "part_id": part.part_id}  # fmt: skip
+                part.decide_disposition(actor, decide("PRT-DISPOSITION", facts, p), now, causation_id)
+            case cmd.ReportSale():
+                floor = self._price_floor(part, command, china_date(now))
+                quotes = [msgspec.to_builtins(q) for q in command.quotes]
+                part.report_sale(actor, command.buyer, command.price_fen, quotes, command.reason, floor, now,
+                                 causation_id)  # fmt: skip
+            case cmd.VerifySale():
+                part.verify_sale(actor, now, causation_id)
+            case cmd.ApproveSale():
+                part.approve_sale(actor, now, causation_id)
+            case cmd.RecordSale():
+                part.record_sale(actor, now, causation_id)
+            case cmd.RequestDisposal():
+                others = self._request_disposal(part, actor, now, causation_id)
+            case cmd.ApproveDisposal():
+                self._approve_disposal(part, actor, now, causation_id)
+            case cmd.RecordDisposal(recipient=recipient):
+                part.dispose(actor, recipient, now, causation_id)
+            case cmd.StartResponsibilityReview(part_class=part_class, review_date=review_date):
+                inputs = {"part_class": part_class, "review_date": _iso(review_date or china_date(now))}
+                part.start_review(actor, decide("PRT-RESPONSIBILITY", inputs, p), now, causation_id)
+            case cmd.SettleResponsibility():
+                facts = {"attributed_to": command.attributed_to, "party": command.party,
+                         "cost_fen": command.cost_fen, "in_warranty": command.in_warranty}  # fmt: skip
+                claim = decide("PRT-SUPPLIER-CLAIM", facts, p)
+                part.settle_responsibility(actor, command.attributed_to, command.party, command.cost_fen, claim, now,
+                                           causation_id)  # fmt: skip
+            case cmd.SettleSupplierClaim(recovered_fen=recovered):
+                part.settle_claim(actor, recovered, now, causation_id)
+        return part.complaint_no, self._save([part, *others])
+
+    def _record_part(self, command: cmd.RecordPart, actor: Actor, now: dt.datetime, causation_id: str) -> list[str]:
+        part_id = command.part_id or f"{command.complaint_no}:{command.dispatch_order_no}:{command.material_code}"
+        if recorder_of(self).existing_aggregates([part_id_for(part_id)]):
+            raise CommandRejected(f"old part {part_id} is recorded already")
+        record = {
+            "dispatch_order_no": command.dispatch_order_no, "equipment_no": command.equipment_no,
+            "material_code": command.material_code, "description": command.description,
+            "quantity": command.quantity, "unit_price_fen": command.unit_price_fen,
+            "total_fen": command.quantity * command.unit_price_fen,
+            "responsible_engineer": command.responsible_engineer, "region": command.region,
+            "fault": command.fault, "return_to_hq": command.return_to_hq,
+            "completed_on": command.completed_on.isoformat(),
+        }  # fmt: skip
+        part = self._new_part(part_id, command.complaint_no, None, record, actor.id, now, causation_id)
+        try:
+            return self._save([part])
+        except IntegrityError:
+            raise CommandRejected(f"old part {part_id} is recorded already") from None
+
+    def _record_market_price(
+        self, command: cmd.RecordMarketPrice, actor: Actor, now: dt.datetime, causation_id: str
+    ) -> list[str]:
+        aggregate_id = market_price_id_for(command.region, command.day)
+        if recorder_of(self).existing_aggregates([aggregate_id]):
+            price: MarketPrice = self.repository.get(aggregate_id)
+            price.revise(command.price_per_ton_fen, command.source, actor, now, causation_id)
+        else:
+            price = MarketPrice.record(command.region, command.day, command.price_per_ton_fen, command.source, actor,
+                                       now, causation_id)  # fmt: skip
+        return self._save([price])
+
+    def _fine(self, part: OldPart, today: str) -> Decision:
+        facts = {"engineer": part.record["responsible_engineer"], "part_id": part.part_id, "due_date": part.due_date,
+                 "on": today, "reason_reported": part.delay_reason is not None}  # fmt: skip
+        return decide("FIN-PART-LATE", facts, self.policy)
+
+    def _price_floor(self, part: OldPart, command: cmd.ReportSale, today: dt.date) -> Decision:
+        region = part.record["region"]
+        aggregate_id = market_price_id_for(region, today)
+        if recorder_of(self).existing_aggregates([aggregate_id]):
+            market: MarketPrice = self.repository.get(aggregate_id)
+            per_ton, source = market.price_per_ton_fen, f"market:{region}:{today.isoformat()}"
+        elif command.reference_class is not None and command.reference_class in self.policy.reference_price_per_ton_fen:
+            per_ton = self.policy.reference_price_per_ton_fen[command.reference_class]
+            source = f"reference:{command.reference_class}"
+        else:
+            raise CommandRejected(
+                f"PRT-PRICE-FLOOR: no market price recorded for {region} on {today.isoformat()} "
+                f"(old_parts_officer: record_market_price), and no reference class "
+                f"({', '.join(sorted(self.policy.reference_price_per_ton_fen))}) given"
+            )
+        inputs = {
+            "region": region, "day": today.isoformat(), "market_price_per_ton_fen": per_ton, "price_source": source,
+            "weight_kg": command.weight_kg, "price_fen": command.price_fen, "quote_count": len(command.quotes),
+            "remote_reduction": None if command.remote_reduction is None else str(command.remote_reduction),
+        }  # fmt: skip
+        return decide("PRT-PRICE-FLOOR", inputs, self.policy)
+
+    # ------------------------------------------------------------------ disposal (PRT-SCRAP-APPROVAL)
+
+    def _ledger(self, part: OldPart, now: dt.datetime, causation_id: str) -> ScrapLedger:
+        material, source = part.record["material_code"], part.record["region"]
+        aggregate_id = ledger_id_for(material, source)
+        if recorder_of(self).existing_aggregates([aggregate_id]):
+            ledger: ScrapLedger = self.repository.get(aggregate_id)
+            return ledger
+        return ScrapLedger.open(material, source, now, part.complaint_no, causation_id)
+
+    def _scrap_decision(self, lot: dict[str, Any], ledger: ScrapLedger) -> Decision:
+        lots = [other for other in ledger.lots if other["part_id"] != lot["part_id"]]
+        return decide("PRT-SCRAP-APPROVAL", {"lot": lot, "lots": lots}, self.policy)
+
+    def _request_disposal(self, part: OldPart, actor: Actor, now: dt.datetime, causation_id: str) -> list[Any]:
+        ledger = self._ledger(part, now, causation_id)
+        lot = {"part_id": part.part_id, "original_value_fen": int(part.record["total_fen"]),
+               "on": _iso(china_date(now))}  # fmt: skip
+        part.request_disposal(actor, self._scrap_decision(lot, ledger), now, causation_id)
+        ledger.add(lot, now, part.complaint_no, causation_id)
+        return [ledger]
+
+    def _approve_disposal(self, part: OldPart, actor: Actor, now: dt.datetime, causation_id: str) -> None:
+        """The level is re-decided at approval over every lot now in the window, so lots split and
+        requested one after another all need the level of their sum."""
+        if part.disposal is None:
+            raise CommandRejected(f"part {part.part_id} has no disposal request")
+        ledger = self._ledger(part, now, causation_id)
+        lot = {"part_id": part.part_id, "original_value_fen": int(part.record["total_fen"]),
+               "on": part.disposal["requested_on"]}  # fmt: skip
+        approval = self._scrap_decision(lot, ledger)
+        if actor.role not in approval.outputs["approvers"]:
+            raise Forbidden(
+                f"PRT-SCRAP-APPROVAL: {approval.outputs['total_fen']} fen of {part.record['material_code']} from "
+                f"{part.record['region']} within {approval.outputs['window_days']} days needs "
+                f"{approval.outputs['level']} approval ({', '.join(approval.outputs['approvers'])}); "
+                f"role {actor.role!r} may not approve it"
+            )
+        part.approve_disposal(actor, approval, now, causation_id)
+
+    # ------------------------------------------------------------------------------ clock
+
+    def fire_due(self, now: dt.datetime, limit: int = 500) -> int:
+        """Fire every timer the clock has passed, each exactly once; return how many fired."""
+        fired = 0
+        causation_id = f"clock:{now.isoformat()}"
+        today = _iso(china_date(now))
+        while True:
+            due = recorder_of(self).due_timers(now, limit)
+            if not due:
+                return fired
+            for timer in due:
+                part: OldPart = self.repository.get(timer.aggregate_id)
+                if timer.kind == "overdue":
+                    delay = decide("PRT-DUE-7D", {"completed_on": part.record["completed_on"], "on": today},
+                                   self.policy)  # fmt: skip
+                    part.check_overdue(delay, self._fine(part, today), now, causation_id)
+                elif timer.kind == "responsibility":
+                    part.escalate_responsibility(self.policy.responsibility_escalate_to, now, causation_id)
+                try:
+                    self._save([part], fired=[timer.timer_id], fired_at=now)
+                except IntegrityError:
+                    continue  # fired by someone else meanwhile
+                fired += 1
+            if len(due) < limit:
+                return fired
+
+
+def _record_of(part: ReplacedPart) -> dict[str, Any]:
+    record: dict[str, Any] = msgspec.to_builtins(part)
+    record.pop("part_id", None)
+    return record
+
+
+def _timers_for(events: Iterable[Any]) -> Iterable[Timer]:
+    """The daily overdue checks (PRT-DUE-7D) and responsibility deadlines the new events schedule."""
+    for event in events:
+        if isinstance(event, (OldPart.Recorded, OldPart.Overdue)):
+            at = event.outputs["next_check_at"]
+            yield Timer(f"{event.originator_id}:PRT-DUE-7D:{at}", event.originator_id, "overdue",
+                        dt.datetime.fromisoformat(at))  # fmt: skip
+        elif isinstance(event, OldPart.ReviewStarted):
+            at = event.outputs["escalate_at"]
+            yield Timer(f"{event.originator_id}:PRT-RESPONSIBILITY:{event.review_date}", event.originator_id,
+                        "responsibility", dt.datetime.fromisoformat(at))  # fmt: skip

@@ -1,11 +1,210 @@
-"""Read routes and staff command routes of dispatch (added to the HTTP entry point)."""
+"""Read routes and staff command routes of dispatch (added to the HTTP entry point).
+
+- `POST /api/v1/complaints/{complaint_no}/dispatch/...`, `/fines/...`, `/escalations/...`: staff
+  commands forwarded to the dispatch service over NATS request/reply;
+- `POST /api/v1/engineers/{engineer_id}` and `/update`: the engineer roster (DSP-ASSIGN);
+- `GET /api/v1/fines`: the fines ledger (FIN-*, DOMAIN §6) by person and by department, as JSON and
+  as CSV with `Accept: text/csv`. Every fine is an entry, and so is every reversal (a negative
+  amount pointing at the fine it reverses), so a reversed fine nets to zero and history stays.
+"""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+import asyncio
+from collections import defaultdict
+from typing import Any
 
+import msgspec
+from fastapi import FastAPI, Query, Request
+from fastapi.responses import JSONResponse, Response
+from nats.aio.client import Client as NatsClient
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeoutError
+from psycopg.sql import SQL, Identifier
+
+from shared.events import commands as cmd
 from shared.events.subjects import Names
+
+DISPATCH_ROUTES: dict[str, type[cmd.DispatchCommand]] = {
+    "dispatch/fee-consent": cmd.RecordFeeConsent,
+    "dispatch/approve": cmd.ApproveDispatch,
+    "dispatch/assign": cmd.AssignEngineer,
+    "dispatch/reassign": cmd.ReassignEngineer,
+    "dispatch/arrival": cmd.RecordArrival,
+    "dispatch/service-form": cmd.SubmitServiceForm,
+    "dispatch/return-approval": cmd.ApproveReturn,
+    "dispatch/return": cmd.RecordReturn,
+    "dispatch/report": cmd.FileReport,
+    "dispatch/audit": cmd.RecordAudit,
+    "dispatch/follow-up": cmd.RecordFollowUp,
+    "fines": cmd.LevyFine,
+    "fines/dispute": cmd.DisputeFine,
+    "fines/reverse": cmd.ReverseFine,
+    "escalations/acknowledge": cmd.AcknowledgeEscalation,
+}
+ROSTER_ROUTES: dict[str, type[cmd.RosterCommand]] = {"": cmd.RegisterEngineer, "/update": cmd.UpdateEngineer}
+COMMAND_TIMEOUT_S = 10.0
+
+LEDGER_COLUMNS = (
+    "event", "fine_id", "complaint_no", "rule", "person", "role", "department", "amount_fen", "amount_yuan",
+    "reason", "at", "status",
+)  # fmt: skip
+PERSON_COLUMNS = ("person", "role", "department", "fines", "reversals", "levied_fen", "reversed_fen", "net_fen",
+                  "net_yuan")  # fmt: skip
+DEPARTMENT_COLUMNS = ("department", "fines", "reversals", "levied_fen", "reversed_fen", "net_fen", "net_yuan")
+
+
+def yuan(fen: int) -> str:
+    sign = "-" if fen < 0 else ""
+    return f"{sign}{abs(fen) // 100}.{abs(fen) % 100:02d}"
+
+
+def ledger_entries(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each fine (`FineLevied`, positive) and each reversal (`FineReversed`, negative), in time order."""
+    entries: list[dict[str, Any]] = []
+    for row in rows:
+        for fine in row["fines"] or []:
+            entries.append({
+                "event": "FineLevied", "fine_id": fine["fine_id"], "complaint_no": row["complaint_no"],
+                "rule": fine["rule"], "person": fine["person"], "role": fine["role"],
+                "department": fine["department"], "amount_fen": fine["amount_fen"],
+                "amount_yuan": yuan(fine["amount_fen"]), "reason": fine["reason"], "at": fine["levied_at"],
+                "status": fine["status"],
+            })  # fmt: skip
+        for reversal in row["reversals"] or []:
+            entries.append({
+                "event": "FineReversed", "fine_id": reversal["fine_id"], "complaint_no": row["complaint_no"],
+                "rule": reversal["rule"], "person": reversal["person"], "role": reversal["role"],
+                "department": reversal["department"], "amount_fen": -reversal["amount_fen"],
+                "amount_yuan": yuan(-reversal["amount_fen"]), "reason": reversal["reason"],
+                "at": reversal["reversed_at"], "status": "reversed",
+            })  # fmt: skip
+    entries.sort(key=lambda e: (e["at"], e["complaint_no"], e["event"] == "FineReversed"))
+    return entries
+
+
+def _totals(entries: list[dict[str, Any]], key: tuple[str, ...]) -> list[dict[str, Any]]:
+    groups: dict[tuple[Any, ...], dict[str, Any]] = defaultdict(
+        lambda: {"fines": 0, "reversals": 0, "levied_fen": 0, "reversed_fen": 0}
+    )
+    for entry in entries:
+        group = groups[tuple(entry[k] for k in key)]
+        if entry["event"] == "FineLevied":
+            group["fines"] += 1
+            group["levied_fen"] += entry["amount_fen"]
+        else:
+            group["reversals"] += 1
+            group["reversed_fen"] -= entry["amount_fen"]
+    totals = []
+    for values, group in sorted(groups.items(), key=lambda item: tuple(str(v) for v in item[0])):
+        net = group["levied_fen"] - group["reversed_fen"]
+        totals.append({**dict(zip(key, values, strict=True)), **group, "net_fen": net, "net_yuan": yuan(net)})
+    return totals
+
+
+def ledger(entries: list[dict[str, Any]]) -> dict[str, Any]:
+    net = sum(e["amount_fen"] for e in entries)
+    return {
+        "entries": entries,
+        "by_person": _totals(entries, ("person", "role", "department")),
+        "by_department": _totals(entries, ("department",)),
+        "net_fen": net,
+        "net_yuan": yuan(net),
+    }
+
+
+def _fine_rows(store: Any) -> list[dict[str, Any]]:
+    query = SQL(
+        "SELECT complaint_no, doc->'fines' AS fines, doc->'fine_reversals' AS reversals FROM {0}.complaints"
+        " WHERE jsonb_array_length(doc->'fines') > 0 OR doc ? 'fine_reversals' ORDER BY received_at, complaint_no"
+    ).format(Identifier(store.schema))
+    with store.pool.connection() as conn:
+        return [dict(r) for r in conn.execute(query).fetchall()]
+
+
+async def forward(request: Request, names: Names, message: dict[str, Any]) -> JSONResponse:
+    client: NatsClient | None = request.app.state.nats
+    if client is None:
+        return JSONResponse({"ok": False, "error": "commands are not wired in this process"}, status_code=503)
+    try:
+        reply_msg = await client.request(names.commands("dispatch"), msgspec.json.encode(message),
+                                         timeout=COMMAND_TIMEOUT_S)  # fmt: skip
+    except (NatsTimeoutError, NoRespondersError):
+        return JSONResponse({"ok": False, "error": "the dispatch service did not answer"}, status_code=503)
+    reply = cmd.decode_reply(reply_msg.data)
+    return JSONResponse(msgspec.to_builtins(reply), status_code=reply.status)
+
+
+def roster_body_schema(command: type[msgspec.Struct]) -> dict[str, Any]:
+    _, components = msgspec.json.schema_components([command], ref_template="#/components/schemas/{name}")
+    body = dict(components[command.__name__])
+    body["properties"] = {k: v for k, v in body["properties"].items() if k not in ("command", "engineer_id")}
+    body["required"] = [k for k in body.get("required", []) if k not in ("command", "engineer_id")]
+    body["properties"]["actor"] = components["Actor"]
+    return body
+
+
+def roster_route(api: FastAPI, names: Names, suffix: str, command: type[cmd.RosterCommand]) -> None:
+    """POST /api/v1/engineers/{engineer_id}<suffix>: forward the roster command to dispatch."""
+    tag = str(command.__struct_config__.tag)
+    doc = (command.__doc__ or "").strip()
+
+    async def run_command(request: Request, engineer_id: str) -> JSONResponse:
+        try:
+            body = await request.json()
+        except ValueError:
+            return JSONResponse({"ok": False, "error": "the body must be JSON"}, status_code=422)
+        if not isinstance(body, dict):
+            return JSONResponse({"ok": False, "error": "the body must be a JSON object"}, status_code=422)
+        return await forward(request, names, {**body, "command": tag, "engineer_id": engineer_id})
+
+    api.add_api_route(
+        f"/api/v1/engineers/{{engineer_id}}{suffix}",
+        run_command,
+        methods=["POST"],
+        tags=["staff commands"],
+        summary=doc.splitlines()[0] if doc else tag,
+        description=doc,
+        name=f"dispatch_{tag}",
+        openapi_extra={
+            "requestBody": {"required": True, "content": {"application/json": {"schema": roster_body_schema(command)}}}
+        },
+        responses={
+            403: {"description": "role not allowed"},
+            409: {"description": "does not fit the roster"},
+            422: {"description": "invalid"},
+        },
+    )
 
 
 def add_routes(api: FastAPI, names: Names) -> None:
-    """Add dispatch's routes (fines ledger, dispatch commands)."""
+    """Add dispatch's routes (fines ledger, roster, dispatch commands)."""
+    from services.reporting.api import command_route, to_csv, wants_csv
+
+    for path, command in DISPATCH_ROUTES.items():
+        command_route(api, names, "dispatch", path, command)
+    for suffix, roster_command in ROSTER_ROUTES.items():
+        roster_route(api, names, suffix, roster_command)
+
+    @api.get("/api/v1/fines", tags=["reports"], response_model=None)
+    async def fines(
+        request: Request,
+        person: str | None = Query(None, description="only this person's fines"),
+        department: str | None = Query(None, description="only this department's fines"),
+        by: str = Query("entry", pattern="^(entry|person|department)$", description="CSV rows"),
+    ) -> Response | dict[str, Any]:
+        """The fines ledger (罚款台账) by person and by department: every fine and every reversal
+        (which points at its fine, with a negative amount) and the net per person and department."""
+        rows = await asyncio.to_thread(_fine_rows, request.app.state.store)
+        entries = [
+            e for e in ledger_entries(rows)
+            if (person is None or e["person"] == person) and (department is None or e["department"] == department)
+        ]  # fmt: skip
+        result = ledger(entries)
+        if not wants_csv(request):
+            return result
+        if by == "person":
+            return to_csv(result["by_person"], PERSON_COLUMNS)
+        if by == "department":
+            return to_csv(result["by_department"], DEPARTMENT_COLUMNS)
+        return to_csv(entries, LEDGER_COLUMNS)

@@ -1,11 +1,214 @@
-"""Read routes and staff command routes of parts (added to the HTTP entry point)."""
+"""Read routes and staff command routes of parts (added to the HTTP entry point).
+
+- `GET /api/v1/reports/old-parts`: the old-part return progress report (旧件返司进度汇报表), one row per
+  part, JSON or CSV (`Accept: text/csv`); `GET /api/v1/parts/{part_id}`: one part.
+- `POST /api/v1/complaints/{complaint_no}/parts`: record a replaced part by hand (PRT-RECORD);
+  `POST /api/v1/parts/{part_id}/<act>`: the part's commands; `POST /api/v1/market-prices`.
+  Each forwards the command to the parts service over NATS request/reply and answers with its reply.
+"""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+import asyncio
+from typing import Any
 
+import msgspec
+from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi.responses import JSONResponse, Response
+from nats.aio.client import Client as NatsClient
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeoutError
+from psycopg.sql import SQL, Identifier
+
+from shared.events import commands as cmd
 from shared.events.subjects import Names
+
+OLD_PARTS_COLUMNS = (
+    "region",
+    "complaint_no",
+    "part_id",
+    "dispatch_order_no",
+    "equipment_no",
+    "material_code",
+    "description",
+    "quantity",
+    "unit_price_fen",
+    "total_fen",
+    "responsible_engineer",
+    "fault",
+    "return_to_hq",
+    "completed_on",
+    "due_date",
+    "hand_in_date",
+    "delay_days",
+    "delay_reason",
+    "recovery_date",
+    "ship_date",
+    "returned_date",
+    "status",
+    "disposition",
+)
+"""PRT-RECORD columns, then due date, hand-in date, delay days, recovery date (回收日期), ship date (返司日期)."""
+
+# POST /api/v1/parts/{part_id}/<path> → command struct.
+PART_ROUTES: dict[str, type[cmd.PartCommand]] = {
+    "report-delay": cmd.ReportHandInDelay,
+    "hand-in": cmd.HandInPart,
+    "recover": cmd.RecoverPart,
+    "ship": cmd.ShipPart,
+    "receive-at-hq": cmd.ReceivePartAtHq,
+    "disposition": cmd.DecideDisposition,
+    "sale": cmd.ReportSale,
+    "sale/verify": cmd.VerifySale,
+    "sale/approve": cmd.ApproveSale,
+    "sale/record": cmd.RecordSale,
+    "disposal": cmd.RequestDisposal,
+    "disposal/approve": cmd.ApproveDisposal,
+    "disposal/record": cmd.RecordDisposal,
+    "responsibility": cmd.StartResponsibilityReview,
+    "responsibility/settle": cmd.SettleResponsibility,
+    "claim/settle": cmd.SettleSupplierClaim,
+}
+COMMAND_TIMEOUT_S = 10.0
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    403: {"description": "role not allowed"},
+    404: {"description": "no such part"},
+    409: {"description": "does not fit the part's state or a rule (the reason names the rule)"},
+    422: {"description": "invalid"},
+}
+
+
+def old_parts_row(part: dict[str, Any]) -> dict[str, Any]:
+    return {column: part.get(column) for column in OLD_PARTS_COLUMNS}
+
+
+def _parts(request: Request, part_id: str | None, region: str | None, limit: int, offset: int) -> list[dict[str, Any]]:
+    store = request.app.state.store
+    query = SQL(
+        "SELECT p.part AS part FROM {0}.complaints c, jsonb_array_elements(c.doc->'parts') AS p(part)"
+        " WHERE (%(part_id)s::text IS NULL OR p.part->>'part_id' = %(part_id)s)"
+        " AND (%(region)s::text IS NULL OR p.part->>'region' = %(region)s)"
+        " ORDER BY p.part->>'completed_on', p.part->>'part_id' LIMIT %(limit)s OFFSET %(offset)s"
+    ).format(Identifier(store.schema))
+    params = {"part_id": part_id, "region": region, "limit": limit, "offset": offset}
+    with store.pool.connection() as conn:
+        return [dict(row["part"]) for row in conn.execute(query, params).fetchall()]
+
+
+def _body_schema(command: type[msgspec.Struct], supplied: tuple[str, ...]) -> dict[str, Any]:
+    _, components = msgspec.json.schema_components([command], ref_template="#/components/schemas/{name}")
+    body = dict(components[command.__name__])
+    hidden = ("command", *supplied)
+    body["properties"] = {k: v for k, v in body["properties"].items() if k not in hidden}
+    body["required"] = [k for k in body.get("required", []) if k not in hidden]
+    body["properties"]["actor"] = components["Actor"]
+    if "Quote" in components and "quotes" in body["properties"]:
+        body["properties"]["quotes"] = {"type": "array", "items": components["Quote"]}
+    return body
+
+
+async def forward(request: Request, names: Names, message: dict[str, Any]) -> JSONResponse:
+    """Send a command to the parts service and answer with its reply."""
+    client: NatsClient | None = request.app.state.nats
+    if client is None:
+        return JSONResponse({"ok": False, "error": "commands are not wired in this process"}, status_code=503)
+    try:
+        reply_msg = await client.request(
+            names.commands("parts"), msgspec.json.encode(message), timeout=COMMAND_TIMEOUT_S
+        )
+    except (NatsTimeoutError, NoRespondersError):
+        return JSONResponse({"ok": False, "error": "the parts service did not answer"}, status_code=503)
+    reply = cmd.decode_reply(reply_msg.data)
+    return JSONResponse(msgspec.to_builtins(reply), status_code=reply.status)
+
+
+async def _json_object(request: Request) -> dict[str, Any] | JSONResponse:
+    try:
+        body = await request.json()
+    except ValueError:
+        return JSONResponse({"ok": False, "error": "the body must be JSON"}, status_code=422)
+    if not isinstance(body, dict):
+        return JSONResponse({"ok": False, "error": "the body must be a JSON object"}, status_code=422)
+    return body
+
+
+def part_command_route(api: FastAPI, names: Names, path: str, command: type[cmd.PartCommand]) -> None:
+    """POST /api/v1/parts/{part_id}/<path>: forward the command to the parts service over NATS."""
+    tag = str(command.__struct_config__.tag)
+    doc = (command.__doc__ or "").strip()
+
+    async def run_command(request: Request, part_id: str) -> JSONResponse:
+        body = await _json_object(request)
+        if isinstance(body, JSONResponse):
+            return body
+        return await forward(request, names, {**body, "command": tag, "part_id": part_id})
+
+    api.add_api_route(
+        f"/api/v1/parts/{{part_id}}/{path}",
+        run_command,
+        methods=["POST"],
+        tags=["staff commands"],
+        summary=doc.splitlines()[0] if doc else tag,
+        description=doc,
+        name=f"parts_{tag}",
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _body_schema(command, ("part_id",))}},
+            }
+        },
+        responses=RESPONSES,
+    )
 
 
 def add_routes(api: FastAPI, names: Names) -> None:
     """Add parts' routes (old-parts report, parts commands)."""
+    from services.reporting.api import command_route, to_csv, wants_csv  # api.py imports this module
+
+    @api.get("/api/v1/reports/old-parts", tags=["reports"], response_model=None)
+    async def old_parts_report(
+        request: Request,
+        region: str | None = Query(None, min_length=1),
+        limit: int = Query(1000, ge=1, le=100_000),
+        offset: int = Query(0, ge=0),
+    ) -> Response | list[dict[str, Any]]:
+        """旧件返司进度汇报表: one row per old part — PRT-RECORD columns plus due date, hand-in date,
+        delay days, recovery date and ship date (DOMAIN §6)."""
+        parts = await asyncio.to_thread(_parts, request, None, region, limit, offset)
+        rows = [old_parts_row(p) for p in parts]
+        return to_csv(rows, OLD_PARTS_COLUMNS) if wants_csv(request) else rows
+
+    @api.get("/api/v1/parts/{part_id}", tags=["parts"])
+    async def old_part(request: Request, part_id: str) -> dict[str, Any]:
+        """One old part: its record, hand-in progress, disposition, sale, disposal and responsibility."""
+        found = await asyncio.to_thread(_parts, request, part_id, None, 1, 0)
+        if not found:
+            raise HTTPException(status_code=404, detail=f"no old part {part_id}")
+        return found[0]
+
+    command_route(api, names, "parts", "parts", cmd.RecordPart)
+
+    async def record_market_price(request: Request) -> JSONResponse:
+        body = await _json_object(request)
+        if isinstance(body, JSONResponse):
+            return body
+        return await forward(request, names, {**body, "command": "record_market_price"})
+
+    api.add_api_route(
+        "/api/v1/market-prices",
+        record_market_price,
+        methods=["POST"],
+        tags=["staff commands"],
+        summary="Record a region's scrap-metal market price of a day (PRT-PRICE-FLOOR).",
+        description=(cmd.RecordMarketPrice.__doc__ or "").strip(),
+        name="parts_record_market_price",
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _body_schema(cmd.RecordMarketPrice, ())}},
+            }
+        },
+        responses={403: RESPONSES[403], 422: RESPONSES[422]},
+    )
+    for path, command in PART_ROUTES.items():
+        part_command_route(api, names, path, command)

@@ -18,7 +18,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from services.reporting.projection import View, apply
-from shared.events.envelope import Envelope
+from shared.events.envelope import Envelope, decode_envelope, encode_envelope
 
 _json = msgspec.json.Encoder()
 
@@ -46,6 +46,16 @@ class ReportingStore:
             ).format(s),
             "set_position": SQL("UPDATE {0}.tracking SET position = %s WHERE upstream = %s").format(s),
             "docs": SQL("SELECT complaint_no, doc FROM {0}.complaints WHERE complaint_no = ANY(%s)").format(s),
+            # One writer per complaint at a time: the three upstream consumers run concurrently.
+            "lock_keys": SQL(
+                "SELECT count(pg_advisory_xact_lock(h)) FROM"
+                " (SELECT DISTINCT hashtext(k) AS h FROM unnest(%s::text[]) AS k ORDER BY 1) AS ordered"
+            ).format(),
+            "pending": SQL(
+                "SELECT seq, complaint_no, envelope FROM {0}.pending WHERE complaint_no = ANY(%s) ORDER BY seq"
+            ).format(s),
+            "park": SQL("INSERT INTO {0}.pending (complaint_no, envelope) VALUES (%s, %s)").format(s),
+            "unpark": SQL("DELETE FROM {0}.pending WHERE seq = ANY(%s)").format(s),
             "upsert": SQL(
                 "INSERT INTO {0}.complaints (complaint_no, call_id, received_at, status, doc, updated_at)"
                 " VALUES (%s, %s, %s, %s, %s, now()) ON CONFLICT (complaint_no) DO UPDATE SET"
@@ -85,6 +95,15 @@ class ReportingStore:
                     " doc jsonb NOT NULL, updated_at timestamptz NOT NULL)"
                 ).format(s)
             )
+            self._create_pending(conn)
+
+    def _create_pending(self, conn: psycopg.Connection[dict[str, Any]]) -> None:
+        conn.execute(
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {0}.pending (seq bigserial PRIMARY KEY, complaint_no text NOT NULL,"
+                " envelope bytea NOT NULL)"
+            ).format(Identifier(self.schema))
+        )
 
     def drop(self) -> None:
         """Drop the whole read model; the next projector run rebuilds it from the streams."""
@@ -103,10 +122,28 @@ class ReportingStore:
             if not fresh:
                 return 0
             keys = sorted({e.correlation_id for e in fresh})
+            cur.execute(q["lock_keys"], (keys,))
             cur.execute(q["docs"], (keys,))
             views: dict[str, View | None] = {r["complaint_no"]: r["doc"] for r in cur.fetchall()}
+            cur.execute(q["pending"], (keys,))
+            parked: dict[str, list[tuple[int, Envelope]]] = {}
+            for r in cur.fetchall():
+                parked.setdefault(r["complaint_no"], []).append((r["seq"], decode_envelope(bytes(r["envelope"]))))
+            unparked: list[int] = []
             for envelope in fresh:
-                views[envelope.correlation_id] = apply(views.get(envelope.correlation_id), envelope)
+                key = envelope.correlation_id
+                view = apply(views.get(key), envelope)
+                if view is None:
+                    # Its complaint is not projected yet (streams are consumed independently):
+                    # keep the event until the complaint's ComplaintReceived arrives.
+                    cur.execute(q["park"], (key, encode_envelope(envelope)))
+                    continue
+                for seq, waiting in parked.pop(key, []):
+                    view = apply(view, waiting) or view
+                    unparked.append(seq)
+                views[key] = view
+            if unparked:
+                cur.execute(q["unpark"], (unparked,))
             rows = [
                 (no, v["call_id"], dt.datetime.fromisoformat(v["received_at"]), v["status"], Jsonb(v, _dumps))
                 for no, v in views.items()

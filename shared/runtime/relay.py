@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -20,6 +22,7 @@ from eventsourcing.persistence import Notification
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 from prometheus_client import Counter, Gauge
+from psycopg.sql import SQL, Identifier
 
 from shared.events.envelope import (
     HDR_CORRELATION,
@@ -75,7 +78,7 @@ class Relay:
         names: Names,
         service: str,
         batch_size: int = 500,
-        idle_sleep_s: float = 0.02,
+        idle_sleep_s: float = 0.25,
         wakeup: asyncio.Event | None = None,
     ) -> None:
         self.app = app
@@ -142,7 +145,27 @@ class Relay:
         RELAY_POSITION.labels(self.service).set(self.position)
         return len(batch)
 
+    def _listen(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Wake the relay on the library's NOTIFY after each insert, from any process."""
+        channel = getattr(self.app.recorder, "channel_name", None)
+        datastore = getattr(self.app.recorder, "datastore", None)
+        if channel is None or datastore is None:
+            return
+        while not self._stopping:
+            try:
+                with datastore.get_connection() as conn:
+                    conn.execute(SQL("LISTEN {0}").format(Identifier(channel)))
+                    while not self._stopping:
+                        for _ in conn.notifies(timeout=1.0, stop_after=1):
+                            loop.call_soon_threadsafe(self.wakeup.set)
+            except Exception as exc:
+                log.warning("relay_listen_failed", error=repr(exc))
+                time.sleep(1.0)
+
     async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        listener = threading.Thread(target=self._listen, args=(loop,), name=f"{self.service}-relay-listen", daemon=True)
+        listener.start()
         await self._load_position()
         log.info("relay_started", position=self.position)
         while not self._stopping:

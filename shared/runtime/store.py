@@ -12,11 +12,13 @@ the events, it can also record
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import msgspec
 import psycopg
 from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError, Tracking
@@ -29,6 +31,18 @@ from psycopg.sql import SQL, Identifier
 from shared.runtime.settings import postgres_env
 
 __all__ = ["AftersalesRecorder", "IntegrityError", "Timer", "Tracking", "build_application"]
+
+
+_json = msgspec.json.Encoder()
+GENESIS = b"\x00" * 32
+
+
+def chain_hash(previous_hash: bytes, notification_id: int, event: Any) -> bytes:
+    """sha256(previous hash ‖ position ‖ originator id ‖ version ‖ topic ‖ state)."""
+    digest = hashlib.sha256(previous_hash)
+    digest.update(f"{notification_id}|{event.originator_id}|{event.originator_version}|{event.topic}|".encode())
+    digest.update(bytes(event.state))
+    return digest.digest()
 
 
 @dataclass(frozen=True)
@@ -59,6 +73,10 @@ class AftersalesRecorder(PostgresProcessRecorder):
                 SQL("CREATE TABLE IF NOT EXISTS {0}.processed_keys (key text PRIMARY KEY)").format(schema),
                 SQL("CREATE SEQUENCE IF NOT EXISTS {0}.register_no").format(schema),
                 SQL(
+                    "CREATE TABLE IF NOT EXISTS {0}.audit_chain (notification_id bigint PRIMARY KEY,"
+                    " previous_id bigint, hash bytea NOT NULL)"
+                ).format(schema),
+                SQL(
                     "CREATE TABLE IF NOT EXISTS {0}.clock (id int PRIMARY KEY CHECK (id = 1), now timestamptz NOT NULL)"
                 ).format(schema),
                 SQL("CREATE TABLE IF NOT EXISTS {0}.lookups (key text PRIMARY KEY, aggregate_id uuid NOT NULL)").format(
@@ -68,16 +86,19 @@ class AftersalesRecorder(PostgresProcessRecorder):
         )
         # Each side effect is one set-based statement: the library runs them inside a psycopg
         # pipeline, and hundreds of single-row statements there can stall the pipeline.
+        # Rows travel as one JSON document: far cheaper to send than four typed arrays.
         self._insert_timers = SQL(
             "INSERT INTO {0}.timers (timer_id, aggregate_id, kind, due_at)"
-            " SELECT * FROM unnest(%s::text[], %s::uuid[], %s::text[], %s::timestamptz[])"
+            " SELECT t.timer_id, t.aggregate_id, t.kind, t.due_at FROM jsonb_to_recordset(%s::jsonb)"
+            " AS t(timer_id text, aggregate_id uuid, kind text, due_at timestamptz)"
             " ON CONFLICT (timer_id) DO UPDATE SET due_at = EXCLUDED.due_at"
         ).format(schema)
         self._insert_fired = SQL(
             "INSERT INTO {0}.fired_timers (timer_id, fired_at) SELECT t, %s FROM unnest(%s::text[]) AS t"
         ).format(schema)
         self._insert_lookups = SQL(
-            "INSERT INTO {0}.lookups (key, aggregate_id) SELECT * FROM unnest(%s::text[], %s::uuid[])"
+            "INSERT INTO {0}.lookups (key, aggregate_id) SELECT t.key, t.aggregate_id"
+            " FROM jsonb_to_recordset(%s::jsonb) AS t(key text, aggregate_id uuid)"
         ).format(schema)
         self._select_lookup = SQL("SELECT aggregate_id FROM {0}.lookups WHERE key = %s").format(schema)
         self._insert_keys = SQL("INSERT INTO {0}.processed_keys (key) SELECT * FROM unnest(%s::text[])").format(schema)
@@ -92,6 +113,17 @@ class AftersalesRecorder(PostgresProcessRecorder):
         self._existing_keys = SQL("SELECT key FROM {0}.processed_keys WHERE key = ANY(%s)").format(schema)
         self._next_numbers = SQL("SELECT nextval(%s) FROM generate_series(1, %s)")
         self._schema = datastore.schema
+        self._chain_head = SQL(
+            "SELECT notification_id, hash FROM {0}.audit_chain ORDER BY notification_id DESC LIMIT 1"
+        ).format(schema)
+        self._insert_chain = SQL(
+            "INSERT INTO {0}.audit_chain (notification_id, previous_id, hash)"
+            " SELECT * FROM unnest(%s::int8[], %s::int8[], %s::bytea[])"
+        ).format(schema)
+        self._insert_columns = SQL(
+            "INSERT INTO {0}.{1} (originator_id, originator_version, topic, state)"
+            " SELECT * FROM unnest(%s::uuid[], %s::int4[], %s::text[], %s::bytea[]) RETURNING notification_id"
+        ).format(schema, Identifier(self.events_table_name))
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(self, stored_events: Sequence[Any], **kwargs: Any) -> Sequence[int] | None:
@@ -106,7 +138,41 @@ class AftersalesRecorder(PostgresProcessRecorder):
             if not stored_events:
                 return None
             self._insert_stored_events(curs, stored_events, **kwargs)
-            return self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+            ids = self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+            if ids:
+                self._extend_chain(curs, stored_events, ids)
+            return ids
+
+    def _extend_chain(self, curs: Cursor[DictRow], stored_events: Sequence[Any], ids: Sequence[int]) -> None:
+        """Tamper evidence: each event's hash covers the previous hash and the event's bytes. Runs
+        under the table lock the insert took, so the chain follows the commit order."""
+        curs.execute(self._chain_head)
+        head = curs.fetchone()
+        previous_id, previous_hash = (None, GENESIS) if head is None else (head["notification_id"], bytes(head["hash"]))
+        rows_id, rows_prev, rows_hash = [], [], []
+        for notification_id, event in sorted(zip(ids, stored_events, strict=True), key=lambda pair: pair[0]):
+            digest = chain_hash(previous_hash, notification_id, event)
+            rows_id.append(notification_id)
+            rows_prev.append(previous_id)
+            rows_hash.append(digest)
+            previous_id, previous_hash = notification_id, digest
+        curs.execute(self._insert_chain, (rows_id, rows_prev, rows_hash), binary=True)
+
+    def _insert_stored_events(self, curs: Cursor[DictRow], stored_events: Sequence[Any], **kwargs: Any) -> None:
+        """The library's insert (table lock for commit-ordered ids, NOTIFY, RETURNING ids), with the
+        rows sent as four binary arrays instead of one text-format composite array (~45 µs/event less)."""
+        self._lock_table(curs)
+        self._notify_channel(curs)
+        curs.execute(
+            self._insert_columns,
+            (
+                [e.originator_id for e in stored_events],
+                [e.originator_version for e in stored_events],
+                [e.topic for e in stored_events],
+                [e.state for e in stored_events],
+            ),
+            binary=True,
+        )
 
     def _insert_events(self, curs: Cursor[DictRow], stored_events: Sequence[Any], **kwargs: Any) -> None:
         position: Tracking | None = kwargs.get("position")
@@ -114,21 +180,14 @@ class AftersalesRecorder(PostgresProcessRecorder):
             self._insert_tracking(curs, position)
         timers: Sequence[Timer] = kwargs.get("timers", ())
         if timers:
-            curs.execute(
-                self._insert_timers,
-                (
-                    [t.timer_id for t in timers],
-                    [t.aggregate_id for t in timers],
-                    [t.kind for t in timers],
-                    [t.due_at for t in timers],
-                ),
-            )
+            curs.execute(self._insert_timers, (_json.encode(timers).decode(),))
         fired: Sequence[str] = kwargs.get("fired", ())
         if fired:
             curs.execute(self._insert_fired, (kwargs["fired_at"], list(fired)))
         lookups: Sequence[tuple[str, uuid.UUID]] = kwargs.get("lookups", ())
         if lookups:
-            curs.execute(self._insert_lookups, ([k for k, _ in lookups], [a for _, a in lookups]))
+            rows = [{"key": k, "aggregate_id": a} for k, a in lookups]
+            curs.execute(self._insert_lookups, (_json.encode(rows).decode(),))
         keys: Sequence[str] = kwargs.get("keys", ())
         if keys:
             curs.execute(self._insert_keys, (list(keys),))
@@ -181,18 +240,14 @@ class AftersalesRecorder(PostgresProcessRecorder):
             return [next(iter(row.values())) for row in curs.fetchall()]
 
 
-def ensure_schema(database_url: str, schema: str) -> None:
-    with psycopg.connect(database_url, autocommit=True) as conn, conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"ddl:{schema}",))
-        conn.execute(SQL("CREATE SCHEMA IF NOT EXISTS {0}").format(Identifier(schema)))
-
-
 A = TypeVar("A", bound=Application[uuid.UUID])
 
 
 def build_application(cls: type[A], database_url: str, schema: str, pool_size: int = 4) -> A:
-    """An eventsourcing application on PostgreSQL, its tables in `schema`."""
-    ensure_schema(database_url, schema)
+    """An eventsourcing application on PostgreSQL, its tables in `schema`.
+
+    Several processes may start at once on one schema (intake and its relay): the schema and the
+    library's tables are created under a session advisory lock, so their DDL never races."""
     env = {
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
         "APPLICATION_RECORDER_TOPIC": f"{AftersalesRecorder.__module__}:{AftersalesRecorder.__qualname__}",
@@ -202,7 +257,13 @@ def build_application(cls: type[A], database_url: str, schema: str, pool_size: i
         "POSTGRES_CONNECT_TIMEOUT": "10",
         **postgres_env(database_url),
     }
-    return cls(env=env)
+    with psycopg.connect(database_url, autocommit=True) as lock:
+        lock.execute("SELECT pg_advisory_lock(hashtext(%s))", (f"ddl:{schema}",))
+        try:
+            lock.execute(SQL("CREATE SCHEMA IF NOT EXISTS {0}").format(Identifier(schema)))
+            return cls(env=env)
+        finally:
+            lock.execute("SELECT pg_advisory_unlock(hashtext(%s))", (f"ddl:{schema}",))
 
 
 def recorder_of(app: Application[uuid.UUID]) -> AftersalesRecorder:

@@ -1,0 +1,329 @@
+"""Dispatch rules of DOMAIN.md §3 (DSP-*) and the fines and escalations of §4 (FIN-*) as pure functions.
+
+Every rule is registered under its rule id as `rule(policy, inputs) -> outputs`, inputs and outputs
+JSON-able. A decision event records the rule id, the policy version, the inputs and the outputs;
+`evaluate` re-runs the same rule of the same policy version on the same inputs (what a replay checks).
+Numbers live in `DispatchPolicy`, one frozen value per version.
+
+Working days (工作日) follow the China working calendar of the maintained `chinese-calendar` package:
+Mon–Fri, minus statutory holidays, plus make-up workdays (调休); the day is 08:30–17:00 Asia/Shanghai.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import chinese_calendar
+
+from services.dispatch.domain import Decision
+
+CHINA = ZoneInfo("Asia/Shanghai")
+Inputs = Mapping[str, Any]
+Outputs = dict[str, Any]
+
+
+class CalendarOutOfRange(ValueError):
+    """The calendar package does not know the holidays of that year yet."""
+
+
+@dataclass(frozen=True)
+class DispatchPolicy:
+    version: str
+    day_start: dt.time = dt.time(8, 30)
+    day_end: dt.time = dt.time(17, 0)
+    # DSP-ARRIVE: (up to and including km, calendar hours); beyond the last tier → `arrive_beyond_hours`.
+    arrive_tiers: tuple[tuple[float, float], ...] = ((300.0, 24.0), (1000.0, 48.0))
+    arrive_beyond_hours: float = 72.0
+    report_working_days: int = 3  # DSP-REPORT-3WD
+    audit_working_days: int = 5  # DSP-AUDIT-5WD
+    followup_months: int = 3  # DSP-FOLLOWUP: once a quarter
+    followup_count: int = 4  # DSP-FOLLOWUP: quarters scheduled after a service
+    fine_audit_late_per_day_fen: int = 5_000  # FIN-AUDIT-LATE
+    ranged_fines_fen: Mapping[str, tuple[int, int]] = field(  # FIN-RETURN-UNAPPROVED, FIN-FORM-FALSIFIED
+        default_factory=lambda: MappingProxyType(
+            {"FIN-RETURN-UNAPPROVED": (5_000, 50_000), "FIN-FORM-FALSIFIED": (5_000, 50_000)}
+        )
+    )
+    escalation_ack_hours: float = 24.0  # unacknowledged for this long → next level up
+    escalation_chain: Mapping[str, str] = field(
+        default_factory=lambda: MappingProxyType({"branch_manager": "management", "deputy_gm": "management"})
+    )
+
+
+POLICIES: Mapping[str, DispatchPolicy] = MappingProxyType(
+    {"dispatch-2026.1": DispatchPolicy(version="dispatch-2026.1")}
+)
+CURRENT_VERSION = "dispatch-2026.1"
+
+
+def current_policy() -> DispatchPolicy:
+    return POLICIES[CURRENT_VERSION]
+
+
+class UnknownRule(LookupError):
+    pass
+
+
+Rule = Callable[[DispatchPolicy, Inputs], Outputs]
+RULES: dict[str, Rule] = {}
+
+
+def rule(rule_id: str) -> Callable[[Rule], Rule]:
+    def register(fn: Rule) -> Rule:
+        RULES[rule_id] = fn
+        return fn
+
+    return register
+
+
+def decide(rule_id: str, inputs: Inputs, policy: DispatchPolicy) -> Decision:
+    """Run a rule and package what it decided with everything needed to run it again."""
+    return Decision(rule_id, policy.version, dict(inputs), evaluate(rule_id, policy.version, inputs))
+
+
+def evaluate(rule_id: str, policy_version: str, inputs: Inputs) -> Outputs:
+    """Re-run `rule_id` of `policy_version` on recorded inputs (used by replay)."""
+    try:
+        fn = RULES[rule_id]
+        policy = POLICIES[policy_version]
+    except KeyError as exc:
+        raise UnknownRule(f"no rule {rule_id} in policy {policy_version}: {exc}") from None
+    return fn(policy, inputs)
+
+
+def _time(value: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(value)
+
+
+def _iso(value: dt.datetime) -> str:
+    return value.isoformat()
+
+
+# ------------------------------------------------------------------------------ working calendar
+
+
+def is_workday(day: dt.date) -> bool:
+    try:
+        return bool(chinese_calendar.is_workday(day))
+    except NotImplementedError:
+        raise CalendarOutOfRange(f"the China working calendar does not cover {day.year} yet") from None
+
+
+def next_workday(day: dt.date) -> dt.date:
+    day += dt.timedelta(days=1)
+    while not is_workday(day):
+        day += dt.timedelta(days=1)
+    return day
+
+
+def end_of_working_days(moment: dt.datetime, days: int, policy: DispatchPolicy) -> dt.datetime:
+    """The close (17:00) of the `days`-th working day after the day of `moment`."""
+    day = moment.astimezone(CHINA).date()
+    for _ in range(days):
+        day = next_workday(day)
+    return dt.datetime.combine(day, policy.day_end, tzinfo=CHINA)
+
+
+def late_day_start(due: dt.datetime, day_number: int, policy: DispatchPolicy) -> dt.datetime:
+    """When the `day_number`-th working day after `due` begins (08:30): from then on the matter
+    is that many working days late."""
+    day = due.astimezone(CHINA).date()
+    for _ in range(day_number):
+        day = next_workday(day)
+    return dt.datetime.combine(day, policy.day_start, tzinfo=CHINA)
+
+
+def working_days_late(due: dt.datetime, done: dt.datetime, policy: DispatchPolicy) -> int:
+    """How many working days after `due` had begun when `done` happened (0 if on time)."""
+    count = 0
+    while late_day_start(due, count + 1, policy) <= done:
+        count += 1
+    return count
+
+
+# ------------------------------------------------------------------------------------ dispatch §3
+
+
+@rule("DSP-ARRIVE")
+def arrival_deadline(policy: DispatchPolicy, inputs: Inputs) -> Outputs:
+    """Arrival on site from receipt, by distance: ≤ 300 km 24 h, ≤ 1000 km 48 h, beyond 72 h
+    (calendar hours, inclusive boundaries; 001 §5.1.1.3, 004 §4.1.1.3). Unknown distance → the
+    farthest tier."""
+    distance = inputs["distance_km"]
+    hours = policy.arrive_beyond_hours
+    if distance is not None:
+        for limit_km, tier_hours in policy.arrive_tiers:
+            if float(distance) <= limit_km:
+                hours = tier_hours
+                break
+    due = _time(inputs["received_at"]) + dt.timedelta(hours=hours)
+    return {"due_at": _iso(due), "hours": hours}
+
+
+@rule("DSP-FEE-CONSENT")
+def fee_consent(policy: DispatchPolicy, inputs: Inputs) -> Outputs:
+    """Out of warranty or misuse: the customer confirms plan and fee before dispatch; a refusal
+    needs the deputy general manager's approval (001 §5.2.5, §6.2.4)."""
+    required = bool(inputs["fee_consent_required"])
+    consent = inputs.get("consent")  # None (not asked yet) | "accepted" | "refused"
+    approved = bool(inputs.get("deputy_gm_approved"))
+    may_dispatch = not required or consent == "accepted" or (consent == "refused" and approved)
+    return {
+        "consent_required": required,
+        "may_dispatch": may_dispatch,
+        "needs_approval_by": "deputy_gm" if required and consent == "refused" and not approved else None,
+    }
+
+
+@rule("DSP-ASSIGN")
+def assign_engineer(policy: DispatchPolicy, inputs: Inputs) -> Outputs:
+    """An available engineer with the skill for the product, from the nearest region (the site's
+    own region before any other), with the lightest load; ties by engineer id (003, 000 篇二).
+    A customer unhappy with an engineer gets another: `excluded` engineers are never chosen."""
+    model = (inputs.get("model") or "").strip().upper()
+    region = inputs.get("region")
+    excluded = set(inputs.get("excluded", []))
+    candidates: list[tuple[int, int, str]] = []
+    for engineer in inputs["engineers"]:
+        skills = {s.strip().upper() for s in engineer["skills"]}
+        if not engineer["available"] or engineer["engineer_id"] in excluded or model not in skills:
+            continue
+        candidates.append((0 if engineer["region"] == region else 1, int(engineer["load"]), engineer["engineer_id"]))
+    if not candidates:
+        return {"engineer_id": None, "reason": f"no available engineer with skill {model or '?'}"}
+    nearness, load, engineer_id = min(candidates)
+    return {"engineer_id": engineer_id, "same_region": nearness == 0, "load": load}
+
+
+@rule("DSP-FORM")
+def service_form(policy: DispatchPolicy, inputs: Inputs) -> Outputs:
+    """The technical service form records the work, every part (material code, quantity, unit
+    price), the customer's rating and signature; a signature before the service started, or a
+    service started before arrival, is invalid (001 §6.2.5–6.2.6, 004 §3.3.2)."""
+    problems: list[str] = []
+    started, signed = _time(inputs["started_at"]), _time(inputs["signed_at"])
+    if signed < started:
+        problems.append(f"signature time {inputs['signed_at']} is before the service started ({inputs['started_at']})")
+    if inputs.get("arrived_at") is not None and started < _time(inputs["arrived_at"]):
+        problems.append(f"service started {inputs['started_at']} before arrival ({inputs['arrived_at']})")
+    if not str(inputs.get("work") or "").strip():
+        problems.append("the work done is missing")
+    if not 1 <= int(inputs["rating"]) <= 5:
+        problems.append("rating must be 1–5")
+    for index, part in enumerate(inputs["parts"]):
+        if not str(part.get("material_code") or "").strip():
+            problems.append(f"part {index + 1}: material code missing")
+        if int(part.get("quantity") or 0) <= 0:
+            problems.append(f"part {index + 1}: quantity must be positive")
+        if int(part.get("unit_price_fen", -1)) < 0:
+            problems.append(f"part {index + 1}: unit price missing")
+    total = sum(int(p.get("quantity") or 0) * int(p.get("unit_price_fen") or 0) for p in inputs["parts"])
+    return {"valid": not problems, "problems": problems, "parts_total_fen": total}
+
+
+@rule("DSP-RETURN-APPROVAL")
+def return_approval(policy: DispatchPolicy, inputs: Inputs) -> Outputs:
+    """The engineer leaves the site only after the technical-quality department approved (001 §6.2.6)."""
+    return {"approved": inputs["approved_at"] is not None, "left_without_approval": inputs["approved_at"] is None}
+
+
+@rule("DSP-REPORT-3WD")
+def report_deadline(policy: DispatchPolicy, inputs: Inputs) -> Outputs:
+    """The written report (form, expense claim, returned materials, payments collected) within
+    3 working days of returning: by the close of the 3rd working day after (001 §6.2.7)."""
+    due = end_of_working_days(_time(inputs["returned_at"]), policy.report_working_days, policy)
+    return {"due_at": _iso(due), "working_days": policy.report_working_days}
+
+
+@rule("DSP-AUDIT-5WD")
+def audit_deadline(policy: DispatchPolicy, inputs: Inputs) -> Outputs:
+    """The technical-quality department confirms quality and the rating, then audits the costs,
+    within 5 working days of the report: by the close of the 5th working day after (001 §6.2.8)."""
+    due = end_of_working_days(_time(inputs["reported_at"]), policy.audit_working_days, policy)
+    return {"due_at": _iso(due), "working_days": policy.audit_working_days}
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    index = day.month - 1 + months
+    year, month = day.year + index // 12, index % 12 + 1
+    following = dt.date(year + month // 12, month % 12 + 1, 1)
+    return dt.date(year, month, min(day.day, (following - dt.timedelta(days=1)).day))
+
+
+@rule("DSP-FOLLOWUP")
+def followup(policy: DispatchPolicy, inputs: Inputs) -> Outputs:
+    """A phone follow-up once a quarter after the service: the `quarter`-th is due that many
+    quarters after the service date, at the start of the day (001 §8.1)."""
+    quarter = int(inputs["quarter"])
+    served_on = _time(inputs["served_at"]).astimezone(CHINA).date()
+    on = add_months(served_on, policy.followup_months * quarter)
+    due = dt.datetime.combine(on, policy.day_start, tzinfo=CHINA)
+    return {"due_at": _iso(due), "quarter": quarter, "last": quarter >= policy.followup_count}
+
+
+# -------------------------------------------------------------------------------------- fines §4
+
+
+@rule("FIN-AUDIT-LATE")
+def audit_late_fine(policy: DispatchPolicy, inputs: Inputs) -> Outputs:
+    """DSP-AUDIT-5WD missed: 50 yuan per working day late, to the auditor (001 §6.2.8). One fine
+    per late working day; the next one falls due when the next working day begins."""
+    due = _time(inputs["due_at"])
+    day = int(inputs["day"])
+    return {
+        "amount_fen": policy.fine_audit_late_per_day_fen,
+        "person": inputs["auditor"],
+        "role": "tq",
+        "day": day,
+        "late_since": _iso(late_day_start(due, day, policy)),
+        "next_day_at": _iso(late_day_start(due, day + 1, policy)),
+    }
+
+
+def _ranged_fine(rule_id: str, policy: DispatchPolicy, inputs: Inputs) -> Outputs:
+    low, high = policy.ranged_fines_fen[rule_id]
+    amount = int(inputs["amount_fen"])
+    return {"amount_fen": amount, "person": inputs["person"], "role": inputs.get("role", "engineer"),
+            "within_range": low <= amount <= high, "min_fen": low, "max_fen": high}  # fmt: skip
+
+
+@rule("FIN-RETURN-UNAPPROVED")
+def return_unapproved_fine(policy: DispatchPolicy, inputs: Inputs) -> Outputs:
+    """Left the site without approval (DSP-RETURN-APPROVAL) causing extra cost: 50–500 yuan by
+    severity, chosen by a manager with a reason (001 §6.2.6)."""
+    return _ranged_fine("FIN-RETURN-UNAPPROVED", policy, inputs)
+
+
+@rule("FIN-FORM-FALSIFIED")
+def form_falsified_fine(policy: DispatchPolicy, inputs: Inputs) -> Outputs:
+    """A falsified service form: 50–500 yuan, chosen by a manager with a reason (001 §6.2.9)."""
+    return _ranged_fine("FIN-FORM-FALSIFIED", policy, inputs)
+
+
+RANGED_FINES = ("FIN-RETURN-UNAPPROVED", "FIN-FORM-FALSIFIED")
+
+
+# -------------------------------------------------------------------------------- escalations §4
+
+
+@rule("ESC-CHAIN")
+def escalation_step(policy: DispatchPolicy, inputs: Inputs) -> Outputs:
+    """An escalation unacknowledged for `escalation_ack_hours` goes one level up the chain
+    (branch manager → management; deputy GM → management). Management is the top."""
+    upper = policy.escalation_chain.get(inputs["to"])
+    due = _time(inputs["raised_at"]) + dt.timedelta(hours=policy.escalation_ack_hours)
+    return {"next": upper, "due_at": _iso(due) if upper else None, "hours": policy.escalation_ack_hours}
+
+
+def lightest_candidates(engineers: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The roster as DSP-ASSIGN inputs (JSON-able, sorted for a stable record)."""
+    return sorted(
+        ({"engineer_id": e["engineer_id"], "region": e["region"], "skills": sorted(e["skills"]),
+          "load": int(e["load"]), "available": bool(e["available"])} for e in engineers),
+        key=lambda e: e["engineer_id"],
+    )  # fmt: skip
