@@ -10,7 +10,9 @@ from faststream import FastStream
 from faststream.nats import JStream, NatsBroker
 from faststream.specification import AsyncAPI
 
+from services.dispatch.handlers import build_router as dispatch_router
 from services.intake.handlers import build_router as intake_router
+from services.parts.handlers import build_router as parts_router
 from services.reporting.handlers import build_router as reporting_router
 from shared.events.catalog import all_specs
 from shared.events.envelope import Envelope
@@ -26,6 +28,8 @@ def asyncapi_document() -> dict[str, Any]:
     broker = NatsBroker("nats://127.0.0.1:4222")
     unused: Any = None  # the handlers are only described here, never called
     broker.include_router(intake_router(unused, Ports(names), names, 500))
+    broker.include_router(dispatch_router(unused, Ports(names), names, 500))
+    broker.include_router(parts_router(unused, Ports(names), names, 500))
     broker.include_router(reporting_router(unused, Ports(names), names, 500))
     for spec in all_specs():
         broker.publisher(

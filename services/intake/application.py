@@ -29,8 +29,11 @@ from services.intake.domain import (
 )
 from services.intake.policy import IntakePolicy, china_date, current_policy, decide
 from shared.events import commands as cmd
+from shared.events.catalog import payload
+from shared.events.dispatch_events import RepairOutcomeRecorded
+from shared.events.envelope import Envelope
 from shared.events.telephony import ComplaintReceivedV1, SurveyCompletedV1
-from shared.runtime.store import Timer, recorder_of
+from shared.runtime.store import Timer, Tracking, recorder_of
 
 # Who may do what (DOMAIN §7).
 PERMISSIONS: dict[type[cmd.IntakeCommand], frozenset[str]] = {
@@ -308,6 +311,35 @@ class IntakeApplication(Application[uuid.UUID]):
             return unit
         return Equipment.register(serial, now, complaint_no, causation_id)
 
+    # ------------------------------------------------------------------- from dispatch's events
+
+    def on_dispatch_events(self, upstream: str, envelopes: Sequence[Envelope]) -> int:
+        """Repair outcomes recorded by dispatch (WAR-EXTEND-60D, WAR-LEMON), each exactly once:
+        saved with the upstream position, and skipped if at or below the recorded one."""
+        done = recorder_of(self).max_tracking_id(upstream) or 0
+        changed = 0
+        for envelope in envelopes:
+            if envelope.position <= done or envelope.type != "RepairOutcomeRecorded":
+                continue
+            outcome = payload(envelope)
+            if not isinstance(outcome, RepairOutcomeRecorded):
+                continue
+            actor = Actor(outcome.engineer_id, "engineer")
+            causation_id = f"{upstream}:{envelope.position}"
+            try:
+                complaint = self.complaint_by_number(outcome.complaint_no)
+                unit = self._record_repair(complaint, actor, outcome.problem, outcome.outcome, outcome.stops_work,
+                                           outcome.completed_at, causation_id)  # fmt: skip
+            except (UnknownComplaint, CommandRejected):
+                continue  # not a complaint we can decide on (unknown, closed or without a serial)
+            try:
+                self._save([complaint, *unit], position=Tracking(upstream, envelope.position))
+            except IntegrityError:
+                continue  # already applied by an earlier delivery
+            done = envelope.position
+            changed += 1
+        return changed
+
     # ---------------------------------------------------------------------------- surveys
 
     def record_survey(self, survey: SurveyCompletedV1, causation_id: str) -> bool:
@@ -323,24 +355,41 @@ class IntakeApplication(Application[uuid.UUID]):
 
     # ------------------------------------------------------------------------------ clock
 
-    def fire_due(self, now: dt.datetime, limit: int = 500) -> int:
-        """Fire every timer the clock has passed, each exactly once; return how many fired."""
+    def fire_due(self, now: dt.datetime, limit: int = 200) -> int:
+        """Fire every timer the clock has passed, each exactly once; return how many fired.
+
+        Timers are fired in batches (one transaction per batch); if another writer fired one of
+        them meanwhile, the batch is rolled back and settled one timer at a time."""
         fired = 0
         causation_id = f"clock:{_iso(now)}"
         while True:
             due = recorder_of(self).due_timers(now, limit)
             if not due:
                 return fired
+            complaints: dict[uuid.UUID, Complaint] = {}
             for timer in due:
-                complaint: Complaint = self.repository.get(timer.aggregate_id)
+                complaint = complaints.get(timer.aggregate_id) or self.repository.get(timer.aggregate_id)
+                complaints[timer.aggregate_id] = complaint
                 self._on_timer(complaint, timer, now, causation_id)
-                try:
-                    self._save([complaint], fired=[timer.timer_id], fired_at=now)
-                except IntegrityError:
-                    continue  # fired by someone else meanwhile
-                fired += 1
+            try:
+                self._save(list(complaints.values()), fired=[t.timer_id for t in due], fired_at=now)
+                fired += len(due)
+            except IntegrityError:
+                fired += self._fire_one_by_one(due, now, causation_id)
             if len(due) < limit:
                 return fired
+
+    def _fire_one_by_one(self, due: Sequence[Timer], now: dt.datetime, causation_id: str) -> int:
+        fired = 0
+        for timer in due:
+            complaint: Complaint = self.repository.get(timer.aggregate_id)
+            self._on_timer(complaint, timer, now, causation_id)
+            try:
+                self._save([complaint], fired=[timer.timer_id], fired_at=now)
+            except IntegrityError:
+                continue  # fired by someone else meanwhile
+            fired += 1
+        return fired
 
     def _on_timer(self, complaint: Complaint, timer: Timer, now: dt.datetime, causation_id: str) -> None:
         kind, _, detail = timer.kind.partition(":")

@@ -13,6 +13,7 @@ Ack behaviour (explicit, never faststream's default):
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Annotated
 
 import msgspec
@@ -27,12 +28,14 @@ from services.intake.application import Forbidden, InboundCall, IntakeApplicatio
 from services.intake.domain import CommandRejected
 from services.intake.workcal import CalendarOutOfRange
 from shared.events.commands import CommandReply, decode_intake_command
+from shared.events.envelope import Envelope
 from shared.events.subjects import Names
 from shared.events.telephony import ComplaintReceivedV1, PoisonMessage, SurveyCompletedV1, decode_telephony
 from shared.runtime.clock import ClockNotStarted
 from shared.runtime.deadletter import dead_letter
 from shared.runtime.pipeline import OrderedPipeline
 from shared.runtime.service import Ports, consumer_config, raw_batch
+from shared.runtime.upstream import subscribe_upstream
 
 COMPLAINTS = Counter("aftersales_intake_complaints_total", "Telephony complaints by outcome", ["outcome"])
 COMMANDS = Counter("aftersales_intake_commands_total", "Staff commands by outcome", ["command", "status"])
@@ -105,6 +108,12 @@ def build_router(
             await msg.nack(delay=RETRY_DELAY_S)
 
         await pipeline.submit(work, done, failed)
+
+    def on_dispatch(upstream: str, envelopes: Sequence[Envelope]) -> int:
+        return app.on_dispatch_events(upstream, envelopes)
+
+    subscribe_upstream(router, ports, names, "intake", "dispatch", on_dispatch,
+                       description="Repair outcomes from dispatch (WAR-EXTEND-60D, WAR-LEMON).")  # fmt: skip
 
     @router.subscriber(
         names.commands("intake"),

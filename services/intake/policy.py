@@ -42,8 +42,23 @@ class IntakePolicy:
     fine_record_incomplete_fen: int = 5_000  # FIN-RECORD-INCOMPLETE
 
 
-POLICIES: Mapping[str, IntakePolicy] = MappingProxyType({"intake-2026.1": IntakePolicy(version="intake-2026.1")})
+_POLICIES: dict[str, IntakePolicy] = {"intake-2026.1": IntakePolicy(version="intake-2026.1")}
+POLICIES: Mapping[str, IntakePolicy] = MappingProxyType(_POLICIES)
 CURRENT_VERSION = "intake-2026.1"
+
+
+class PolicyVersionConflict(ValueError):
+    pass
+
+
+def register_policy(policy: IntakePolicy) -> IntakePolicy:
+    """Add a policy version. Versions are append-only: a published version never changes, so every
+    decision made under it can still be re-run after newer versions arrive."""
+    existing = _POLICIES.get(policy.version)
+    if existing is not None and existing != policy:
+        raise PolicyVersionConflict(f"policy {policy.version} exists with other numbers; publish a new version")
+    _POLICIES[policy.version] = policy
+    return policy
 
 
 def current_policy() -> IntakePolicy:

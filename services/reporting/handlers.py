@@ -4,6 +4,11 @@ Ack behaviour: a batch is projected in one transaction together with the new pos
 An envelope that cannot be decoded, or whose type/version the catalog does not know, is poison:
 dead-lettered on `aftersales.deadletter.reporting` with its reason, and the rest goes on.
 A database failure nak's the batch with a delay; the position makes the redelivery a no-op.
+
+Ordered delivery: the position filter skips anything at or below the last applied position, so
+messages must be applied in stream order; `InOrderGate` (shared/runtime/ordering.py) sees to that
+after a crash, when JetStream would otherwise deliver newer messages before the dead consumer's
+unacknowledged batch.
 """
 
 from __future__ import annotations
@@ -16,7 +21,6 @@ import structlog
 from faststream import AckPolicy, Context
 from faststream.nats import JStream, NatsRouter, PullSub
 from faststream.nats.message import NatsBatchMessage
-from nats.aio.msg import Msg
 from prometheus_client import Counter, Gauge
 from psycopg import OperationalError
 
@@ -25,6 +29,7 @@ from shared.events.catalog import UnknownEventType, payload
 from shared.events.envelope import Envelope, decode_envelope
 from shared.events.subjects import Names
 from shared.runtime.deadletter import dead_letter
+from shared.runtime.ordering import InOrderGate
 from shared.runtime.service import Ports, consumer_config, raw_batch
 
 PROJECTED = Counter("aftersales_reporting_projected_total", "Events applied to the read model", ["upstream"])
@@ -45,12 +50,13 @@ def _subscribe(
     router: NatsRouter, store: ReportingStore, ports: Ports, names: Names, upstream: str, batch_size: int
 ) -> None:
     durable = names.durable(f"reporting-{upstream}")
+    gate: list[InOrderGate] = []  # created on the first batch, once the broker is connected
 
     @router.subscriber(
         names.events_of(upstream),
         stream=JStream(names.events_stream(upstream), declare=False),
         durable=durable,
-        config=consumer_config(durable),
+        config=consumer_config(durable, max_ack_pending=batch_size),  # in order: see ordered delivery below
         pull_sub=PullSub(batch_size=batch_size, timeout=0.02, batch=True),
         ack_policy=AckPolicy.MANUAL,
         decoder=raw_batch,
@@ -58,9 +64,11 @@ def _subscribe(
         description=f"Domain events of {upstream}, projected into the registers and KPIs.",
     )
     async def on_events(body: list[bytes], msg: Annotated[NatsBatchMessage, Context("message")]) -> None:
-        raw: list[Msg] = msg.raw_message
+        if not gate:
+            gate.append(InOrderGate(ports.js, names.events_stream(upstream), durable))
+        split = await gate[0].split(list(msg.raw_message))
         envelopes: list[Envelope] = []
-        for m in raw:
+        for m in split.ready:
             try:
                 envelope = decode_envelope(m.data)
                 payload(envelope)
@@ -74,7 +82,8 @@ def _subscribe(
             log.warning("projection_retry", upstream=upstream, error=repr(exc))
             await msg.nack(delay=2.0)
             return
-        await msg.ack()
+        gate[0].advance(split.ready)
+        await gate[0].settle(split)
         PROJECTED.labels(upstream).inc(applied)
         if envelopes:
             POSITION.labels(upstream).set(envelopes[-1].position)

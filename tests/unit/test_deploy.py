@@ -192,7 +192,10 @@ def test_consumer_file_is_one_the_code_subscribes_with(path: Path) -> None:
     assert declared["ack_policy"] == "explicit"
     assert declared["deliver_policy"] == "all"
     assert declared["ack_wait"] == 10_000_000_000
-    assert declared["max_ack_pending"] == 20_000
+    if durable == "intake-telephony":  # idempotent on call_id: order does not matter
+        assert declared["max_ack_pending"] == 20_000
+    else:  # position-tracking consumers need in-order delivery: one batch unacknowledged at most
+        assert declared["max_ack_pending"] <= 500
 
 
 @pytest.mark.parametrize("key", sorted(PRODUCTION_CONSUMERS), ids=lambda k: f"{k[0]}.{k[1]}")
