@@ -55,7 +55,8 @@ def build_router(
 ) -> NatsRouter:
     """`pipeline` runs the database work of a batch while the next one is fetched (see its docs)."""
     router = NatsRouter()
-    pipeline = pipeline or OrderedPipeline(depth=2, name="intake-db")
+    # Registration is idempotent on call_id and order-free: two batches may be in the database at once.
+    pipeline = pipeline or OrderedPipeline(depth=3, name="intake-db", workers=2)
     durable = names.durable("intake-telephony")
 
     @router.subscriber(

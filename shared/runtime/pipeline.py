@@ -1,8 +1,9 @@
 """Overlap a consumer's database work with fetching and decoding its next batch.
 
-Batches are committed one at a time, in order, on a single worker thread; at most `depth`
-batches are in flight, so a slow database stops the fetching (backpressure) instead of
-buffering without bound. A batch is acked only after its transaction committed.
+With one worker (the default) batches are committed one at a time, in order; a consumer whose
+work is idempotent and order-free (intake's registration, keyed by call id) may use more workers.
+At most `depth` batches are in flight, so a slow database stops the fetching (backpressure)
+instead of buffering without bound. A batch is acked only after its transaction committed.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ T = TypeVar("T")
 
 
 class OrderedPipeline:
-    def __init__(self, depth: int = 2, name: str = "db") -> None:
+    def __init__(self, depth: int = 2, name: str = "db", workers: int = 1) -> None:
         self._slots = asyncio.Semaphore(depth)
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def submit(

@@ -197,7 +197,7 @@ class AftersalesRecorder(PostgresProcessRecorder):
 
     def existing_aggregates(self, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(self._existing, (list(ids),), prepare=True)
+            curs.execute(self._existing, (list(ids),), prepare=True, binary=True)
             return {row["originator_id"] for row in curs.fetchall()}
 
     def existing_keys(self, keys: Sequence[str]) -> set[str]:
