@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, OperationalError
 
 from services.dispatch.domain import (
     ROSTER_ID,
@@ -166,6 +166,10 @@ class DispatchApplication(Application[uuid.UUID]):
                     break
                 except IntegrityError:
                     continue
+            else:
+                # Never skip an upstream event: the batch is nak'ed and comes back (a later one
+                # would otherwise move the position past it).
+                raise OperationalError(f"{upstream} #{envelope.position} kept conflicting; retrying later")
         return changed
 
     def _apply_upstream(self, upstream: str, envelopes: Sequence[Envelope]) -> int:
@@ -247,13 +251,14 @@ class DispatchApplication(Application[uuid.UUID]):
         engineers = lightest_candidates(list(roster.engineers.values())) if roster is not None else []
         inputs = {"region": case.site.get("region"), "model": case.equipment.get("model"), "engineers": engineers,
                   "excluded": sorted(case.excluded)}  # fmt: skip
+        # DSP-ARRIVE runs from receipt whether or not an engineer is free: set it before assigning.
+        arrive = {"received_at": _iso(case.received_at), "distance_km": case.site.get("distance_km")}
+        case.set_deadline(decide("DSP-ARRIVE", arrive, self.policy), at, causation_id)
         engineer_id = case.assign(decide("DSP-ASSIGN", inputs, self.policy), at, causation_id)
         if engineer_id is None:
             return None
         if roster is not None:
             roster.change_load(engineer_id, +1, case.complaint_no, at, causation_id)
-        arrive = {"received_at": _iso(case.received_at), "distance_km": case.site.get("distance_km")}
-        case.set_deadline(decide("DSP-ARRIVE", arrive, self.policy), at, causation_id)
         return engineer_id
 
     # ------------------------------------------------------------------------------ commands

@@ -409,6 +409,8 @@ class Case(Aggregate):
             raise CommandRejected(f"{self.complaint_no} has no engineer to replace")
         if self.returned_at is not None:
             raise CommandRejected("the engineer has already returned from the site")
+        if self.form is not None:
+            raise CommandRejected("the service form is signed: the engineer who signed it stays on record")
         engineer_id = self.engineer_id
         self._trigger(self.EngineerWithdrawn, at, causation_id, engineer_id=engineer_id, actor=actor.id, reason=reason)
         return engineer_id

@@ -18,6 +18,7 @@ from typing import Annotated
 
 import msgspec
 import structlog
+from eventsourcing.persistence import IntegrityError
 from faststream import AckPolicy, Context
 from faststream.nats import JStream, NatsMessage, NatsRouter, PullSub
 from faststream.nats.message import NatsBatchMessage
@@ -156,6 +157,10 @@ async def _execute(app: IntakeApplication, ports: Ports, body: bytes, raw: Msg) 
         log.info("command_rejected", command=name, actor=command.actor.id, reason=str(exc))
         COMMANDS.labels(name, "409").inc()
         return CommandReply(ok=False, status=409, complaint_no=command.complaint_no, error=str(exc))
+    except IntegrityError:
+        # Another writer (a timer, a concurrent command) changed it meanwhile; nothing was recorded.
+        COMMANDS.labels(name, "409").inc()
+        return CommandReply(ok=False, status=409, error="changed meanwhile by another action; try again")
     except ClockNotStarted as exc:
         COMMANDS.labels(name, "503").inc()
         return CommandReply(ok=False, status=503, complaint_no=command.complaint_no, error=str(exc))

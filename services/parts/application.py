@@ -50,7 +50,7 @@ PERMISSIONS: dict[type[cmd.PartsCommand], frozenset[str]] = {
     cmd.ApproveSale: frozenset({"gm"}),
     cmd.RecordSale: frozenset({"old_parts_officer", "warehouse_keeper"}),
     cmd.RequestDisposal: frozenset({"engineer", "warehouse_keeper", "old_parts_officer"}),
-    cmd.ApproveDisposal: frozenset({"branch_manager", "old_parts_officer", "deputy_gm", "gm"}),
+    cmd.ApproveDisposal: frozenset({"branch_manager", "old_parts_officer", "gm"}),
     cmd.RecordDisposal: frozenset({"engineer", "warehouse_keeper"}),
     cmd.StartResponsibilityReview: frozenset({"tq"}),
     cmd.SettleResponsibility: frozenset({"tq"}),
@@ -174,7 +174,7 @@ class PartsApplication(Application[uuid.UUID]):
                 facts: dict[str, Any] = {"chosen": command.disposition, "claim_value_fen": command.claim_value_fen,
                          "reuse_value_fen": command.reuse_value_fen, "return_freight_fen": command.return_freight_fen,
                          "sale_value_fen": command.sale_value_fen, "needed_for_analysis": command.needed_for_analysis,
-                         "part_id": part.part_id}  # fmt: skip
+                         "part_id": part.part_id, "must_return": bool(part.record.get("return_to_hq"))}  # fmt: skip
                 part.decide_disposition(actor, decide("PRT-DISPOSITION", facts, p), now, causation_id)
             case cmd.ReportSale():
                 floor = self._price_floor(part, command, china_date(now))

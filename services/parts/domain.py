@@ -207,9 +207,16 @@ class OldPart(Aggregate):
         def apply(self, aggregate: OldPart) -> None:
             aggregate.delay_reason = self.reason
 
+    def _require_responsible(self, actor: Actor) -> None:
+        """An engineer acts only on the parts they replaced (a delay reason excuses a fine)."""
+        responsible = self.record.get("responsible_engineer")
+        if actor.role == "engineer" and responsible and actor.id != responsible:
+            raise CommandRejected(f"part {self.part_id} is {responsible}'s; {actor.id} may not act on it")
+
     def report_delay(
         self, actor: Actor, reason: str, expected_on: dt.date | None, at: dt.datetime, causation_id: str
     ) -> None:
+        self._require_responsible(actor)
         if self.handed_in:
             raise CommandRejected(f"part {self.part_id} was already handed in on {self.handed_in_on}")
         self._trigger(
@@ -293,6 +300,7 @@ class OldPart(Aggregate):
 
     def hand_in(self, actor: Actor, delay: Decision, fine: Decision, at: dt.datetime, causation_id: str) -> None:
         self._require_open()
+        self._require_responsible(actor)
         if self.handed_in:
             raise CommandRejected(f"part {self.part_id} was already handed in on {self.handed_in_on}")
         days = int(delay.outputs["delay_days"])

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import msgspec
 import structlog
+from eventsourcing.persistence import IntegrityError
 from faststream.nats import NatsMessage, NatsRouter
 from nats.aio.msg import Msg
 from prometheus_client import Counter
@@ -82,6 +83,10 @@ async def _execute(app: PartsApplication, ports: Ports, body: bytes, raw: Msg) -
         log.info("command_rejected", command=name, actor=command.actor.id, part=subject, reason=str(exc))
         COMMANDS.labels(name, "409").inc()
         return CommandReply(ok=False, status=409, error=str(exc))
+    except IntegrityError:
+        # Another writer (a timer, a concurrent command) changed it meanwhile; nothing was recorded.
+        COMMANDS.labels(name, "409").inc()
+        return CommandReply(ok=False, status=409, error="changed meanwhile by another action; try again")
     except ClockNotStarted as exc:
         COMMANDS.labels(name, "503").inc()
         return CommandReply(ok=False, status=503, error=str(exc))

@@ -68,7 +68,7 @@ class PartsPolicy:
             {
                 "site": frozenset({"branch_manager"}),
                 "department": frozenset({"old_parts_officer"}),
-                "leadership": frozenset({"gm", "deputy_gm"}),
+                "leadership": frozenset({"gm"}),  # DOMAIN §7: the GM approves leadership-level scrap
             }
         )
     )
@@ -174,7 +174,8 @@ def disposition(policy: PartsPolicy, inputs: Inputs) -> Outputs:
     The chosen one must be allowed; the first allowed is the recommendation."""
     claim, reuse = int(inputs["claim_value_fen"]), int(inputs["reuse_value_fen"])
     freight, sale = int(inputs["return_freight_fen"]), int(inputs["sale_value_fen"])
-    if claim > 0 or inputs["needed_for_analysis"] or (reuse > 0 and freight <= reuse):
+    must_return = bool(inputs.get("must_return"))  # the part record says it must go back to HQ
+    if must_return or claim > 0 or inputs["needed_for_analysis"] or (reuse > 0 and freight <= reuse):
         allowed = ["return"]
     elif sale == 0:
         allowed = ["destroy_local", "give_away"]
@@ -287,7 +288,7 @@ def responsibility_deadline(policy: PartsPolicy, inputs: Inputs) -> Outputs:
 @rule("PRT-SUPPLIER-CLAIM")
 def supplier_claim(policy: PartsPolicy, inputs: Inputs) -> Outputs:
     """A bought-in part that failed in warranty is claimed back from its supplier (001 §3.1)."""
-    claim = inputs["attributed_to"] == "supplier" and bool(inputs["party"]) and inputs["in_warranty"] is not False
+    claim = inputs["attributed_to"] == "supplier" and bool(inputs["party"]) and inputs["in_warranty"] is True
     return {
         "claim": claim,
         "supplier": inputs["party"] if claim else None,

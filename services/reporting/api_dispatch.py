@@ -22,6 +22,7 @@ from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
 from psycopg.sql import SQL, Identifier
 
+from services.reporting.money import yuan
 from shared.events import commands as cmd
 from shared.events.subjects import Names
 
@@ -52,11 +53,6 @@ LEDGER_COLUMNS = (
 PERSON_COLUMNS = ("person", "role", "department", "fines", "reversals", "levied_fen", "reversed_fen", "net_fen",
                   "net_yuan")  # fmt: skip
 DEPARTMENT_COLUMNS = ("department", "fines", "reversals", "levied_fen", "reversed_fen", "net_fen", "net_yuan")
-
-
-def yuan(fen: int) -> str:
-    sign = "-" if fen < 0 else ""
-    return f"{sign}{abs(fen) // 100}.{abs(fen) % 100:02d}"
 
 
 def ledger_entries(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

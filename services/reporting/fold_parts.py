@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from services.reporting.money import yuan
 from shared.events import parts_events as e
 from shared.events.envelope import Envelope
 
@@ -97,7 +98,7 @@ def fold(view: dict[str, Any], payload: Any, envelope: Envelope) -> bool:
                 "role": p.role,
                 "department": p.department,
                 "amount_fen": p.amount_fen,
-                "amount_yuan": f"{p.amount_fen / 100:.2f}",
+                "amount_yuan": yuan(p.amount_fen),
                 "reason": p.reason,
                 "levied_at": at,
                 "status": "levied",

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from services.reporting import fold_dispatch, fold_parts
+from services.reporting.money import yuan
 from shared.events import catalog as c
 from shared.events.envelope import Envelope
 
@@ -112,7 +113,7 @@ def _fold(view: View, p: Any, envelope: Envelope) -> None:
         view["fines"].append({
             "fine_id": p.fine_id, "rule": envelope.rule, "policy_version": envelope.policy_version,
             "person": p.person, "role": p.role, "department": p.department, "amount_fen": p.amount_fen,
-            "amount_yuan": f"{p.amount_fen / 100:.2f}", "reason": p.reason,
+            "amount_yuan": yuan(p.amount_fen), "reason": p.reason,
             "levied_at": envelope.occurred_at.isoformat(), "status": "levied",
         })  # fmt: skip
     elif isinstance(p, c.EscalationRaised):

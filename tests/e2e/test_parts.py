@@ -471,6 +471,7 @@ async def test_split_scrap_lots_need_leadership_and_responsibility_escalates_whe
         attributed_to="supplier",
         party="某结构件供应商",
         cost_fen=2_000_000,
+        in_warranty=True,  # PRT-SUPPLIER-CLAIM: only a part that failed in warranty is claimed back
     )
     assert settled.status_code == 200
     assert "SupplierClaimOpened" in settled.json()["events"]

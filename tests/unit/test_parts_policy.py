@@ -198,7 +198,7 @@ def test_prt_scrap_approval_a_60_000_lot_split_into_three_20_000_lots_still_need
     out = scrap(2_000_000, ("A", 2_000_000, "2026-12-01"), ("B", 2_000_000, "2026-12-03"))
     assert out["total_fen"] == 6_000_000
     assert out["level"] == "leadership"
-    assert out["approvers"] == ["deputy_gm", "gm"]
+    assert out["approvers"] == ["gm"]  # DOMAIN §7: the GM approves leadership-level scrap
 
 
 def test_prt_scrap_approval_lots_outside_the_window_are_not_summed() -> None:
@@ -207,8 +207,8 @@ def test_prt_scrap_approval_lots_outside_the_window_are_not_summed() -> None:
 
 
 def test_prt_scrap_approval_higher_levels_may_approve_lower_ones() -> None:
-    assert scrap(100)["approvers"] == ["branch_manager", "deputy_gm", "gm", "old_parts_officer"]
-    assert scrap(3_000_000)["approvers"] == ["deputy_gm", "gm", "old_parts_officer"]
+    assert scrap(100)["approvers"] == ["branch_manager", "gm", "old_parts_officer"]
+    assert scrap(3_000_000)["approvers"] == ["gm", "old_parts_officer"]
 
 
 # ------------------------------------------------------------------------------ PRT-RESPONSIBILITY, claims
@@ -384,3 +384,25 @@ def test_a_sale_below_the_floor_is_refused_until_verified_and_approved_by_the_gm
         quotes,
         "finance",
     )
+
+
+def test_prt_disposition_a_part_that_must_return_to_hq_may_only_be_returned() -> None:
+    facts = {"claim_value_fen": 0, "reuse_value_fen": 0, "return_freight_fen": 5_000, "sale_value_fen": 0,
+             "needed_for_analysis": False, "part_id": "P-1"}  # fmt: skip
+    free = evaluate("PRT-DISPOSITION", policy.CURRENT_VERSION, {**facts, "chosen": "destroy_local"})
+    assert free["accepted"] is True
+    bound = evaluate(
+        "PRT-DISPOSITION", policy.CURRENT_VERSION, {**facts, "chosen": "destroy_local", "must_return": True}
+    )
+    assert bound["accepted"] is False
+    assert bound["allowed"] == ["return"]
+
+
+def test_prt_supplier_claim_needs_a_failure_in_warranty() -> None:
+    base = {"attributed_to": "supplier", "party": "某供应商", "cost_fen": 100_000}
+    assert evaluate("PRT-SUPPLIER-CLAIM", policy.CURRENT_VERSION, {**base, "in_warranty": True})["claim"] is True
+    for unknown_or_out in (None, False):
+        assert (
+            evaluate("PRT-SUPPLIER-CLAIM", policy.CURRENT_VERSION, {**base, "in_warranty": unknown_or_out})["claim"]
+            is False
+        )
