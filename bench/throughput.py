@@ -199,9 +199,11 @@ class Servers:
 class System:
     """`aftersales run intake|reporting|api` as subprocesses in one namespace."""
 
-    PROCESSES = ("intake", "intake-relay", "reporting", "api")  # as `aftersales up` runs them
+    PROCESSES: tuple[str, ...] = ("intake", "intake-relay", "reporting", "api")  # as `aftersales up` runs them
 
-    def __init__(self, servers: Servers, label: str) -> None:
+    def __init__(self, servers: Servers, label: str, processes: tuple[str, ...] | None = None) -> None:
+        if processes is not None:
+            self.PROCESSES = processes
         self.servers = servers
         self.namespace = "b" + uuid.uuid4().hex[:10]
         self.names = Names(self.namespace)
@@ -298,10 +300,9 @@ class System:
     async def wait_ready(self, js: JetStreamContext, timeout_s: float = 90.0) -> None:
         deadline = time.monotonic() + timeout_s
         names = self.names
-        consumers = [
-            (names.telephony_stream, names.durable("intake-telephony")),
-            (names.events_stream("intake"), names.durable("reporting-intake")),
-        ]
+        consumers = [(names.telephony_stream, names.durable("intake-telephony"))]
+        if "reporting" in self.PROCESSES:
+            consumers.append((names.events_stream("intake"), names.durable("reporting-intake")))
         async with httpx.AsyncClient(timeout=2.0) as http:
             while True:
                 self.check_alive()
@@ -310,10 +311,11 @@ class System:
                         f"services of {self.namespace} not ready within {timeout_s}s (logs {self.log_dir})"
                     )
                 ready = True
-                try:
-                    ready = (await http.get(f"{self.base}/healthz")).status_code == 200
-                except httpx.HTTPError:
-                    ready = False
+                if "api" in self.PROCESSES:
+                    try:
+                        ready = (await http.get(f"{self.base}/healthz")).status_code == 200
+                    except httpx.HTTPError:
+                        ready = False
                 for stream, durable in consumers:
                     if not ready:
                         break
@@ -601,6 +603,40 @@ async def scenario_fixed_rate(servers: Servers, system: System, rate: float, sec
     return lat
 
 
+async def scenario_intake_alone(system: System, n: int, report: Report) -> float:
+    """What the intake process alone writes into its store: the same process as in `up`, with the
+    relay and the projector not running, so it has the machine's cores to itself."""
+    count = SQL("SELECT count(*) FROM {0}.{1} WHERE originator_version = 1").format(
+        Identifier(system.intake_schema), Identifier("intake_events")
+    )
+    conn = psycopg.connect(system.servers.database_url, autocommit=True)
+    probe = CpuProbe(system.cpu_readers())
+    try:
+        cpu_before = probe.sample()
+        began = time.perf_counter()
+        publisher = asyncio.create_task(
+            simulate(system.servers.nats_url, system.names, count=n, rate=None, duplicate_ratio=0, bad_ratio=0, seed=5)
+        )
+        deadline = began + 60 + n / 100
+        while True:
+            system.check_alive()
+            row = await asyncio.to_thread(lambda: conn.execute(count).fetchone())
+            if row is not None and int(row[0]) >= n:
+                break
+            if time.perf_counter() > deadline:
+                raise BenchError("scenario 0: intake did not record every complaint in time")
+            await asyncio.sleep(0.02)
+        elapsed = time.perf_counter() - began
+        cpu_after = probe.sample()
+        await publisher
+    finally:
+        conn.close()
+    report.add("S0 ingest, intake alone", n / elapsed, "complaint/s", f"all {n} recorded at {elapsed:.2f} s")
+    for name, pct in CpuProbe.usage(cpu_before, cpu_after, elapsed).items():
+        report.add(f"S0 CPU {name}", pct, "% of core", f"over {elapsed:.1f} s")
+    return n / elapsed
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -608,9 +644,13 @@ T = TypeVar("T")
 
 
 async def with_system(
-    servers: Servers, label: str, body: Callable[[System], Awaitable[T]], timeout_s: float = 300.0
+    servers: Servers,
+    label: str,
+    body: Callable[[System], Awaitable[T]],
+    timeout_s: float = 300.0,
+    processes: tuple[str, ...] | None = None,
 ) -> T:
-    system = System(servers, label)
+    system = System(servers, label, processes)
     nc = await nats.connect(servers.nats_url)
     try:
         js = nc.jetstream()
@@ -643,6 +683,8 @@ async def bench(args: argparse.Namespace) -> int:
         raw_consume = await asyncio.wait_for(raw_nats(servers, args.count, report), timeout=300)
         await asyncio.wait_for(asyncio.to_thread(raw_postgres, servers, args.count, report), timeout=300)
 
+        print(f"bench: scenario 0, {args.count} complaints into intake alone (no relay, no projector)", flush=True)
+        await with_system(servers, "s0", lambda s: scenario_intake_alone(s, args.count, report), processes=("intake",))
         print(f"bench: scenario 1, {args.count} complaints at full speed (fresh namespace)", flush=True)
         full: FullSpeed = await with_system(
             servers, "s1", lambda s: scenario_full_speed(servers, s, args.count, report)
