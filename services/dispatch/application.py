@@ -16,15 +16,7 @@ import msgspec
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, OperationalError
 
-from services.dispatch.domain import (
-    ROSTER_ID,
-    Actor,
-    Case,
-    CommandRejected,
-    Decision,
-    Roster,
-    case_id_for,
-)
+from services.dispatch.domain import ROSTER_ID, Case, CommandRejected, Roster, case_id_for
 from services.dispatch.policy import (
     RANGED_FINES,
     DispatchPolicy,
@@ -36,6 +28,7 @@ from services.dispatch.policy import (
 )
 from shared.events import catalog as c
 from shared.events import commands as cmd
+from shared.events.decisions import Actor, Decision
 from shared.events.envelope import Envelope
 from shared.runtime.store import Timer, Tracking, recorder_of
 

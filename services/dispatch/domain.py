@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from dataclasses import dataclass
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 from eventsourcing.domain import Aggregate
+
+from shared.events.decisions import Actor, Decision
 
 DISPATCH_NAMESPACE = uuid.UUID("a4c1d7e2-5f1b-4b8e-8d0a-6c2e9f3b7a15")
 ROSTER_ID = uuid.uuid5(DISPATCH_NAMESPACE, "roster")
@@ -34,22 +35,6 @@ DEPARTMENTS = {
 
 class CommandRejected(ValueError):
     """The command does not fit the case's state; nothing was recorded."""
-
-
-@dataclass(frozen=True)
-class Decision:
-    """A rule's outcome with everything needed to re-run it: rule id, policy version, inputs."""
-
-    rule: str
-    policy_version: str
-    inputs: dict[str, Any]
-    outputs: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Actor:
-    id: str
-    role: str
 
 
 def case_id_for(complaint_no: str) -> uuid.UUID:

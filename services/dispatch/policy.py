@@ -12,7 +12,7 @@ Mon–Fri, minus statutory holidays, plus make-up workdays (调休); the day is 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -20,11 +20,9 @@ from zoneinfo import ZoneInfo
 
 import chinese_calendar
 
-from services.dispatch.domain import Decision
+from shared.events.decisions import Inputs, Outputs, Rulebook
 
 CHINA = ZoneInfo("Asia/Shanghai")
-Inputs = Mapping[str, Any]
-Outputs = dict[str, Any]
 
 
 class CalendarOutOfRange(ValueError):
@@ -55,45 +53,18 @@ class DispatchPolicy:
     )
 
 
-POLICIES: Mapping[str, DispatchPolicy] = MappingProxyType(
-    {"dispatch-2026.1": DispatchPolicy(version="dispatch-2026.1")}
-)
-CURRENT_VERSION = "dispatch-2026.1"
+BOOK: Rulebook[DispatchPolicy] = Rulebook(DispatchPolicy(version="dispatch-2026.1"))
+POLICIES: Mapping[str, DispatchPolicy] = BOOK.policies
+CURRENT_VERSION = BOOK.current_version
+RULES = BOOK.rules
+rule = BOOK.rule
+decide = BOOK.decide
+evaluate = BOOK.evaluate
+register_policy = BOOK.register_policy
 
 
 def current_policy() -> DispatchPolicy:
-    return POLICIES[CURRENT_VERSION]
-
-
-class UnknownRule(LookupError):
-    pass
-
-
-Rule = Callable[[DispatchPolicy, Inputs], Outputs]
-RULES: dict[str, Rule] = {}
-
-
-def rule(rule_id: str) -> Callable[[Rule], Rule]:
-    def register(fn: Rule) -> Rule:
-        RULES[rule_id] = fn
-        return fn
-
-    return register
-
-
-def decide(rule_id: str, inputs: Inputs, policy: DispatchPolicy) -> Decision:
-    """Run a rule and package what it decided with everything needed to run it again."""
-    return Decision(rule_id, policy.version, dict(inputs), evaluate(rule_id, policy.version, inputs))
-
-
-def evaluate(rule_id: str, policy_version: str, inputs: Inputs) -> Outputs:
-    """Re-run `rule_id` of `policy_version` on recorded inputs (used by replay)."""
-    try:
-        fn = RULES[rule_id]
-        policy = POLICIES[policy_version]
-    except KeyError as exc:
-        raise UnknownRule(f"no rule {rule_id} in policy {policy_version}: {exc}") from None
-    return fn(policy, inputs)
+    return BOOK.current()
 
 
 def _time(value: str) -> dt.datetime:

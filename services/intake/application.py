@@ -19,10 +19,8 @@ from eventsourcing.persistence import IntegrityError
 from services.intake import policy
 from services.intake.domain import (
     ESCALATED_DEADLINES,
-    Actor,
     CommandRejected,
     Complaint,
-    Decision,
     Equipment,
     complaint_id_for,
     equipment_id_for,
@@ -30,6 +28,7 @@ from services.intake.domain import (
 from services.intake.policy import IntakePolicy, china_date, current_policy, decide
 from shared.events import commands as cmd
 from shared.events.catalog import payload
+from shared.events.decisions import Actor, Decision
 from shared.events.dispatch_events import RepairOutcomeRecorded
 from shared.events.envelope import Envelope
 from shared.events.telephony import ComplaintReceivedV1, SurveyCompletedV1

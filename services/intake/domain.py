@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from eventsourcing.domain import Aggregate
+
+from shared.events.decisions import Actor, Decision
 
 CALL_NAMESPACE = uuid.UUID("0f6f1f0e-2b1d-4a0c-9a55-9d7b8e1c4d21")
 EQUIPMENT_NAMESPACE = uuid.UUID("7d3c4a63-3b5a-4f0e-8c43-2d3f7b9a6e10")
@@ -23,30 +24,6 @@ ESCALATED_DEADLINES = frozenset({"INT-RELAY-4WH", "INT-REPLY-8WH", "INT-LEVELS"}
 
 class CommandRejected(ValueError):
     """The command does not fit the complaint's state; nothing was recorded."""
-
-
-@dataclass(frozen=True)
-class Decision:
-    """A rule's outcome with everything needed to re-run it: rule id, policy version, inputs."""
-
-    rule: str
-    policy_version: str
-    inputs: dict[str, Any]
-    outputs: dict[str, Any]
-
-    def as_record(self) -> dict[str, Any]:
-        return {
-            "rule": self.rule,
-            "policy_version": self.policy_version,
-            "inputs": self.inputs,
-            "outputs": self.outputs,
-        }
-
-
-@dataclass(frozen=True)
-class Actor:
-    id: str
-    role: str
 
 
 def complaint_id_for(call_id: str) -> uuid.UUID:

@@ -10,17 +10,13 @@ regulation is a new version, never an edit of an old one.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
 
-from services.intake.domain import Decision
 from services.intake.workcal import CHINA, WorkingHours, add_working_hours
+from shared.events.decisions import Inputs, Outputs, Rulebook
 from shared.events.telephony import ComplaintReceivedV1
-
-Inputs = Mapping[str, Any]
-Outputs = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -42,63 +38,18 @@ class IntakePolicy:
     fine_record_incomplete_fen: int = 5_000  # FIN-RECORD-INCOMPLETE
 
 
-_POLICIES: dict[str, IntakePolicy] = {"intake-2026.1": IntakePolicy(version="intake-2026.1")}
-POLICIES: Mapping[str, IntakePolicy] = MappingProxyType(_POLICIES)
-CURRENT_VERSION = "intake-2026.1"
-
-
-class PolicyVersionConflict(ValueError):
-    pass
-
-
-def register_policy(policy: IntakePolicy) -> IntakePolicy:
-    """Add a policy version. Versions are append-only: a published version never changes, so every
-    decision made under it can still be re-run after newer versions arrive."""
-    existing = _POLICIES.get(policy.version)
-    if existing is not None and existing != policy:
-        raise PolicyVersionConflict(f"policy {policy.version} exists with other numbers; publish a new version")
-    _POLICIES[policy.version] = policy
-    return policy
+BOOK: Rulebook[IntakePolicy] = Rulebook(IntakePolicy(version="intake-2026.1"))
+POLICIES: Mapping[str, IntakePolicy] = BOOK.policies
+CURRENT_VERSION = BOOK.current_version
+RULES = BOOK.rules
+rule = BOOK.rule
+decide = BOOK.decide
+evaluate = BOOK.evaluate
+register_policy = BOOK.register_policy
 
 
 def current_policy() -> IntakePolicy:
-    return POLICIES[CURRENT_VERSION]
-
-
-class UnknownRule(LookupError):
-    pass
-
-
-Rule = Callable[[IntakePolicy, Inputs], Outputs]
-RULES: dict[str, Rule] = {}
-
-
-def rule(rule_id: str) -> Callable[[Rule], Rule]:
-    def register(fn: Rule) -> Rule:
-        RULES[rule_id] = fn
-        return fn
-
-    return register
-
-
-def decide(rule_id: str, inputs: Inputs, policy: IntakePolicy) -> Decision:
-    """Run a rule and package what it decided with everything needed to run it again."""
-    return Decision(
-        rule=rule_id,
-        policy_version=policy.version,
-        inputs=dict(inputs),
-        outputs=evaluate(rule_id, policy.version, inputs),
-    )
-
-
-def evaluate(rule_id: str, policy_version: str, inputs: Inputs) -> Outputs:
-    """Re-run `rule_id` of `policy_version` on recorded inputs (used by replay)."""
-    try:
-        fn = RULES[rule_id]
-        policy = POLICIES[policy_version]
-    except KeyError as exc:
-        raise UnknownRule(f"no rule {rule_id} in policy {policy_version}: {exc}") from None
-    return fn(policy, inputs)
+    return BOOK.current()
 
 
 def _time(value: str) -> dt.datetime:

@@ -17,9 +17,7 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, Tracking
 
 from services.parts.domain import (
-    Actor,
     CommandRejected,
-    Decision,
     MarketPrice,
     OldPart,
     ScrapLedger,
@@ -31,6 +29,7 @@ from services.parts.domain import (
 from services.parts.policy import PartsPolicy, current_policy, decide
 from shared.events import commands as cmd
 from shared.events.catalog import payload
+from shared.events.decisions import Actor, Decision
 from shared.events.dispatch_events import PartsReplaced, ReplacedPart
 from shared.events.envelope import Envelope
 from shared.runtime.store import Timer, recorder_of

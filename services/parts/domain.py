@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from dataclasses import dataclass
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 from eventsourcing.domain import Aggregate
+
+from shared.events.decisions import Actor, Decision
 
 PART_NAMESPACE = uuid.UUID("3c1d0a5e-8f27-4e0b-9b61-5a2f4c7e9d13")
 MARKET_NAMESPACE = uuid.UUID("a4e2b9c1-6d3f-4b8a-8e15-0c7d2f9a1b46")
@@ -22,30 +23,6 @@ LEDGER_NAMESPACE = uuid.UUID("c8f15d2a-1e6b-4a93-b7d4-2e9a6c0f3b58")
 
 class CommandRejected(ValueError):
     """The command does not fit the part's state or the rules; nothing was recorded."""
-
-
-@dataclass(frozen=True)
-class Decision:
-    """A rule's outcome with everything needed to re-run it: rule id, policy version, inputs."""
-
-    rule: str
-    policy_version: str
-    inputs: dict[str, Any]
-    outputs: dict[str, Any]
-
-    def as_fields(self) -> dict[str, Any]:
-        return {
-            "rule": self.rule,
-            "policy_version": self.policy_version,
-            "inputs": self.inputs,
-            "outputs": self.outputs,
-        }
-
-
-@dataclass(frozen=True)
-class Actor:
-    id: str
-    role: str
 
 
 def part_id_for(part_id: str) -> uuid.UUID:
@@ -168,7 +145,7 @@ class OldPart(Aggregate):
             recorded_by=recorded_by,
             correlation_id=complaint_no,
             causation_id=causation_id,
-            **due.as_fields(),
+            **due.as_record(),
         )
 
     def _trigger(self, event_class: type[Aggregate.Event], at: dt.datetime, causation_id: str, **fields: Any) -> None:
@@ -179,7 +156,7 @@ class OldPart(Aggregate):
     def _decision(
         self, event_class: type[DecisionEvent], decision: Decision, at: dt.datetime, causation_id: str, **fields: Any
     ) -> None:
-        self._trigger(event_class, at, causation_id, **decision.as_fields(), **fields)
+        self._trigger(event_class, at, causation_id, **decision.as_record(), **fields)
 
     @property
     def handed_in(self) -> bool:

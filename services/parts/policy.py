@@ -10,16 +10,13 @@ one frozen value per version: a change of regulation is a new version, never an 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 from types import MappingProxyType
-from typing import Any
 
-from services.parts.domain import Decision, start_of_day
-
-Inputs = Mapping[str, Any]
-Outputs = dict[str, Any]
+from services.parts.domain import start_of_day
+from shared.events.decisions import Inputs, Outputs, Rulebook
 
 REMOTE_REGIONS = frozenset(
     {
@@ -85,43 +82,18 @@ class PartsPolicy:
     responsibility_escalate_to: str = "branch_manager"
 
 
-POLICIES: Mapping[str, PartsPolicy] = MappingProxyType({"parts-2026.1": PartsPolicy(version="parts-2026.1")})
-CURRENT_VERSION = "parts-2026.1"
+BOOK: Rulebook[PartsPolicy] = Rulebook(PartsPolicy(version="parts-2026.1"))
+POLICIES: Mapping[str, PartsPolicy] = BOOK.policies
+CURRENT_VERSION = BOOK.current_version
+RULES = BOOK.rules
+rule = BOOK.rule
+decide = BOOK.decide
+evaluate = BOOK.evaluate
+register_policy = BOOK.register_policy
 
 
 def current_policy() -> PartsPolicy:
-    return POLICIES[CURRENT_VERSION]
-
-
-class UnknownRule(LookupError):
-    pass
-
-
-Rule = Callable[[PartsPolicy, Inputs], Outputs]
-RULES: dict[str, Rule] = {}
-
-
-def rule(rule_id: str) -> Callable[[Rule], Rule]:
-    def register(fn: Rule) -> Rule:
-        RULES[rule_id] = fn
-        return fn
-
-    return register
-
-
-def decide(rule_id: str, inputs: Inputs, policy: PartsPolicy) -> Decision:
-    """Run a rule and package what it decided with everything needed to run it again."""
-    return Decision(rule_id, policy.version, dict(inputs), evaluate(rule_id, policy.version, inputs))
-
-
-def evaluate(rule_id: str, policy_version: str, inputs: Inputs) -> Outputs:
-    """Re-run `rule_id` of `policy_version` on recorded inputs (used by replay)."""
-    try:
-        fn = RULES[rule_id]
-        policy = POLICIES[policy_version]
-    except KeyError as exc:
-        raise UnknownRule(f"no rule {rule_id} in policy {policy_version}: {exc}") from None
-    return fn(policy, inputs)
+    return BOOK.current()
 
 
 def _date(value: str) -> dt.date:

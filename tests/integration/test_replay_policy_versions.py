@@ -11,7 +11,8 @@ import pytest
 from aftersales.replay import History, check_decisions
 from services.intake import policy
 from services.intake.application import InboundCall, IntakeApplication
-from services.intake.policy import PolicyVersionConflict, current_policy, register_policy
+from services.intake.policy import current_policy, register_policy
+from shared.events.decisions import PolicyVersionConflict
 from shared.events.telephony import ComplaintReceivedV1, decode_telephony
 from shared.runtime.settings import Settings
 from shared.runtime.store import build_application

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from services.dispatch.domain import Actor, Case, CommandRejected
+from services.dispatch.domain import Case, CommandRejected
 from services.dispatch.policy import (
     CHINA,
     POLICIES,
@@ -21,6 +21,7 @@ from services.dispatch.policy import (
     late_day_start,
     working_days_late,
 )
+from shared.events.decisions import Actor
 
 P = current_policy()
 DOMAIN = Path(__file__).resolve().parents[3] / "shared" / "DOMAIN.md"

@@ -12,8 +12,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from services.parts import policy
-from services.parts.domain import Actor, CommandRejected, OldPart
+from services.parts.domain import CommandRejected, OldPart
 from services.parts.policy import RULES, current_policy, decide, evaluate
+from shared.events.decisions import Actor
 
 P = current_policy()
 RULE_IDS = {
