@@ -12,13 +12,12 @@ Ack behaviour (explicit, never faststream's default):
 
 from __future__ import annotations
 
-import asyncio
+import datetime as dt
 from collections.abc import Sequence
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 import structlog
-from eventsourcing.persistence import IntegrityError
 from faststream import AckPolicy, Context
 from faststream.nats import JStream, NatsMessage, NatsRouter, PullSub
 from faststream.nats.message import NatsBatchMessage
@@ -32,14 +31,13 @@ from shared.events.commands import CommandReply, decode_intake_command
 from shared.events.envelope import Envelope
 from shared.events.subjects import Names
 from shared.events.telephony import ComplaintReceivedV1, PoisonMessage, SurveyCompletedV1, decode_telephony
-from shared.runtime.clock import ClockNotStarted
+from shared.runtime.commands import CommandErrors, execute_command
 from shared.runtime.deadletter import dead_letter
 from shared.runtime.pipeline import OrderedPipeline
 from shared.runtime.service import Ports, consumer_config, raw_batch
 from shared.runtime.upstream import subscribe_upstream
 
 COMPLAINTS = Counter("aftersales_intake_complaints_total", "Telephony complaints by outcome", ["outcome"])
-COMMANDS = Counter("aftersales_intake_commands_total", "Staff commands by outcome", ["command", "status"])
 _reply = msgspec.json.Encoder()
 log = structlog.get_logger()
 
@@ -134,40 +132,14 @@ def build_router(
 
 
 async def _execute(app: IntakeApplication, ports: Ports, body: bytes, raw: Msg) -> CommandReply:
-    """Run a staff command. A refusal is answered with a clear reason and logged, never silent."""
-    try:
-        command = decode_intake_command(body)
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-        COMMANDS.labels("invalid", "422").inc()
-        return CommandReply(ok=False, status=422, error=f"invalid command: {exc}")
-    name = type(command).__name__
-    structlog.contextvars.bind_contextvars(correlation_id=command.complaint_no)
-    causation_id = f"command:{name}:{command.actor.id}:{raw.reply or ''}"
-    try:
-        now = ports.clock.now()
-        events = await asyncio.to_thread(app.execute, command, now, causation_id)
-    except Forbidden as exc:
-        log.warning("command_refused", command=name, actor=command.actor.id, role=command.actor.role, reason=str(exc))
-        COMMANDS.labels(name, "403").inc()
-        return CommandReply(ok=False, status=403, complaint_no=command.complaint_no, error=str(exc))
-    except UnknownComplaint as exc:
-        COMMANDS.labels(name, "404").inc()
-        return CommandReply(ok=False, status=404, complaint_no=command.complaint_no, error=str(exc))
-    except (CommandRejected, CalendarOutOfRange) as exc:
-        log.info("command_rejected", command=name, actor=command.actor.id, reason=str(exc))
-        COMMANDS.labels(name, "409").inc()
-        return CommandReply(ok=False, status=409, complaint_no=command.complaint_no, error=str(exc))
-    except IntegrityError:
-        # Another writer (a timer, a concurrent command) changed it meanwhile; nothing was recorded.
-        COMMANDS.labels(name, "409").inc()
-        return CommandReply(ok=False, status=409, error="changed meanwhile by another action; try again")
-    except ClockNotStarted as exc:
-        COMMANDS.labels(name, "503").inc()
-        return CommandReply(ok=False, status=503, complaint_no=command.complaint_no, error=str(exc))
-    finally:
-        structlog.contextvars.unbind_contextvars("correlation_id")
-    COMMANDS.labels(name, "200").inc()
-    return CommandReply(ok=True, status=200, complaint_no=command.complaint_no, events=events)
+    errors = CommandErrors(
+        forbidden=(Forbidden,), unknown=(UnknownComplaint,), rejected=(CommandRejected, CalendarOutOfRange)
+    )
+
+    def run(command: Any, now: dt.datetime, causation_id: str) -> tuple[str | None, list[str]]:
+        return None, app.execute(command, now, causation_id)
+
+    return await execute_command("intake", body, raw.reply, decode_intake_command, run, ports.clock, errors)
 
 
 def _record_survey(app: IntakeApplication, survey: SurveyCompletedV1, m: Msg, poison: list[tuple[Msg, str]]) -> None:
