@@ -91,6 +91,7 @@ class Relay:
         self.position = 0
         self.last_event_id: str | None = None
         self._stopping = False
+        self._listener: threading.Thread | None = None
 
     async def _load_position(self) -> None:
         stream = self.names.events_stream(self.service)
@@ -164,8 +165,10 @@ class Relay:
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
-        listener = threading.Thread(target=self._listen, args=(loop,), name=f"{self.service}-relay-listen", daemon=True)
-        listener.start()
+        self._listener = threading.Thread(
+            target=self._listen, args=(loop,), name=f"{self.service}-relay-listen", daemon=True
+        )
+        self._listener.start()
         await self._load_position()
         log.info("relay_started", position=self.position)
         while not self._stopping:
@@ -190,3 +193,5 @@ class Relay:
     def stop(self) -> None:
         self._stopping = True
         self.wakeup.set()
+        if self._listener is not None:
+            self._listener.join(timeout=2.0)  # it checks for the stop every 0.2 s
