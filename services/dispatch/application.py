@@ -30,6 +30,7 @@ from shared.events import catalog as c
 from shared.events import commands as cmd
 from shared.events.decisions import Actor, Decision
 from shared.events.envelope import Envelope
+from shared.events.parts_events import PartFineLevied
 from shared.runtime.store import Timer, Tracking, recorder_of
 
 STAFF = frozenset({"agent", "tq", "engineer", "warehouse_keeper", "old_parts_officer", "branch_manager"})
@@ -208,9 +209,9 @@ class DispatchApplication(Application[uuid.UUID]):
                 if case.note_payer(p.outputs, at, cause_id):
                     self._advance(case, roster_of(), at, cause_id)
                     changed += 1
-            elif isinstance(p, c.FineLevied):
+            elif isinstance(p, (c.FineLevied, PartFineLevied)):
                 changed += case.note_intake_fine(p.fine_id, envelope.rule or "", p.person, p.role, p.department,
-                                                 p.amount_fen, at, cause_id)  # fmt: skip
+                                                 p.amount_fen, at, cause_id, source=upstream)  # fmt: skip
             elif isinstance(p, c.EscalationRaised):
                 step = self._step(p.to, at)
                 changed += case.note_intake_escalation(p.escalation_id, p.trigger_rule, p.to, step, at, cause_id)

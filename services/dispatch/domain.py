@@ -735,6 +735,11 @@ class Case(Aggregate):
                                              "department": self.department, "amount_fen": self.amount_fen,
                                              "status": "levied", "outputs": {}}  # fmt: skip
 
+    class PartFineNoted(IntakeFineNoted):
+        """A fine the old-parts service levied (FIN-PART-LATE), noted so it can be disputed here."""
+
+        wire_type: ClassVar[str] = "PartFineNoted"
+
     class FineDisputed(Event):
         wire_type: ClassVar[str] = "FineDisputed"
         fine_id: str
@@ -774,11 +779,14 @@ class Case(Aggregate):
 
     def note_intake_fine(
         self, fine_id: str, rule: str, person: str | None, role: str, department: str, amount_fen: int,
-        at: dt.datetime, causation_id: str,
+        at: dt.datetime, causation_id: str, source: str = "intake",
     ) -> bool:  # fmt: skip
+        """Note a fine another service levied on this complaint, so that it can be disputed and
+        reversed here (DOMAIN §4: any fine can be)."""
         if fine_id in self.fines:
             return False
-        self._trigger(self.IntakeFineNoted, at, causation_id, fine_id=fine_id, fine_rule=rule, person=person,
+        event_class = self.PartFineNoted if source == "parts" else self.IntakeFineNoted
+        self._trigger(event_class, at, causation_id, fine_id=fine_id, fine_rule=rule, person=person,
                       role=role, department=department, amount_fen=amount_fen)  # fmt: skip
         return True
 

@@ -40,6 +40,10 @@ def build_router(app: DispatchApplication, ports: Ports, names: Names, batch_siz
         description="intake's events: complaints received, faults classified (on-site), who pays, and the fines "
         "and escalations intake raised.",
     )  # fmt: skip
+    subscribe_upstream(
+        router, ports, names, "dispatch", "parts", on_intake, batch_size=min(batch_size, 200),
+        description="old parts' fines (FIN-PART-LATE), noted so they can be disputed and reversed here.",
+    )  # fmt: skip
 
     @router.subscriber(
         names.commands("dispatch"),

@@ -289,6 +289,7 @@ for _type, _payload, _summary in (
     ("FollowUpDue", FollowUpDue, "A quarterly follow-up call is due (DSP-FOLLOWUP)."),
     ("FollowUpRecorded", FollowUpRecorded, "A follow-up call was made (DSP-FOLLOWUP)."),
     ("IntakeFineNoted", IntakeFineNoted, "A fine intake levied, noted so it can be disputed here."),
+    ("PartFineNoted", IntakeFineNoted, "A fine the old-parts service levied, noted so it can be disputed here."),
     ("FineDisputed", FineDisputed, "A fine was disputed."),
     ("FineReversed", FineReversed, "A fine was reversed by a new event pointing at it."),
     ("IntakeEscalationNoted", IntakeEscalationNoted, "An escalation intake raised, followed up here."),
