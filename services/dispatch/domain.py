@@ -811,7 +811,9 @@ class Case(Aggregate):
                       department=fine["department"], amount_fen=fine["amount_fen"])  # fmt: skip
 
     # --------------------------------------------------------------------------- escalations
-    class EscalationRaised(Event):
+    class EscalationRaised(DecisionEvent):
+        """Carries the ESC-CHAIN decision that set its acknowledgement time (`ack_due_at`)."""
+
         wire_type: ClassVar[str] = "EscalationRaised"
         escalation_id: str
         trigger_rule: str
@@ -823,7 +825,7 @@ class Case(Aggregate):
             aggregate.escalations[self.escalation_id] = {"to": self.to, "trigger_rule": self.trigger_rule,
                                                          "status": "open", "ack_due_at": self.ack_due_at}  # fmt: skip
 
-    class IntakeEscalationNoted(Event):
+    class IntakeEscalationNoted(DecisionEvent):
         """An escalation intake raised, noted so that it is acknowledged, or escalated further, here."""
 
         wire_type: ClassVar[str] = "IntakeEscalationNoted"
@@ -845,7 +847,7 @@ class Case(Aggregate):
         def apply(self, aggregate: Case) -> None:
             aggregate.escalations[self.escalation_id]["status"] = "acknowledged"
 
-    class EscalationForwarded(Event):
+    class EscalationForwarded(DecisionEvent):
         """Left unacknowledged past the policy time: passed one level up as a new escalation."""
 
         wire_type: ClassVar[str] = "EscalationForwarded"
@@ -862,16 +864,17 @@ class Case(Aggregate):
         escalation_id = _uuid(self.id, "escalation", trigger_rule, to)
         if escalation_id in self.escalations:
             return
-        self._trigger(self.EscalationRaised, at, causation_id, escalation_id=escalation_id, trigger_rule=trigger_rule,
-                      to=to, reason=reason, ack_due_at=step.outputs["due_at"])  # fmt: skip
+        self._trigger_decision(self.EscalationRaised, step, at, causation_id, escalation_id=escalation_id,
+                               trigger_rule=trigger_rule, to=to, reason=reason,
+                               ack_due_at=step.outputs["due_at"])  # fmt: skip
 
     def note_intake_escalation(
         self, escalation_id: str, trigger_rule: str, to: str, step: Decision, at: dt.datetime, causation_id: str
     ) -> bool:
         if escalation_id in self.escalations:
             return False
-        self._trigger(self.IntakeEscalationNoted, at, causation_id, escalation_id=escalation_id,
-                      trigger_rule=trigger_rule, to=to, ack_due_at=step.outputs["due_at"])  # fmt: skip
+        self._trigger_decision(self.IntakeEscalationNoted, step, at, causation_id, escalation_id=escalation_id,
+                               trigger_rule=trigger_rule, to=to, ack_due_at=step.outputs["due_at"])  # fmt: skip
         return True
 
     def acknowledge(self, actor: Actor, escalation_id: str, note: str, at: dt.datetime, causation_id: str) -> None:
@@ -890,10 +893,10 @@ class Case(Aggregate):
             return False
         trigger = escalation["trigger_rule"]
         new_id = _uuid(self.id, "escalation", trigger, upper)
-        self._trigger(self.EscalationForwarded, now, causation_id, escalation_id=escalation_id, forwarded_to=upper,
-                      forwarded_as=new_id)  # fmt: skip
+        self._trigger_decision(self.EscalationForwarded, step, now, causation_id, escalation_id=escalation_id,
+                               forwarded_to=upper, forwarded_as=new_id)  # fmt: skip
         if new_id not in self.escalations:
-            self._trigger(self.EscalationRaised, now, causation_id, escalation_id=new_id, trigger_rule=trigger,
-                          to=upper, reason=f"unacknowledged by {escalation['to']} (due {escalation['ack_due_at']})",
-                          ack_due_at=None)  # fmt: skip
+            reason = f"unacknowledged by {escalation['to']} (due {escalation['ack_due_at']})"
+            self._trigger_decision(self.EscalationRaised, step, now, causation_id, escalation_id=new_id,
+                                   trigger_rule=trigger, to=upper, ack_due_at=None, reason=reason)  # fmt: skip
         return True
