@@ -258,7 +258,8 @@ class PartsApplication(Application[uuid.UUID]):
             )
         inputs = {
             "region": region, "day": today.isoformat(), "market_price_per_ton_fen": per_ton, "price_source": source,
-            "weight_kg": command.weight_kg, "price_fen": command.price_fen, "quote_count": len(command.quotes),
+            "weight_kg": command.weight_kg, "price_fen": command.price_fen,
+            "quote_count": distinct_buyers(command.quotes),
             "remote_reduction": None if command.remote_reduction is None else str(command.remote_reduction),
         }  # fmt: skip
         return decide("PRT-PRICE-FLOOR", inputs, self.policy)
@@ -348,3 +349,8 @@ def _timers_for(events: Iterable[Any]) -> Iterable[Timer]:
             at = event.outputs["escalate_at"]
             yield Timer(f"{event.originator_id}:PRT-RESPONSIBILITY:{event.review_date}", event.originator_id,
                         "responsibility", dt.datetime.fromisoformat(at))  # fmt: skip
+
+
+def distinct_buyers(quotes: Sequence[cmd.Quote]) -> int:
+    """PRT-PRICE-FLOOR wants quotes from at least 3 buyers: three quotes from one buyer count once."""
+    return len({"".join(q.buyer.split()).lower() for q in quotes})

@@ -395,6 +395,7 @@ class OldPart(Aggregate):
                 "policy_version": self.policy_version,
                 "verified_by": None,
                 "approved_by": None,
+                "reported_by": self.actor,
             }
 
     def report_sale(
@@ -470,6 +471,8 @@ class OldPart(Aggregate):
 
     def verify_sale(self, actor: Actor, at: dt.datetime, causation_id: str) -> None:
         self._pending_sale()
+        if self.sale is not None and self.sale.get("reported_by") == actor.id:
+            raise CommandRejected("the sale report must be verified by someone other than its reporter")
         self._trigger(self.SaleVerified, at, causation_id, actor=actor.id)
 
     def approve_sale(self, actor: Actor, at: dt.datetime, causation_id: str) -> None:

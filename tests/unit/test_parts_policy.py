@@ -372,6 +372,8 @@ def test_a_sale_below_the_floor_is_refused_until_verified_and_approved_by_the_gm
     with pytest.raises(CommandRejected, match="written reason"):
         part.report_sale(Actor("wk-1", "warehouse_keeper"), "回收站2", 800_000, quotes, None, floor, at, "c")
     part.report_sale(Actor("wk-1", "warehouse_keeper"), "回收站2", 800_000, quotes, "吊装切割费高", floor, at, "c")
+    with pytest.raises(CommandRejected, match="other than its reporter"):
+        part.verify_sale(Actor("wk-1", "old_parts_officer"), at, "c")  # the reporter cannot verify their own sale
     part.verify_sale(Actor("opo-1", "old_parts_officer"), at, "c")
     with pytest.raises(CommandRejected, match="general manager's approval"):
         part.record_sale(Actor("opo-1", "old_parts_officer"), at, "c")
@@ -407,3 +409,14 @@ def test_prt_supplier_claim_needs_a_failure_in_warranty() -> None:
             evaluate("PRT-SUPPLIER-CLAIM", policy.CURRENT_VERSION, {**base, "in_warranty": unknown_or_out})["claim"]
             is False
         )
+
+
+def test_prt_price_floor_three_quotes_must_come_from_three_buyers() -> None:
+    from services.parts.application import distinct_buyers
+    from shared.events.commands import Quote
+
+    same = [Quote("废品回收站甲", f"1380000000{n}", 100_000 + n) for n in range(3)]
+    assert distinct_buyers(same) == 1
+    three = [Quote("废品回收站甲", "1", 1), Quote("金属回收乙", "2", 2), Quote(" 废品回收站甲 ", "3", 3),
+             Quote("丙公司", "4", 4)]  # fmt: skip
+    assert distinct_buyers(three) == 3
