@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import csv
+import datetime as dt
 import io
 import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 import nats
@@ -22,6 +23,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from services.reporting import api_dispatch, api_parts
 from services.reporting.application import ReportingStore
+from services.reporting.kpis import CHINA
+from services.reporting.kpis import compute as compute_kpis
 from shared.events import commands as cmd
 from shared.events.subjects import Names
 
@@ -85,6 +88,8 @@ INTAKE_ROUTES: dict[str, type[cmd.IntakeCommand]] = {
     "fines/record-incomplete": cmd.FineRecordIncomplete,
 }
 COMMAND_TIMEOUT_S = 10.0
+EARLIEST, LATEST = dt.date(2000, 1, 1), dt.date(2100, 1, 1)
+KPI_COLUMNS = ("kpi", "value", "target", "met", "numerator", "denominator", "definition")
 
 
 def command_body_schema(command: type[msgspec.Struct]) -> dict[str, Any]:
@@ -147,6 +152,22 @@ def create_api(
         views = await asyncio.to_thread(store_of(request).tracking_register, limit, offset)
         rows = [register_row(v) for v in views]
         return to_csv(rows, REGISTER_COLUMNS) if wants_csv(request) else rows
+
+    @api.get("/api/v1/reports/kpis", tags=["reports"], response_model=None)
+    async def kpis(
+        request: Request,
+        since: Annotated[dt.date, Query(alias="from", description="received on or after (China date)")] = EARLIEST,
+        until: Annotated[dt.date, Query(alias="to", description="received before (China date)")] = LATEST,
+    ) -> Response | dict[str, Any]:
+        """Service KPIs (service on time ≥ 90 %, satisfaction ≥ 85 %, service at fault < 3 %) and
+        complaints per quarter by model and cause."""
+        start = dt.datetime.combine(since, dt.time(), tzinfo=CHINA)
+        end = dt.datetime.combine(until, dt.time(), tzinfo=CHINA)
+        views = await asyncio.to_thread(store_of(request).views_for_kpis, start, end)
+        result = compute_kpis(views)
+        if wants_csv(request):
+            return to_csv(result["kpis"], KPI_COLUMNS)
+        return {"from": since.isoformat(), "to": until.isoformat(), **result}
 
     for path, command in INTAKE_ROUTES.items():
         command_route(api, names, "intake", path, command)

@@ -67,6 +67,12 @@ class ReportingStore:
                 "SELECT doc FROM {0}.complaints ORDER BY received_at, complaint_no LIMIT %s OFFSET %s"
             ).format(s),
             "count": SQL("SELECT count(*) AS n FROM {0}.complaints").format(s),
+            "for_kpis": SQL(
+                "SELECT jsonb_build_object('received_at', doc->'received_at', 'deadlines', doc->'deadlines',"
+                " 'surveys', doc->'surveys', 'fines', doc->'fines', 'equipment', doc->'equipment',"
+                " 'cause', doc->'cause') AS doc FROM {0}.complaints"
+                " WHERE received_at >= %s AND received_at < %s"
+            ).format(s),
             "positions": SQL("SELECT upstream, position FROM {0}.tracking ORDER BY upstream").format(s),
         }
 
@@ -168,6 +174,11 @@ class ReportingStore:
     def tracking_register(self, limit: int, offset: int) -> list[View]:
         with self.pool.connection() as conn:
             return [dict(r["doc"]) for r in conn.execute(self._sql["register"], (limit, offset)).fetchall()]
+
+    def views_for_kpis(self, since: dt.datetime, until: dt.datetime) -> list[View]:
+        """The parts of each view the KPIs need, for complaints received in [since, until)."""
+        with self.pool.connection() as conn:
+            return [dict(r["doc"]) for r in conn.execute(self._sql["for_kpis"], (since, until)).fetchall()]
 
     def complaint_count(self) -> int:
         with self.pool.connection() as conn:
