@@ -24,7 +24,6 @@ class Settings:
     http_host: str = "127.0.0.1"
     http_port: int = 8080
     batch_size: int = 500
-    batch_timeout_s: float = 0.02
     stream_replicas: int = 1
 
     @property
