@@ -441,7 +441,7 @@ class Case(Aggregate):
         if not self.deadline_open(rule):
             return False
         due_at = self.deadlines[rule]["due_at"]
-        if now < dt.datetime.fromisoformat(due_at):
+        if now <= dt.datetime.fromisoformat(due_at):  # the due minute itself is still in time
             return False
         self._trigger(self.DeadlineBreached, now, causation_id, deadline=rule, due_at=due_at, breached_at=now)
         if escalate is not None:

@@ -203,6 +203,7 @@ class IntakeApplication(Application[uuid.UUID]):
                 f"role {command.actor.role!r} may not {type(command).__name__}; allowed: {', '.join(sorted(allowed))}"
             )
         complaint = self.complaint_by_number(command.complaint_no)
+        self._settle_overdue(complaint, now, causation_id)
         actor = Actor(command.actor.id, command.actor.role)
         others: list[Any] = []
         match command:
@@ -327,6 +328,7 @@ class IntakeApplication(Application[uuid.UUID]):
             causation_id = f"{upstream}:{envelope.position}"
             try:
                 complaint = self.complaint_by_number(outcome.complaint_no)
+                self._settle_overdue(complaint, outcome.completed_at, causation_id)
                 unit = self._record_repair(complaint, actor, outcome.problem, outcome.outcome, outcome.stops_work,
                                            outcome.completed_at, causation_id)  # fmt: skip
             except (UnknownComplaint, CommandRejected):
@@ -390,16 +392,28 @@ class IntakeApplication(Application[uuid.UUID]):
             fired += 1
         return fired
 
+    def _breach(self, complaint: Complaint, rule: str, now: dt.datetime, causation_id: str) -> None:
+        """A deadline the clock has passed: its breach and consequences (FIN-RELAY-LATE, escalation)."""
+        fine = None
+        if rule == "INT-RELAY-4WH" and complaint.deadline_open(rule):
+            fine = decide("FIN-RELAY-LATE", {"receiver": complaint.agent_id, "deadline": rule,
+                                             "due_at": complaint.deadlines[rule]["due_at"],
+                                             "breached_at": _iso(now)}, self.policy)  # fmt: skip
+        escalate_to = "branch_manager" if rule in ESCALATED_DEADLINES else None
+        complaint.breach(rule, now, causation_id, fine, escalate_to)
+
+    def _settle_overdue(self, complaint: Complaint, now: dt.datetime, causation_id: str) -> None:
+        """Bring the complaint up to `now` before acting on it: a deadline already past is breached
+        first, exactly as its timer would have done, so an action after the deadline but before
+        the next clock tick still has its consequences (the timer then finds nothing open)."""
+        for rule, deadline in list(complaint.deadlines.items()):
+            if complaint.deadline_open(rule) and dt.datetime.fromisoformat(deadline["due_at"]) < now:
+                self._breach(complaint, rule, now, causation_id)
+
     def _on_timer(self, complaint: Complaint, timer: Timer, now: dt.datetime, causation_id: str) -> None:
         kind, _, detail = timer.kind.partition(":")
         if kind == "deadline":
-            fine = None
-            if detail == "INT-RELAY-4WH" and complaint.deadline_open(detail):
-                fine = decide("FIN-RELAY-LATE", {"receiver": complaint.agent_id, "deadline": detail,
-                                                 "due_at": complaint.deadlines[detail]["due_at"],
-                                                 "breached_at": _iso(now)}, self.policy)  # fmt: skip
-            escalate_to = "branch_manager" if detail in ESCALATED_DEADLINES else None
-            complaint.breach(detail, now, causation_id, fine, escalate_to)
+            self._breach(complaint, detail, now, causation_id)
         elif kind == "notice":
             complaint.notice_expiry(detail, now, causation_id)
 

@@ -47,7 +47,8 @@ def chain_hash(previous_hash: bytes, notification_id: int, event: Any) -> bytes:
 
 @dataclass(frozen=True)
 class Timer:
-    """A deadline: when `due_at` is passed by the clock, `kind` is handed to the aggregate once."""
+    """A deadline: once the clock is past `due_at` (strictly: the due minute itself is still in
+    time), `kind` is handed to the aggregate once."""
 
     timer_id: str
     aggregate_id: uuid.UUID
@@ -104,7 +105,7 @@ class AftersalesRecorder(PostgresProcessRecorder):
         self._insert_keys = SQL("INSERT INTO {0}.processed_keys (key) SELECT * FROM unnest(%s::text[])").format(schema)
         self._due_timers = SQL(
             "SELECT t.timer_id, t.aggregate_id, t.kind, t.due_at FROM {0}.timers t"
-            " WHERE t.due_at <= %s AND NOT EXISTS (SELECT 1 FROM {0}.fired_timers f WHERE f.timer_id = t.timer_id)"
+            " WHERE t.due_at < %s AND NOT EXISTS (SELECT 1 FROM {0}.fired_timers f WHERE f.timer_id = t.timer_id)"
             " ORDER BY t.due_at, t.timer_id LIMIT %s"
         ).format(schema)
         self._existing = SQL(
