@@ -22,9 +22,7 @@ from services.dispatch.policy import (
     DispatchPolicy,
     current_policy,
     decide,
-    late_day_start,
     lightest_candidates,
-    working_days_late,
 )
 from shared.events import catalog as c
 from shared.events import commands as cmd
@@ -32,6 +30,7 @@ from shared.events.decisions import Actor, Decision
 from shared.events.envelope import Envelope
 from shared.events.parts_events import PartFineLevied
 from shared.runtime.store import Timer, Tracking, recorder_of
+from shared.workcal import late_day_start, working_days_late
 
 STAFF = frozenset({"agent", "tq", "engineer", "warehouse_keeper", "old_parts_officer", "branch_manager"})
 MANAGERS = frozenset({"branch_manager", "deputy_gm", "gm"})
@@ -101,7 +100,8 @@ class DispatchApplication(Application[uuid.UUID]):
                 yield Timer(f"{case_id}:{event.rule}", case_id, f"deadline:{event.rule}",
                             dt.datetime.fromisoformat(event.outputs["due_at"]))  # fmt: skip
             elif isinstance(event, Case.DeadlineBreached) and event.deadline == "DSP-AUDIT-5WD":
-                first = late_day_start(dt.datetime.fromisoformat(event.due_at), 1, self.policy)
+                due = dt.datetime.fromisoformat(event.due_at)
+                first = late_day_start(self.policy.calendar, due, 1, self.policy.working_hours)
                 yield Timer(f"{case_id}:FIN-AUDIT-LATE:1", case_id, "audit-late:1", first)
             elif isinstance(event, Case.FineLevied) and event.rule == "FIN-AUDIT-LATE":
                 day = int(event.outputs["day"]) + 1
@@ -392,7 +392,7 @@ class DispatchApplication(Application[uuid.UUID]):
         if deadline is None or case.audited_at is not None:
             return
         due = dt.datetime.fromisoformat(deadline["due_at"])
-        days = working_days_late(due, now, self.policy) if up_to is None else up_to
+        days = working_days_late(self.policy.calendar, due, now, self.policy.working_hours) if up_to is None else up_to
         for day in range(1, days + 1):
             facts = {"due_at": deadline["due_at"], "day": day, "auditor": case.auditor}
             decision = decide("FIN-AUDIT-LATE", facts, self.policy)

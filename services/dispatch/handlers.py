@@ -17,13 +17,13 @@ from nats.aio.msg import Msg
 
 from services.dispatch.application import DispatchApplication, Forbidden, UnknownComplaint
 from services.dispatch.domain import CommandRejected
-from services.dispatch.policy import CalendarOutOfRange
 from shared.events.commands import CommandReply, decode_dispatch_command
 from shared.events.envelope import Envelope
 from shared.events.subjects import Names
 from shared.runtime.commands import CommandErrors, execute_command
 from shared.runtime.service import Ports, raw_batch
 from shared.runtime.upstream import subscribe_upstream
+from shared.workcal import CalendarOutOfRange
 
 _reply = msgspec.json.Encoder()
 log = structlog.get_logger()

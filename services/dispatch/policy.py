@@ -5,8 +5,8 @@ JSON-able. A decision event records the rule id, the policy version, the inputs 
 `evaluate` re-runs the same rule of the same policy version on the same inputs (what a replay checks).
 Numbers live in `DispatchPolicy`, one frozen value per version.
 
-Working days (工作日) follow the China working calendar of the maintained `chinese-calendar` package:
-Mon–Fri, minus statutory holidays, plus make-up workdays (调休); the day is 08:30–17:00 Asia/Shanghai.
+Working days (工作日) follow the China working calendar of `shared.workcal` (versioned policy data:
+Mon–Fri, minus statutory holidays, plus make-up workdays 调休); the day is 08:30–17:00 Asia/Shanghai.
 """
 
 from __future__ import annotations
@@ -16,24 +16,24 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
-from zoneinfo import ZoneInfo
-
-import chinese_calendar
 
 from shared.events.decisions import Inputs, Outputs, Rulebook
-
-CHINA = ZoneInfo("Asia/Shanghai")
-
-
-class CalendarOutOfRange(ValueError):
-    """The calendar package does not know the holidays of that year yet."""
+from shared.workcal import (
+    CHINA,
+    WorkingCalendar,
+    WorkingHours,
+    default_calendar,
+    end_of_working_days,
+    late_day_start,
+)
 
 
 @dataclass(frozen=True)
 class DispatchPolicy:
     version: str
-    day_start: dt.time = dt.time(8, 30)
-    day_end: dt.time = dt.time(17, 0)
+    working_hours: WorkingHours = field(default_factory=WorkingHours)
+    # The working calendar in force (docs/rules.md §9): versioned data of its own, recorded per decision.
+    calendar: WorkingCalendar = field(default_factory=default_calendar, compare=False, repr=False)
     # DSP-ARRIVE: (up to and including km, calendar hours); beyond the last tier → `arrive_beyond_hours`.
     arrive_tiers: tuple[tuple[float, float], ...] = ((300.0, 24.0), (1000.0, 48.0))
     arrive_beyond_hours: float = 72.0
@@ -73,48 +73,6 @@ def _time(value: str) -> dt.datetime:
 
 def _iso(value: dt.datetime) -> str:
     return value.isoformat()
-
-
-# ------------------------------------------------------------------------------ working calendar
-
-
-def is_workday(day: dt.date) -> bool:
-    try:
-        return bool(chinese_calendar.is_workday(day))
-    except NotImplementedError:
-        raise CalendarOutOfRange(f"the China working calendar does not cover {day.year} yet") from None
-
-
-def next_workday(day: dt.date) -> dt.date:
-    day += dt.timedelta(days=1)
-    while not is_workday(day):
-        day += dt.timedelta(days=1)
-    return day
-
-
-def end_of_working_days(moment: dt.datetime, days: int, policy: DispatchPolicy) -> dt.datetime:
-    """The close (17:00) of the `days`-th working day after the day of `moment`."""
-    day = moment.astimezone(CHINA).date()
-    for _ in range(days):
-        day = next_workday(day)
-    return dt.datetime.combine(day, policy.day_end, tzinfo=CHINA)
-
-
-def late_day_start(due: dt.datetime, day_number: int, policy: DispatchPolicy) -> dt.datetime:
-    """When the `day_number`-th working day after `due` begins (08:30): from then on the matter
-    is that many working days late."""
-    day = due.astimezone(CHINA).date()
-    for _ in range(day_number):
-        day = next_workday(day)
-    return dt.datetime.combine(day, policy.day_start, tzinfo=CHINA)
-
-
-def working_days_late(due: dt.datetime, done: dt.datetime, policy: DispatchPolicy) -> int:
-    """How many working days after `due` had begun when `done` happened (0 if on time)."""
-    count = 0
-    while late_day_start(due, count + 1, policy) <= done:
-        count += 1
-    return count
 
 
 # ------------------------------------------------------------------------------------ dispatch §3
@@ -203,19 +161,21 @@ def return_approval(policy: DispatchPolicy, inputs: Inputs) -> Outputs:
     return {"approved": inputs["approved_at"] is not None, "left_without_approval": inputs["approved_at"] is None}
 
 
-@rule("DSP-REPORT-3WD")
+@rule("DSP-REPORT-3WD", calendar=True)
 def report_deadline(policy: DispatchPolicy, inputs: Inputs) -> Outputs:
     """The written report (form, expense claim, returned materials, payments collected) within
     3 working days of returning: by the close of the 3rd working day after (001 §6.2.7)."""
-    due = end_of_working_days(_time(inputs["returned_at"]), policy.report_working_days, policy)
+    returned = _time(inputs["returned_at"])
+    due = end_of_working_days(policy.calendar, returned, policy.report_working_days, policy.working_hours)
     return {"due_at": _iso(due), "working_days": policy.report_working_days}
 
 
-@rule("DSP-AUDIT-5WD")
+@rule("DSP-AUDIT-5WD", calendar=True)
 def audit_deadline(policy: DispatchPolicy, inputs: Inputs) -> Outputs:
     """The technical-quality department confirms quality and the rating, then audits the costs,
     within 5 working days of the report: by the close of the 5th working day after (001 §6.2.8)."""
-    due = end_of_working_days(_time(inputs["reported_at"]), policy.audit_working_days, policy)
+    reported = _time(inputs["reported_at"])
+    due = end_of_working_days(policy.calendar, reported, policy.audit_working_days, policy.working_hours)
     return {"due_at": _iso(due), "working_days": policy.audit_working_days}
 
 
@@ -233,14 +193,14 @@ def followup(policy: DispatchPolicy, inputs: Inputs) -> Outputs:
     quarter = int(inputs["quarter"])
     served_on = _time(inputs["served_at"]).astimezone(CHINA).date()
     on = add_months(served_on, policy.followup_months * quarter)
-    due = dt.datetime.combine(on, policy.day_start, tzinfo=CHINA)
+    due = dt.datetime.combine(on, policy.working_hours.start, tzinfo=CHINA)
     return {"due_at": _iso(due), "quarter": quarter, "last": quarter >= policy.followup_count}
 
 
 # -------------------------------------------------------------------------------------- fines §4
 
 
-@rule("FIN-AUDIT-LATE")
+@rule("FIN-AUDIT-LATE", calendar=True)
 def audit_late_fine(policy: DispatchPolicy, inputs: Inputs) -> Outputs:
     """DSP-AUDIT-5WD missed: 50 yuan per working day late, to the auditor (001 §6.2.8). One fine
     per late working day; the next one falls due when the next working day begins."""
@@ -251,8 +211,8 @@ def audit_late_fine(policy: DispatchPolicy, inputs: Inputs) -> Outputs:
         "person": inputs["auditor"],
         "role": "tq",
         "day": day,
-        "late_since": _iso(late_day_start(due, day, policy)),
-        "next_day_at": _iso(late_day_start(due, day + 1, policy)),
+        "late_since": _iso(late_day_start(policy.calendar, due, day, policy.working_hours)),
+        "next_day_at": _iso(late_day_start(policy.calendar, due, day + 1, policy.working_hours)),
     }
 
 

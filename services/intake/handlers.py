@@ -26,7 +26,6 @@ from prometheus_client import Counter
 
 from services.intake.application import Forbidden, InboundCall, IntakeApplication, RegisterOutcome, UnknownComplaint
 from services.intake.domain import CommandRejected
-from services.intake.workcal import CalendarOutOfRange
 from shared.events.commands import CommandReply, decode_intake_command
 from shared.events.envelope import Envelope
 from shared.events.subjects import Names
@@ -36,6 +35,7 @@ from shared.runtime.deadletter import dead_letter
 from shared.runtime.pipeline import OrderedPipeline
 from shared.runtime.service import Ports, consumer_config, raw_batch
 from shared.runtime.upstream import subscribe_upstream
+from shared.workcal import CalendarOutOfRange
 
 COMPLAINTS = Counter("aftersales_intake_complaints_total", "Telephony complaints by outcome", ["outcome"])
 _reply = msgspec.json.Encoder()

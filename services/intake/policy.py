@@ -14,15 +14,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from services.intake.workcal import CHINA, WorkingHours, add_working_hours
 from shared.events.decisions import Inputs, Outputs, Rulebook
 from shared.events.telephony import ComplaintReceivedV1
+from shared.workcal import CHINA, WorkingCalendar, WorkingHours, add_working_hours, default_calendar
 
 
 @dataclass(frozen=True)
 class IntakePolicy:
     version: str
     working_hours: WorkingHours = field(default_factory=WorkingHours)
+    # The working calendar in force (docs/rules.md §9): versioned data of its own, recorded per decision.
+    calendar: WorkingCalendar = field(default_factory=default_calendar, compare=False, repr=False)
     relay_working_hours: float = 4.0  # INT-RELAY-4WH
     reply_working_hours: float = 8.0  # INT-REPLY-8WH
     first_response_hours: Mapping[str, float] = field(  # INT-LEVELS (calendar hours)
@@ -97,17 +99,19 @@ def missing_fields(call: ComplaintReceivedV1) -> list[str]:
     return missing
 
 
-@rule("INT-RELAY-4WH")
+@rule("INT-RELAY-4WH", calendar=True)
 def relay_deadline(policy: IntakePolicy, inputs: Inputs) -> Outputs:
     """Relay to the technical-quality department within 4 working hours of receipt (001 §6.1.3)."""
-    due = add_working_hours(_time(inputs["received_at"]), policy.relay_working_hours, policy.working_hours)
+    received = _time(inputs["received_at"])
+    due = add_working_hours(policy.calendar, received, policy.relay_working_hours, policy.working_hours)
     return {"due_at": _iso(due), "working_hours": policy.relay_working_hours}
 
 
-@rule("INT-REPLY-8WH")
+@rule("INT-REPLY-8WH", calendar=True)
 def reply_deadline(policy: IntakePolicy, inputs: Inputs) -> Outputs:
     """Answer a consultation, or decide a fault's solution, within 8 working hours (001 §6.2.1–2)."""
-    due = add_working_hours(_time(inputs["received_at"]), policy.reply_working_hours, policy.working_hours)
+    received = _time(inputs["received_at"])
+    due = add_working_hours(policy.calendar, received, policy.reply_working_hours, policy.working_hours)
     return {"due_at": _iso(due), "working_hours": policy.reply_working_hours}
 
 

@@ -12,16 +12,14 @@ import pytest
 
 from services.dispatch.domain import Case, CommandRejected
 from services.dispatch.policy import (
-    CHINA,
     POLICIES,
     RULES,
     current_policy,
     decide,
     evaluate,
-    late_day_start,
-    working_days_late,
 )
 from shared.events.decisions import Actor
+from shared.workcal import CHINA, late_day_start, working_days_late
 
 P = current_policy()
 DOMAIN = Path(__file__).resolve().parents[3] / "shared" / "DOMAIN.md"
@@ -211,7 +209,7 @@ DUE = cn(2026, 12, 1, 17, 0)  # Tue close
     ],
 )
 def test_fin_audit_late_counts_working_days_late(done: dt.datetime, days: int) -> None:
-    assert working_days_late(DUE, done, P) == days
+    assert working_days_late(P.calendar, DUE, done, P.working_hours) == days
 
 
 def test_fin_audit_late_is_50_yuan_per_working_day_to_the_auditor() -> None:
@@ -221,7 +219,7 @@ def test_fin_audit_late_is_50_yuan_per_working_day_to_the_auditor() -> None:
     assert (outputs["person"], outputs["role"]) == ("tq-003", "tq")
     assert outputs["late_since"] == "2026-12-04T08:30:00+08:00"
     assert outputs["next_day_at"] == "2026-12-07T08:30:00+08:00"  # Friday → Monday
-    assert late_day_start(DUE, 1, P) == cn(2026, 12, 2, 8, 30)
+    assert late_day_start(P.calendar, DUE, 1, P.working_hours) == cn(2026, 12, 2, 8, 30)
 
 
 # ------------------------------------------------------------------ FIN-RETURN-UNAPPROVED / FORM-FALSIFIED

@@ -18,8 +18,8 @@ from services.intake.policy import (
     missing_fields,
     register_number,
 )
-from services.intake.workcal import CHINA
 from shared.events.telephony import ComplaintReceivedV1, decode_telephony
+from shared.workcal import CHINA
 from tests.support import body, call
 
 P = current_policy()
