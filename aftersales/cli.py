@@ -446,6 +446,10 @@ def parser() -> argparse.ArgumentParser:
         spec.add_argument("--output", default=default)
         spec.add_argument("--check", action="store_true", help="exit 1 if the file is stale")
         spec.set_defaults(func=func)
+
+    from aftersales.calendar import add_parser as add_calendar_parser
+
+    add_calendar_parser(sub)
     return p
 
 

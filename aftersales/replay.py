@@ -29,12 +29,15 @@ from services.intake import policy as intake_policy
 from services.intake.application import IntakeApplication
 from services.parts import policy as parts_policy
 from services.parts.application import PartsApplication
+from shared.events.catalog import CalendarPublished, payload
 from shared.events.envelope import Envelope
+from shared.runtime.calendar_feed import schedule_of
 from shared.runtime.relay import to_envelope
 from shared.runtime.settings import Settings
 from shared.runtime.store import build_application
+from shared.workcal import CalendarRegistry
 
-Evaluate = Callable[[str, str, Mapping[str, Any]], dict[str, Any]]
+Evaluate = Callable[[str, str, Mapping[str, Any], CalendarRegistry | None], dict[str, Any]]
 
 STORES: dict[str, tuple[type[Application[uuid.UUID]], Evaluate]] = {
     "intake": (IntakeApplication, intake_policy.evaluate),
@@ -98,12 +101,13 @@ def decisions_of(envelope: Envelope) -> Iterator[tuple[str, str, dict[str, Any],
         yield record["rule"], record["policy_version"], record["inputs"], record["outputs"]
 
 
-def check_decisions(service: str, envelope: Envelope) -> list[Check]:
+def check_decisions(service: str, envelope: Envelope, calendars: CalendarRegistry | None = None) -> list[Check]:
+    """Re-run each decision; a working-time rule on the calendar versions it recorded (`calendars`)."""
     evaluate = STORES[service][1]
     checks = []
     for rule, version, inputs, outputs in decisions_of(envelope):
         try:
-            recomputed = evaluate(rule, version, inputs)
+            recomputed = evaluate(rule, version, inputs, calendars)
         except Exception as exc:
             checks.append(Check(rule, version, inputs, outputs, None, f"{type(exc).__name__}: {exc}"))
         else:
@@ -126,6 +130,19 @@ class History:
             name: build_application(cls, settings.database_url, settings.names.db_schema(name), pool_size=2)
             for name, (cls, _) in STORES.items()
         }
+        self.calendars = self._published_calendars()
+
+    def _published_calendars(self) -> CalendarRegistry:
+        """Every calendar ever published (intake's store), so each decision re-runs on its own."""
+        registry = CalendarRegistry()
+        app = self.apps["intake"]
+        for notification in self._rows("intake", '"calendar_version"'):
+            event = app.mapper.to_domain_event(notification)
+            if getattr(type(event), "wire_type", "") == "CalendarPublished":
+                published = payload(to_envelope("intake", notification.id, event))
+                if isinstance(published, CalendarPublished):
+                    registry.publish(schedule_of(published))
+        return registry
 
     def close(self) -> None:
         for app in self.apps.values():
@@ -158,7 +175,7 @@ class History:
                 event = app.mapper.to_domain_event(notification)
                 envelope = to_envelope(service, notification.id, event)
                 if keep is None or keep(envelope):
-                    yield Step(service, notification.id, envelope, check_decisions(service, envelope))
+                    yield Step(service, notification.id, envelope, check_decisions(service, envelope, self.calendars))
 
 
 def ordered(steps: Iterable[Step]) -> list[Step]:

@@ -30,7 +30,7 @@ from shared.events.decisions import Actor, Decision
 from shared.events.envelope import Envelope
 from shared.events.parts_events import PartFineLevied
 from shared.runtime.store import Timer, Tracking, recorder_of
-from shared.workcal import late_day_start, working_days_late
+from shared.workcal import CalendarRegistry, YearSchedule, late_day_start, with_calendar, working_days_late
 
 STAFF = frozenset({"agent", "tq", "engineer", "warehouse_keeper", "old_parts_officer", "branch_manager"})
 MANAGERS = frozenset({"branch_manager", "deputy_gm", "gm"})
@@ -84,6 +84,7 @@ class DispatchApplication(Application[uuid.UUID]):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.policy: DispatchPolicy = current_policy()
+        self.calendars = CalendarRegistry()
 
     # ------------------------------------------------------------------------------- saving
 
@@ -400,6 +401,13 @@ class DispatchApplication(Application[uuid.UUID]):
                            day, now, causation_id)  # fmt: skip
 
     # ------------------------------------------------------------------------------ clock
+
+    def calendar_published(self, schedule: YearSchedule) -> bool:
+        """A published year reached this process (docs/rules.md §9): later decisions use it."""
+        if not self.calendars.publish(schedule):
+            return False
+        self.policy = with_calendar(self.policy, self.calendars.current())
+        return True
 
     def fire_due(self, now: dt.datetime, limit: int = 500) -> int:
         """Fire every timer the clock has passed, each exactly once (also the ones a firing

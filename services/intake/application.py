@@ -13,15 +13,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
-from eventsourcing.application import Application
+from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
 
 from services.intake import policy
 from services.intake.domain import (
     ESCALATED_DEADLINES,
+    CalendarYear,
     CommandRejected,
     Complaint,
     Equipment,
+    calendar_id_for,
     complaint_id_for,
     equipment_id_for,
 )
@@ -33,8 +35,10 @@ from shared.events.dispatch_events import RepairOutcomeRecorded
 from shared.events.envelope import Envelope
 from shared.events.telephony import ComplaintReceivedV1, SurveyCompletedV1
 from shared.runtime.store import Timer, Tracking, recorder_of
+from shared.workcal import CalendarRegistry, InvalidSchedule, YearSchedule, with_calendar
 
 # Who may do what (DOMAIN §7).
+CALENDAR_PUBLISHERS = frozenset({"ops"})  # docs/rules.md §9: ops publish the State Council's calendar
 PERMISSIONS: dict[type[cmd.IntakeCommand], frozenset[str]] = {
     cmd.Relay: frozenset({"agent"}),
     cmd.CompleteRecord: frozenset({"agent"}),
@@ -81,6 +85,7 @@ class IntakeApplication(Application[uuid.UUID]):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.policy: IntakePolicy = current_policy()
+        self.calendars = CalendarRegistry()
 
     # ---------------------------------------------------------------------------- registration
 
@@ -192,6 +197,39 @@ class IntakeApplication(Application[uuid.UUID]):
             raise UnknownComplaint(f"no complaint {complaint_no}")
         complaint: Complaint = self.repository.get(aggregate_id)
         return complaint
+
+    # ------------------------------------------------------------------- the working calendar (§9)
+
+    def calendar_published(self, schedule: YearSchedule) -> bool:
+        """A published year reached this process (from the stream): later decisions use it."""
+        if not self.calendars.publish(schedule):
+            return False
+        self.policy = with_calendar(self.policy, self.calendars.current())
+        return True
+
+    def publish_calendar(self, command: cmd.PublishCalendar, now: dt.datetime, causation_id: str) -> list[str]:
+        """Record one year's calendar as ops published it; the same content again records nothing."""
+        if command.actor.role not in CALENDAR_PUBLISHERS:
+            raise Forbidden(f"role {command.actor.role!r} may not PublishCalendar; allowed: ops")
+        try:
+            schedule = YearSchedule.make(command.year, command.holidays, command.workdays, "published")
+        except InvalidSchedule as exc:
+            raise CommandRejected(f"calendar {command.year}: {exc}") from None
+        content = {**schedule.as_data(), "calendar_version": schedule.version, "digest": schedule.digest,
+                   "notice": command.notice}  # fmt: skip
+        del content["year"]
+        actor = Actor(command.actor.id, command.actor.role)
+        try:
+            year: CalendarYear = self.repository.get(calendar_id_for(command.year))
+        except AggregateNotFoundError:
+            year = CalendarYear.publish(command.year, content, actor, now, causation_id)
+        else:
+            if year.calendar_version == schedule.version:
+                return []
+            year.republish(content, actor, now, causation_id)
+        events = self._save([year])
+        self.calendar_published(schedule)
+        return events
 
     # ------------------------------------------------------------------------------ commands
 

@@ -623,3 +623,64 @@ class Equipment(Aggregate):
 
 def normalise_problem(problem: str) -> str:
     return "".join(problem.split()).lower()
+
+
+# ------------------------------------------------------------------------- the working calendar (§9)
+
+CALENDAR_NAMESPACE = uuid.UUID("5b0c7a4e-1f3d-4e8a-b6a2-0c9d3e7f2a11")
+
+
+def calendar_id_for(year: int) -> uuid.UUID:
+    return uuid.uuid5(CALENDAR_NAMESPACE, f"calendar:{year}")
+
+
+class CalendarYear(Aggregate):
+    """One year's working calendar as ops published it; a correction is a later publication."""
+
+    class Published(Aggregate.Created):
+        wire_type: ClassVar[str] = "CalendarPublished"
+        year: int
+        holidays: list[str]
+        workdays: list[str]
+        calendar_version: str
+        digest: str
+        notice: str
+        published_by: str
+        role: str
+        correlation_id: str
+        causation_id: str
+
+    class Republished(Aggregate.Event):
+        wire_type: ClassVar[str] = "CalendarPublished"
+        year: int
+        holidays: list[str]
+        workdays: list[str]
+        calendar_version: str
+        digest: str
+        notice: str
+        published_by: str
+        role: str
+        correlation_id: str
+        causation_id: str
+
+        def apply(self, aggregate: CalendarYear) -> None:
+            aggregate.calendar_version = self.calendar_version
+
+    def __init__(self, year: int, holidays: list[str], workdays: list[str], calendar_version: str, digest: str,
+                 notice: str, published_by: str, role: str, correlation_id: str,
+                 causation_id: str) -> None:  # fmt: skip
+        self.year = year
+        self.calendar_version = calendar_version
+
+    @classmethod
+    def publish(
+        cls, year: int, content: dict[str, Any], actor: Actor, at: dt.datetime, causation_id: str
+    ) -> CalendarYear:
+        return cls._create(cls.Published, id=calendar_id_for(year), timestamp=at, year=year, **content,
+                           published_by=actor.id, role=actor.role, correlation_id=f"calendar:{year}",
+                           causation_id=causation_id)  # fmt: skip
+
+    def republish(self, content: dict[str, Any], actor: Actor, at: dt.datetime, causation_id: str) -> None:
+        self.trigger_event(self.Republished, timestamp=at, year=self.year, **content, published_by=actor.id,
+                           role=actor.role, correlation_id=f"calendar:{self.year}",
+                           causation_id=causation_id)  # fmt: skip

@@ -26,7 +26,7 @@ from prometheus_client import Counter
 
 from services.intake.application import Forbidden, InboundCall, IntakeApplication, RegisterOutcome, UnknownComplaint
 from services.intake.domain import CommandRejected
-from shared.events.commands import CommandReply, decode_intake_command
+from shared.events.commands import CommandReply, decode_calendar_command, decode_intake_command
 from shared.events.envelope import Envelope
 from shared.events.subjects import Names
 from shared.events.telephony import ComplaintReceivedV1, PoisonMessage, SurveyCompletedV1, decode_telephony
@@ -124,6 +124,23 @@ def build_router(
     )
     async def on_command(body: bytes, msg: NatsMessage) -> bytes:
         reply = await _execute(app, ports, body, msg.raw_message)
+        if reply.ok:
+            ports.relay_wakeup.set()
+        return _reply.encode(reply)
+
+    @router.subscriber(
+        names.commands("calendar"),
+        decoder=raw_batch,
+        title="intake/calendar",
+        description="PublishCalendar (request/reply, role ops): one year's working calendar (docs/rules.md §9).",
+    )
+    async def on_calendar_command(body: bytes, msg: NatsMessage) -> bytes:
+        def run(command: Any, now: dt.datetime, causation_id: str) -> tuple[str | None, list[str]]:
+            return None, app.publish_calendar(command, now, causation_id)
+
+        errors = CommandErrors(forbidden=(Forbidden,), unknown=(), rejected=(CommandRejected,))
+        reply = await execute_command("intake", body, msg.raw_message.reply, decode_calendar_command, run,
+                                      ports.clock, errors)  # fmt: skip
         if reply.ok:
             ports.relay_wakeup.set()
         return _reply.encode(reply)

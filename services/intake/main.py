@@ -7,6 +7,7 @@ import datetime as dt
 
 from services.intake.application import IntakeApplication
 from services.intake.handlers import build_router
+from shared.runtime.calendar_feed import CalendarFeed, clock_today
 from shared.runtime.clock import ServiceClock
 from shared.runtime.service import Ports, ServiceRuntime
 from shared.runtime.settings import Settings
@@ -26,5 +27,9 @@ def build(settings: Settings, run_relay: bool = True, consume: bool = True) -> S
             ports.relay_wakeup.set()
 
     router = build_router(app, ports, names, settings.batch_size) if consume else None
-    return ServiceRuntime(settings, SERVICE, app, router, ports, on_tick=on_tick if consume else None,
-                          run_relay=run_relay)  # fmt: skip
+    runtime = ServiceRuntime(settings, SERVICE, app, router, ports, on_tick=on_tick if consume else None,
+                             run_relay=run_relay)  # fmt: skip
+    if consume:  # docs/rules.md §9: decide on the calendars ops published
+        feed = CalendarFeed(SERVICE, names, app.calendars, app.calendar_published, clock_today(ports.clock))
+        runtime.start_hooks.append(feed.start)
+    return runtime

@@ -236,6 +236,19 @@ class EquipmentWarrantyExtended(msgspec.Struct, frozen=True):
     days: int
 
 
+class CalendarPublished(msgspec.Struct, frozen=True):
+    """A year's working calendar as published by ops (docs/rules.md §9): `calendar_version` is content-addressed."""
+
+    year: int
+    holidays: list[str]
+    workdays: list[str]
+    calendar_version: str
+    digest: str
+    notice: str
+    published_by: str
+    role: str
+
+
 for _type, _payload, _summary in (
     ("SurveyRecorded", SurveyRecorded, "A satisfaction survey was recorded (4–5 = satisfied)."),
     ("DeadlineSet", DecisionOutputs, "A deadline was set (INT-RELAY-4WH, INT-REPLY-8WH, INT-LEVELS, WAR-LOANER)."),
@@ -260,6 +273,7 @@ for _type, _payload, _summary in (
     ("EquipmentRegistered", EquipmentRegistered, "A unit's warranty history was opened."),
     ("EquipmentRepairNoted", EquipmentRepairNoted, "A repair noted in the unit's history."),
     ("EquipmentWarrantyExtended", EquipmentWarrantyExtended, "A unit's warranty extension (WAR-EXTEND-60D)."),
+    ("CalendarPublished", CalendarPublished, "A year's working calendar (holidays, 调休) published by ops."),
 ):
     register(EventSpec(_type, 1, _payload, "intake", _summary))
 

@@ -3,6 +3,7 @@ request/reply. Each names the acting person and their role; the service checks t
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -105,6 +106,26 @@ def decode_intake_command(raw: bytes) -> AnyIntakeCommand:
     return command
 
 
+class PublishCalendar(msgspec.Struct, frozen=True, tag_field="command", tag="publish_calendar"):
+    """Publish one year's working calendar as the State Council announced it (docs/rules.md §9,
+    Calendar): the days off and the make-up workdays (调休), ISO dates. Role: ops. Sent by
+    `aftersales calendar publish FILE.toml` on `aftersales.cmd.calendar`; intake records it."""
+
+    actor: Actor
+    year: Annotated[int, msgspec.Meta(ge=1901, le=2099)]
+    holidays: Annotated[list[dt.date], msgspec.Meta(max_length=366)]
+    workdays: Annotated[list[dt.date], msgspec.Meta(max_length=366)] = msgspec.field(default_factory=list)
+    notice: Annotated[str, msgspec.Meta(max_length=500)] = ""
+
+
+_calendar_decoder = msgspec.json.Decoder(PublishCalendar)
+
+
+def decode_calendar_command(raw: bytes) -> PublishCalendar:
+    command: PublishCalendar = _calendar_decoder.decode(raw)
+    return command
+
+
 def decode_reply(raw: bytes) -> CommandReply:
     reply: CommandReply = _reply_decoder.decode(raw)
     return reply
@@ -112,7 +133,6 @@ def decode_reply(raw: bytes) -> CommandReply:
 
 # --------------------------------------------------------------------------- parts (DOMAIN §5)
 
-import datetime as dt  # noqa: E402
 from decimal import Decimal  # noqa: E402
 
 PartClass = Literal["domestic_non_critical", "domestic_critical", "imported_tested_in_china", "imported_tested_abroad"]

@@ -101,6 +101,8 @@ class ServiceRuntime:
         self.relay: Relay | None = None
         self._run_relay = run_relay and app is not None
         self._tasks: list[asyncio.Task[None]] = []
+        # Run once the broker is connected and the streams exist, before consuming (e.g. the calendar feed).
+        self.start_hooks: list[Callable[[JetStreamContext], Awaitable[asyncio.Task[None]]]] = []
         if on_tick is not None and settings.clock == "external":
             self._add_tick_subscriber()
 
@@ -148,6 +150,8 @@ class ServiceRuntime:
         js = self.broker.connection.jetstream(publish_async_max_pending=8000)
         self.ports._js = js
         await ensure_streams(js, self.settings.names, self.settings.stream_replicas)
+        for hook in self.start_hooks:
+            self._tasks.append(await hook(js))
         await self.broker.start()
         if self._run_relay and self.app is not None:
             self.relay = Relay(self.app, js, self.settings.names, self.service, wakeup=self.ports.relay_wakeup)

@@ -18,6 +18,7 @@ Pure functions and immutable values: no clock, no I/O beyond reading the package
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import hashlib
@@ -26,6 +27,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib import resources
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from shared.runtime.failures import PermanentFailure
@@ -230,6 +232,15 @@ class CalendarRegistry:
         """Years within `PROVISIONAL_WARNING_DAYS` (or already running) that nobody published."""
         horizon = today + dt.timedelta(days=PROVISIONAL_WARNING_DAYS)
         return [year for year in range(today.year, horizon.year + 1) if year not in self._latest]
+
+
+P = TypeVar("P")
+
+
+def with_calendar(policy: P, calendar: WorkingCalendar) -> P:
+    """The same policy version deciding on another calendar (a policy's `calendar` is not compared)."""
+    replaced: P = dataclasses.replace(policy, calendar=calendar)  # type: ignore[type-var]
+    return replaced
 
 
 @functools.cache
