@@ -289,7 +289,7 @@ def cmd_openapi(args: argparse.Namespace) -> int:
     return 0
 
 
-# --------------------------------------------------------------------------- disputes (CONTRACT §5)
+# --------------------------------------------------------------------------- disputes (docs/contract.md §5)
 
 
 def _utf8_stdout() -> None:

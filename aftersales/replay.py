@@ -1,4 +1,4 @@
-"""Replay for disputes (CONTRACT §5): a complaint's whole history across services, each decision
+"""Replay for disputes (docs/contract.md §5): a complaint's whole history across services, each decision
 re-run by the rule implementation of its recorded policy version on its recorded inputs.
 
 The event stores are the source of truth (each service's eventsourcing store in PostgreSQL); the

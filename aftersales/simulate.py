@@ -1,4 +1,4 @@
-"""Realistic telephony traffic: Chinese customers, DOMAIN.md regions, duplicates and bad messages."""
+"""Realistic telephony traffic: Chinese customers and regions (docs/rules.md §5), duplicates, bad messages."""
 
 from __future__ import annotations
 

@@ -36,7 +36,7 @@ def asyncapi_document() -> dict[str, Any]:
             names.event(spec.service, spec.event_type),
             stream=JStream(names.events_stream(spec.service), declare=False),
             title=f"{spec.service}/{spec.event_type}",
-            description=f"{spec.summary} Envelope of CONTRACT §3; `data` is {spec.event_type} v{spec.version}.",
+            description=f"{spec.summary} Envelope of docs/contract.md §3; `data` is {spec.event_type} v{spec.version}.",
         )
     for inbound, subject in (
         (ComplaintReceivedV1, names.complaint_received),
@@ -46,7 +46,7 @@ def asyncapi_document() -> dict[str, Any]:
     broker.publisher(names.deadletter("<source>"), title="deadletter", description="Poison messages with reason")
     app = FastStream(
         broker,
-        specification=AsyncAPI(title="After-sales events", version=API_VERSION, description="NATS side of CONTRACT.md"),
+        specification=AsyncAPI(title="After-sales events", version=API_VERSION, description="docs/contract.md §1–3"),
     )
     document = cast(dict[str, Any], app.schema.to_specification().to_jsonable())
     _add_payload_schemas(document)

@@ -35,7 +35,7 @@ from shared.workcal import CalendarRegistry, YearSchedule, late_day_start, with_
 STAFF = frozenset({"agent", "tq", "engineer", "warehouse_keeper", "old_parts_officer", "branch_manager"})
 MANAGERS = frozenset({"branch_manager", "deputy_gm", "gm"})
 
-# Who may do what (DOMAIN §7).
+# Who may do what (docs/rules.md §7).
 PERMISSIONS: dict[type[Any], frozenset[str]] = {
     cmd.RegisterEngineer: frozenset({"tq", "branch_manager"}),
     cmd.UpdateEngineer: frozenset({"tq", "branch_manager"}),
@@ -61,7 +61,7 @@ ACKNOWLEDGERS = {
     "deputy_gm": frozenset({"deputy_gm"}),
     "management": frozenset({"deputy_gm", "gm"}),
 }
-# Missed deadlines that escalate to the branch manager (DOMAIN §4).
+# Missed deadlines that escalate to the branch manager (docs/rules.md §4).
 ESCALATED_DEADLINES = frozenset({"DSP-ARRIVE", "DSP-AUDIT-5WD"})
 MAX_RETRIES = 5
 

@@ -3,7 +3,7 @@
 Pure: no I/O, no clock. Time and rule outcomes come in as values (`Decision`s computed by policy);
 every decision event records its rule id, policy version, inputs and outputs.
 
-The case also keeps the complaint's fines and escalations ledger (DOMAIN §4): its own fines and
+The case also keeps the complaint's fines and escalations ledger (docs/rules.md §4): its own fines and
 escalations, and those intake raised (noted here so they can be disputed, acknowledged and
 escalated further: history on intake's side is never edited).
 """
@@ -704,7 +704,7 @@ class Case(Aggregate):
 
     # -------------------------------------------------------------------------------- fines
     class FineLevied(DecisionEvent):
-        """A decision about a person (DOMAIN §4): rule, amount, the facts that triggered it."""
+        """A decision about a person (docs/rules.md §4): rule, amount, the facts that triggered it."""
 
         wire_type: ClassVar[str] = "FineLevied"
         fine_id: str
@@ -782,7 +782,7 @@ class Case(Aggregate):
         at: dt.datetime, causation_id: str, source: str = "intake",
     ) -> bool:  # fmt: skip
         """Note a fine another service levied on this complaint, so that it can be disputed and
-        reversed here (DOMAIN §4: any fine can be)."""
+        reversed here (docs/rules.md §4: any fine can be)."""
         if fine_id in self.fines:
             return False
         event_class = self.PartFineNoted if source == "parts" else self.IntakeFineNoted

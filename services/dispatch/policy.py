@@ -1,4 +1,4 @@
-"""Dispatch rules of DOMAIN.md §3 (DSP-*) and the fines and escalations of §4 (FIN-*) as pure functions.
+"""Dispatch rules of docs/rules.md §3 (DSP-*) and the fines and escalations of §4 (FIN-*) as pure functions.
 
 Every rule is registered under its rule id as `rule(policy, inputs) -> outputs`, inputs and outputs
 JSON-able. A decision event records the rule id, the policy version, the inputs and the outputs;

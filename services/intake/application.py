@@ -37,7 +37,7 @@ from shared.events.telephony import ComplaintReceivedV1, SurveyCompletedV1
 from shared.runtime.store import Timer, Tracking, recorder_of
 from shared.workcal import CalendarRegistry, InvalidSchedule, YearSchedule, with_calendar
 
-# Who may do what (DOMAIN §7).
+# Who may do what (docs/rules.md §7).
 CALENDAR_PUBLISHERS = frozenset({"ops"})  # docs/rules.md §9: ops publish the State Council's calendar
 PERMISSIONS: dict[type[cmd.IntakeCommand], frozenset[str]] = {
     cmd.Relay: frozenset({"agent"}),

@@ -18,7 +18,7 @@ CALL_NAMESPACE = uuid.UUID("0f6f1f0e-2b1d-4a0c-9a55-9d7b8e1c4d21")
 EQUIPMENT_NAMESPACE = uuid.UUID("7d3c4a63-3b5a-4f0e-8c43-2d3f7b9a6e10")
 SATISFIED_RATING = 4
 
-# Deadline rules whose breach escalates to the branch manager (DOMAIN §4 escalations).
+# Deadline rules whose breach escalates to the branch manager (docs/rules.md §4 escalations).
 ESCALATED_DEADLINES = frozenset({"INT-RELAY-4WH", "INT-REPLY-8WH", "INT-LEVELS"})
 
 
@@ -241,7 +241,7 @@ class Complaint(Aggregate):
 
     # ------------------------------------------------------------------------ fines, escalations
     class FineLevied(DecisionEvent):
-        """A decision about a person (DOMAIN §4): rule, amount, the facts that triggered it."""
+        """A decision about a person (docs/rules.md §4): rule, amount, the facts that triggered it."""
 
         wire_type: ClassVar[str] = "FineLevied"
         fine_id: str
@@ -543,7 +543,7 @@ class Complaint(Aggregate):
 
     # ------------------------------------------------------------------------------ surveys
     class SurveyRecorded(Event):
-        """Satisfaction (CONTRACT §1): a rating of 4 or 5 counts as satisfied."""
+        """Satisfaction (docs/contract.md §1): a rating of 4 or 5 counts as satisfied."""
 
         wire_type: ClassVar[str] = "SurveyRecorded"
         survey_call_id: str

@@ -67,7 +67,7 @@ def build_router(
         ack_policy=AckPolicy.MANUAL,
         decoder=raw_batch,
         title="intake/telephony",
-        description="Telephony complaints and surveys (CONTRACT §1), consumed in batches.",
+        description="Telephony complaints and surveys (docs/contract.md §1), consumed in batches.",
     )
     async def on_telephony(body: list[bytes], msg: Annotated[NatsBatchMessage, Context("message")]) -> None:
         raw: list[Msg] = msg.raw_message

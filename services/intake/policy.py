@@ -1,4 +1,4 @@
-"""Intake rules of DOMAIN.md §1–2 (and FIN-RELAY-LATE, FIN-RECORD-INCOMPLETE) as pure functions.
+"""Intake rules of docs/rules.md §1–2 (and FIN-RELAY-LATE, FIN-RECORD-INCOMPLETE) as pure functions.
 
 Every rule is registered under its rule id as `rule(policy, inputs) -> outputs`, where inputs and
 outputs are JSON-able. A decision event records the rule id, the policy version, the inputs and the

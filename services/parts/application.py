@@ -34,7 +34,7 @@ from shared.events.dispatch_events import PartsReplaced, ReplacedPart
 from shared.events.envelope import Envelope
 from shared.runtime.store import Timer, recorder_of
 
-# Who may do what (DOMAIN §7).
+# Who may do what (docs/rules.md §7).
 PERMISSIONS: dict[type[cmd.PartsCommand], frozenset[str]] = {
     cmd.RecordPart: frozenset({"engineer", "tq"}),
     cmd.RecordMarketPrice: frozenset({"old_parts_officer"}),

@@ -1,4 +1,4 @@
-"""Old-parts rules of DOMAIN.md §5 (PRT-*) and FIN-PART-LATE, as pure functions over data.
+"""Old-parts rules of docs/rules.md §5 (PRT-*) and FIN-PART-LATE, as pure functions over data.
 
 Every rule is registered under its rule id as `rule(policy, inputs) -> outputs`; inputs and outputs
 are JSON-able (money in integer fen, ratios as decimal strings, dates as ISO strings). A decision
@@ -65,7 +65,7 @@ class PartsPolicy:
             {
                 "site": frozenset({"branch_manager"}),
                 "department": frozenset({"old_parts_officer"}),
-                "leadership": frozenset({"gm"}),  # DOMAIN §7: the GM approves leadership-level scrap
+                "leadership": frozenset({"gm"}),  # docs/rules.md §7: the GM approves leadership-level scrap
             }
         )
     )
@@ -123,7 +123,7 @@ def hand_in_due(policy: PartsPolicy, inputs: Inputs) -> Outputs:
 @rule("FIN-PART-LATE")
 def part_late_fine(policy: PartsPolicy, inputs: Inputs) -> Outputs:
     """An old part handed in after its due date without a reported reason: a fine set by the policy,
-    to the responsible engineer, settled in service fees (DOMAIN §4, 004 §7.4)."""
+    to the responsible engineer, settled in service fees (docs/rules.md §4, 004 §7.4)."""
     late = _date(inputs["on"]) > _date(inputs["due_date"])
     fine = late and not inputs["reason_reported"]
     return {

@@ -1,4 +1,4 @@
-"""The read API (CONTRACT §4): JSON by default, CSV with `Accept: text/csv` on the reports."""
+"""The read API (docs/contract.md §4): JSON by default, CSV with `Accept: text/csv` on the reports."""
 
 from __future__ import annotations
 
@@ -123,7 +123,7 @@ def create_api(
     api = FastAPI(
         title="After-sales read API",
         version="1.0.0",
-        description="Registers and KPIs of the after-sales service (售后服务), CONTRACT §4.",
+        description="Registers and KPIs of the after-sales service (售后服务), docs/contract.md §4.",
         lifespan=lifespan,
     )
 

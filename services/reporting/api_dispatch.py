@@ -3,7 +3,7 @@
 - `POST /api/v1/complaints/{complaint_no}/dispatch/...`, `/fines/...`, `/escalations/...`: staff
   commands forwarded to the dispatch service over NATS request/reply;
 - `POST /api/v1/engineers/{engineer_id}` and `/update`: the engineer roster (DSP-ASSIGN);
-- `GET /api/v1/fines`: the fines ledger (FIN-*, DOMAIN §6) by person and by department, as JSON and
+- `GET /api/v1/fines`: the fines ledger (FIN-*, docs/rules.md §6) by person and by department, as JSON and
   as CSV with `Accept: text/csv`. Every fine is an entry, and so is every reversal (a negative
   amount pointing at the fine it reverses), so a reversed fine nets to zero and history stays.
 """

@@ -173,7 +173,7 @@ def add_routes(api: FastAPI, names: Names) -> None:
         offset: int = Query(0, ge=0),
     ) -> Response | list[dict[str, Any]]:
         """旧件返司进度汇报表: one row per old part — PRT-RECORD columns plus due date, hand-in date,
-        delay days, recovery date and ship date (DOMAIN §6)."""
+        delay days, recovery date and ship date (docs/rules.md §6)."""
         parts = await asyncio.to_thread(_parts, request, None, region, limit, offset)
         rows = [old_parts_row(p) for p in parts]
         return to_csv(rows, OLD_PARTS_COLUMNS) if wants_csv(request) else rows

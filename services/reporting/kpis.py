@@ -1,4 +1,4 @@
-"""Service KPIs (DOMAIN §6, 004 售后服务管理制度 §3.2.1) from the complaint views. Pure.
+"""Service KPIs (docs/rules.md §6, 004 售后服务管理制度 §3.2.1) from the complaint views. Pure.
 
 - service on time ≥ 90 %: on-site arrivals (DSP-ARRIVE) met by their deadline, of those due;
 - customer satisfaction ≥ 85 %: IVR surveys rated 4 or 5, of all surveys;

@@ -1,4 +1,4 @@
-"""Staff commands (DOMAIN §7): sent by the HTTP entry point to the owning service over NATS
+"""Staff commands (docs/rules.md §7): sent by the HTTP entry point to the owning service over NATS
 request/reply. Each names the acting person and their role; the service checks the role."""
 
 from __future__ import annotations
@@ -131,7 +131,7 @@ def decode_reply(raw: bytes) -> CommandReply:
     return reply
 
 
-# --------------------------------------------------------------------------- parts (DOMAIN §5)
+# --------------------------------------------------------------------------- parts (docs/rules.md §5)
 
 from decimal import Decimal  # noqa: E402
 
@@ -301,7 +301,7 @@ def decode_parts_command(raw: bytes) -> AnyPartsCommand:
     return command
 
 
-# ------------------------------------------------------------------------------- dispatch (DOMAIN §3–4)
+# ------------------------------------------------------------------------------- dispatch (docs/rules.md §3–4)
 
 import datetime  # noqa: E402
 

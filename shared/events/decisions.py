@@ -42,7 +42,7 @@ class Decision:
 
 @dataclass(frozen=True)
 class Actor:
-    """Who acts, and in which role (DOMAIN §7)."""
+    """Who acts, and in which role (docs/rules.md §7)."""
 
     id: str
     role: str

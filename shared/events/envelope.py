@@ -1,4 +1,4 @@
-"""The domain-event envelope (CONTRACT §3): what every event published on NATS carries."""
+"""The domain-event envelope (docs/contract.md §3): what every event published on NATS carries."""
 
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ class Names:
     def _stream(self, stream: str) -> str:
         return f"{self.namespace.upper()}_{stream}" if self.namespace else stream
 
-    # --- inbound (CONTRACT §1)
+    # --- inbound (docs/contract.md §1)
     @property
     def complaint_received(self) -> str:
         return self._subject("telephony.complaint.received")
@@ -46,7 +46,7 @@ class Names:
     def deadletter_stream(self) -> str:
         return self._stream("AFTERSALES_DEADLETTER")
 
-    # --- clock (CONTRACT §2)
+    # --- clock (docs/contract.md §2)
     @property
     def clock_tick(self) -> str:
         return self._subject("aftersales.clock.tick")
@@ -55,7 +55,7 @@ class Names:
     def clock_stream(self) -> str:
         return self._stream("AFTERSALES_CLOCK")
 
-    # --- domain events (CONTRACT §3), one stream per publishing service
+    # --- domain events (docs/contract.md §3), one stream per publishing service
     def event(self, service: str, event_type: str) -> str:
         return self._subject(f"aftersales.{service}.{event_type}")
 

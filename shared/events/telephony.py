@@ -1,4 +1,4 @@
-"""Inbound telephony messages (CONTRACT §1), as published by the call center.
+"""Inbound telephony messages (docs/contract.md §1), as published by the call center.
 
 A message that cannot be decoded into one of these structs is poison: it goes to the dead-letter
 subject with the reason msgspec gives. Missing *business* fields (INT-REQUIRED) are not poison: the

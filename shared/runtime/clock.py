@@ -1,4 +1,4 @@
-"""Time (CONTRACT §2): the wall clock by default; with AFTERSALES_CLOCK=external, only ticks.
+"""Time (docs/contract.md §2): the wall clock by default; with AFTERSALES_CLOCK=external, only ticks.
 
 A tick is `{"now": "<ISO time with offset>"}` on `aftersales.clock.tick`. Each service reads ticks
 through its own durable consumer, so a tick published while it was down still arrives. Time never

@@ -1,4 +1,4 @@
-"""JetStream streams the project owns (CONTRACT §1: nothing lost while a service is down)."""
+"""JetStream streams the project owns (docs/contract.md §1: nothing lost while a service is down)."""
 
 from __future__ import annotations
 
@@ -28,9 +28,9 @@ def stream_configs(names: Names, replicas: int = 1) -> list[StreamConfig]:
         )
 
     configs = [
-        cfg(names.telephony_stream, [names.telephony_all], "Inbound telephony messages (CONTRACT §1)"),
+        cfg(names.telephony_stream, [names.telephony_all], "Inbound telephony messages (docs/contract.md §1)"),
         cfg(names.deadletter_stream, [names.deadletter_all], "Poison messages with their reason"),
-        cfg(names.clock_stream, [names.clock_tick], "External clock ticks (CONTRACT §2)"),
+        cfg(names.clock_stream, [names.clock_tick], "External clock ticks (docs/contract.md §2)"),
     ]
     configs += [cfg(names.events_stream(s), [names.events_of(s)], f"Domain events recorded by {s}") for s in SERVICES]
     return configs

@@ -1,7 +1,7 @@
 """All five processes, no event faked: a signed form's part goes late, and its fine is disputed.
 
 intake → dispatch (form with a part) → parts (PRT-DUE-7D, FIN-PART-LATE) → dispatch notes the fine
-→ disputed and reversed → the ledger nets to zero (DOMAIN §4: any fine can be disputed and reversed).
+→ disputed and reversed → the ledger nets to zero (docs/rules.md §4: any fine can be disputed and reversed).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Intake and warranty rules (DOMAIN §1–2, FIN-RELAY-LATE, FIN-RECORD-INCOMPLETE) as pure functions."""
+"""Intake and warranty rules (docs/rules.md §1–2, FIN-RELAY-LATE, FIN-RECORD-INCOMPLETE) as pure functions."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Service KPIs of DOMAIN §6 computed from complaint views."""
+"""Service KPIs of docs/rules.md §6 computed from complaint views."""
 
 from __future__ import annotations
 

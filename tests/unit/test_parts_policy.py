@@ -1,4 +1,4 @@
-"""The old-parts rules (DOMAIN §5: PRT-RECORD, PRT-DUE-7D, PRT-DISPOSITION, PRT-PRICE-FLOOR, PRT-REMOTE,
+"""The old-parts rules (docs/rules.md §5: PRT-RECORD, PRT-DUE-7D, PRT-DISPOSITION, PRT-PRICE-FLOOR, PRT-REMOTE,
 PRT-RESPONSIBILITY, PRT-SCRAP-APPROVAL, PRT-SUPPLIER-CLAIM; §4: FIN-PART-LATE), pure, given / when / then."""
 
 from __future__ import annotations
@@ -199,7 +199,7 @@ def test_prt_scrap_approval_a_60_000_lot_split_into_three_20_000_lots_still_need
     out = scrap(2_000_000, ("A", 2_000_000, "2026-12-01"), ("B", 2_000_000, "2026-12-03"))
     assert out["total_fen"] == 6_000_000
     assert out["level"] == "leadership"
-    assert out["approvers"] == ["gm"]  # DOMAIN §7: the GM approves leadership-level scrap
+    assert out["approvers"] == ["gm"]  # docs/rules.md §7: the GM approves leadership-level scrap
 
 
 def test_prt_scrap_approval_lots_outside_the_window_are_not_summed() -> None:
