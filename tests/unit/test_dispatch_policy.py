@@ -1,4 +1,4 @@
-"""Dispatch rules (DOMAIN §3 DSP-*) and fines and escalations (§4 FIN-*) as pure functions, with
+"""Dispatch rules (docs/rules.md §3 DSP-*) and fines and escalations (§4 FIN-*) as pure functions, with
 their boundaries; and the case aggregate's decisions as given / when / then."""
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from shared.events.decisions import Actor
 from shared.workcal import CHINA, late_day_start, working_days_late
 
 P = current_policy()
-DOMAIN = Path(__file__).resolve().parents[3] / "shared" / "DOMAIN.md"
+RULES_DOC = Path(__file__).resolve().parents[2] / "docs" / "rules.md"
 RECEIVED = "2026-11-23T09:15:00+08:00"  # a Monday
 
 
@@ -37,7 +37,7 @@ def test_every_dispatch_and_fine_rule_of_the_rulebook_is_implemented() -> None:
     from services.intake.policy import RULES as INTAKE_RULES
     from services.parts.policy import RULES as PARTS_RULES
 
-    ids = set(re.findall(r"^\| ((?:DSP|FIN)-[A-Z0-9-]+) \|", DOMAIN.read_text(encoding="utf-8"), re.MULTILINE))
+    ids = set(re.findall(r"^\| ((?:DSP|FIN)-[A-Z0-9-]+) \|", RULES_DOC.read_text(encoding="utf-8"), re.MULTILINE))
     assert ids >= {"DSP-ARRIVE", "DSP-FEE-CONSENT", "DSP-ASSIGN", "DSP-FORM", "DSP-RETURN-APPROVAL",
                    "DSP-REPORT-3WD", "DSP-AUDIT-5WD", "DSP-FOLLOWUP", "FIN-RELAY-LATE", "FIN-RECORD-INCOMPLETE",
                    "FIN-RETURN-UNAPPROVED", "FIN-AUDIT-LATE", "FIN-FORM-FALSIFIED", "FIN-PART-LATE"}  # fmt: skip
