@@ -26,12 +26,14 @@ ONE_MB = 1_000_000
 
 
 def wire_the_door(monkeypatch: pytest.MonkeyPatch, intake: ServiceRuntime) -> None:
-    """What intake's handler does once wired: `decode_telephony(m.data, now=ports.clock.known_now())`.
+    """What intake's handler does once wired, with this one line in services/intake/handlers.py:
+    `decoded = decode_telephony(m.data, ports.clock.known_now(), ports.door_limits)`.
 
-    Kept working after that one-line change in services/intake/handlers.py (a given `now` wins)."""
+    Harmless after that change: what the handler passes wins."""
 
     def decode(raw: bytes, now: dt.datetime | None = None, limits: DoorLimits | None = None) -> TelephonyMessage:
-        return decode_telephony(raw, now=now if now is not None else intake.ports.clock.known_now(), limits=limits)
+        ports = intake.ports
+        return decode_telephony(raw, now or ports.clock.known_now(), limits or ports.door_limits)
 
     monkeypatch.setattr(intake_handlers, "decode_telephony", decode)
 

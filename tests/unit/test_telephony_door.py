@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from shared.events.telephony import ComplaintReceivedV1, DoorLimits, PoisonMessage, decode_telephony
 from shared.runtime.deadletter import deadletter_record, header_safe
+from shared.runtime.settings import Settings, SettingsError
 from tests.support import body, call
 
 CHINA = dt.timezone(dt.timedelta(hours=8))
@@ -185,3 +186,17 @@ def test_huge_headers_are_dropped_not_the_record() -> None:
 
 def test_reason_header_is_one_line() -> None:
     assert header_safe("a\r\nb\x00c") == "a  b c"
+
+
+def test_limits_come_from_the_environment() -> None:
+    env = {"NATS_URL": "nats://127.0.0.1:4222", "DATABASE_URL": "postgresql://postgres@127.0.0.1/test",
+           "AFTERSALES_MAX_MESSAGE_BYTES": "1000", "AFTERSALES_MAX_FIELD_CHARS": "50",
+           "AFTERSALES_MAX_RECEIVED_AGE_DAYS": "7", "AFTERSALES_MAX_RECEIVED_AHEAD_HOURS": "2",
+           "AFTERSALES_MAX_EVENT_BYTES": "100000"}  # fmt: skip
+    settings = Settings.from_env(env)
+    assert settings.door_limits == DoorLimits(1000, 50, dt.timedelta(days=7), dt.timedelta(hours=2))
+    assert settings.max_event_bytes == 100_000
+    late = call("C", received_at=(NOW + dt.timedelta(hours=3)).isoformat())
+    assert "more than 2 hours after the service clock" in refused(body(late), limits=settings.door_limits)
+    with pytest.raises(SettingsError, match="AFTERSALES_MAX_EVENT_BYTES must be between 1 and 524288"):
+        Settings.from_env({**env, "AFTERSALES_MAX_EVENT_BYTES": "1048576"})
