@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
 
 from services.intake.application import InboundCall, IntakeApplication
 from services.intake.domain import complaint_id_for
+from shared.events.commands import decode_reply
 from shared.events.telephony import ComplaintReceivedV1, DoorLimits, decode_telephony
 from shared.runtime.failures import EventTooLarge, PermanentFailure
 from shared.runtime.settings import MAX_EVENT_BYTES, Settings
 from shared.runtime.store import build_application, recorder_of
 from tests.integration.conftest import System
+from tests.integration.test_hostile_door import tick
 from tests.support import body, call, wait_until
 
 pytestmark = pytest.mark.integration
@@ -71,3 +74,21 @@ async def test_the_largest_event_the_store_accepts_is_published_and_projected(sy
     view = system.store.complaint(complaint_no)
     assert view is not None
     assert view["description"] == description
+
+
+async def test_a_staff_command_with_an_oversize_event_is_refused_413_and_records_nothing(system: System) -> None:
+    await tick(system, "2026-11-23T10:00:00+08:00")
+    assert isinstance(system.intake.app, IntakeApplication)
+    (complaint_no,) = system.intake.app.register([inbound("CALL-TO-COMPLETE", "漏油")]).registered
+    before = recorder_of(system.intake.app).max_notification_id()
+    command = {"command": "complete", "complaint_no": complaint_no, "actor": {"id": "agent-017", "role": "agent"},
+               "fields": {"description": "x" * (MAX_EVENT_BYTES + 1)}}  # fmt: skip
+    response = await system.bus.nc.request(
+        system.bus.names.commands("intake"), json.dumps(command).encode(), timeout=10
+    )
+    reply = decode_reply(response.data)
+    assert reply.status == 413
+    assert not reply.ok
+    assert reply.error is not None
+    assert "AFTERSALES_MAX_EVENT_BYTES" in reply.error
+    assert recorder_of(system.intake.app).max_notification_id() == before
