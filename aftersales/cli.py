@@ -438,6 +438,10 @@ def parser() -> argparse.ArgumentParser:
     dossier.add_argument("--out", default=".")
     dossier.set_defaults(func=cmd_dossier)
 
+    from aftersales.deadletters import add_parser as add_deadletter_parser
+
+    add_deadletter_parser(sub)
+
     for name, func, default in (
         ("asyncapi", cmd_asyncapi, "docs/asyncapi.json"),
         ("openapi", cmd_openapi, "docs/openapi.json"),

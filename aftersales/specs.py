@@ -65,7 +65,10 @@ DEADLETTER_SCHEMA: dict[str, Any] = {
         "stream_seq": {"type": "integer"},
         "dead_lettered_at": {"type": "string", "format": "date-time"},
         "headers": {"type": "object", "additionalProperties": {"type": "string"}},
-        "original_b64": {"type": "string", "description": "The original bytes, base64"},
+        "original_b64": {"type": "string", "description": "The original bytes (only their start if truncated), base64"},
+        "original_size": {"type": "integer", "description": "Length of the whole original, in bytes"},
+        "original_sha256": {"type": "string", "description": "sha256 of the whole original, hex"},
+        "original_truncated": {"type": "boolean", "description": "true if the original was over the dead-letter limit"},
     },
 }
 

@@ -18,7 +18,9 @@ SERVICE = "dispatch"
 
 def build(settings: Settings, run_relay: bool = True, consume: bool = True) -> ServiceRuntime:
     names = settings.names
-    app = build_application(DispatchApplication, settings.database_url, names.db_schema(SERVICE))
+    app = build_application(
+        DispatchApplication, settings.database_url, names.db_schema(SERVICE), max_event_bytes=settings.max_event_bytes
+    )
     recorder = recorder_of(app)
     ports = Ports(names, ServiceClock(settings.clock, recorder.load_clock, recorder.save_clock))
 

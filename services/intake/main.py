@@ -18,9 +18,11 @@ SERVICE = "intake"
 
 def build(settings: Settings, run_relay: bool = True, consume: bool = True) -> ServiceRuntime:
     names = settings.names
-    app = build_application(IntakeApplication, settings.database_url, names.db_schema(SERVICE))
+    app = build_application(
+        IntakeApplication, settings.database_url, names.db_schema(SERVICE), max_event_bytes=settings.max_event_bytes
+    )
     recorder = recorder_of(app)
-    ports = Ports(names, ServiceClock(settings.clock, recorder.load_clock, recorder.save_clock))
+    ports = Ports(names, ServiceClock(settings.clock, recorder.load_clock, recorder.save_clock), settings.door_limits)
 
     async def on_tick(now: dt.datetime) -> None:
         if await asyncio.to_thread(app.fire_due, now):

@@ -65,6 +65,10 @@ class ServiceClock:
             raise ClockNotStarted("AFTERSALES_CLOCK=external and no clock tick has arrived yet")
         return self._now
 
+    def known_now(self) -> dt.datetime | None:
+        """`now`, or None in external mode before the first tick (a check that needs it is skipped)."""
+        return wall_now() if self.mode == "wall" else self._now
+
     def advance(self, now: dt.datetime) -> bool:
         """Move to `now`; False (and no change) if it is not later than the current time."""
         if self.mode == "external" and self._now is not None and now <= self._now:

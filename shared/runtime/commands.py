@@ -3,6 +3,7 @@
 The reply always says what happened: 200 with the events recorded; 422 for a command that does not
 decode; 403 for a role that may not act (also logged: refusals are audited); 404 for an unknown
 subject; 409 when it does not fit the state or conflicted with a concurrent change (nothing was
+recorded); 413 when an event it would record is too large to publish (`EventTooLarge`, nothing was
 recorded); 503 while an external clock has not ticked yet.
 """
 
@@ -21,6 +22,7 @@ from prometheus_client import Counter
 
 from shared.events.commands import CommandReply
 from shared.runtime.clock import ClockNotStarted, ServiceClock
+from shared.runtime.failures import EventTooLarge
 
 COMMANDS = Counter("aftersales_commands_total", "Staff commands by service, command and status",
                    ["service", "command", "status"])  # fmt: skip
@@ -75,6 +77,9 @@ async def execute_command(
     except IntegrityError:
         # Another writer (a timer, a concurrent command) changed it meanwhile; nothing was recorded.
         return answer(409, "changed meanwhile by another action; try again")
+    except EventTooLarge as exc:
+        log.info("command_rejected", command=name, actor=actor.id, reason=str(exc))
+        return answer(413, str(exc))
     except ClockNotStarted as exc:
         return answer(503, str(exc))
     finally:

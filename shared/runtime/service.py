@@ -22,6 +22,7 @@ from nats.js.api import AckPolicy as JsAckPolicy
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from shared.events.subjects import Names
+from shared.events.telephony import DoorLimits
 from shared.runtime import compat
 from shared.runtime.clock import ClockNotStarted, ServiceClock, decode_tick, wall_now
 from shared.runtime.deadletter import dead_letter
@@ -60,9 +61,11 @@ def quiet_faststream_logger() -> logging.Logger:
 class Ports:
     """Adapters a handler may need besides its application: set once the broker is connected."""
 
-    def __init__(self, names: Names, clock: ServiceClock | None = None) -> None:
+    def __init__(self, names: Names, clock: ServiceClock | None = None, door_limits: DoorLimits | None = None) -> None:
         self.names = names
         self.clock = clock or ServiceClock("wall")
+        self.door_limits = door_limits or DoorLimits()
+        """What an inbound telephony message may be (`decode_telephony(raw, clock.known_now(), door_limits)`)."""
         self.relay_wakeup = asyncio.Event()
         self._js: JetStreamContext | None = None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -9,6 +10,17 @@ from typing import Literal
 from urllib.parse import parse_qs, unquote, urlparse
 
 from shared.events.subjects import Names
+from shared.events.telephony import DoorLimits
+
+BROKER_MAX_PAYLOAD = 1024 * 1024
+"""NATS `max_payload` (deploy/nats/*.conf and the embedded server's default): no message may be larger."""
+MAX_EVENT_BYTES = 256 * 1024
+"""The largest stored event (its state bytes) the event store accepts: with the envelope and headers
+around it, and JSON escaping that at worst doubles it, its published form stays under the broker's max payload."""
+MAX_DEADLETTER_BYTES = 512 * 1024
+"""The largest dead-letter record; a larger original is kept truncated, with its size and sha256."""
+
+_DOOR = DoorLimits()
 
 
 class SettingsError(ValueError):
@@ -25,6 +37,16 @@ class Settings:
     http_port: int = 8080
     batch_size: int = 500
     stream_replicas: int = 1
+    max_message_bytes: int = _DOOR.max_message_bytes
+    max_field_chars: int = _DOOR.max_field_chars
+    max_received_age: dt.timedelta = _DOOR.max_age
+    max_received_ahead: dt.timedelta = _DOOR.max_ahead
+    max_event_bytes: int = MAX_EVENT_BYTES
+
+    @property
+    def door_limits(self) -> DoorLimits:
+        """What intake's door lets in (`shared.events.telephony.decode_telephony`)."""
+        return DoorLimits(self.max_message_bytes, self.max_field_chars, self.max_received_age, self.max_received_ahead)
 
     @property
     def names(self) -> Names:
@@ -50,7 +72,21 @@ class Settings:
             http_port=int(env.get("AFTERSALES_HTTP_PORT", "8080")),
             batch_size=int(env.get("AFTERSALES_BATCH_SIZE", "500")),
             stream_replicas=int(env.get("AFTERSALES_STREAM_REPLICAS", "1")),
+            max_message_bytes=int(env.get("AFTERSALES_MAX_MESSAGE_BYTES", str(_DOOR.max_message_bytes))),
+            max_field_chars=int(env.get("AFTERSALES_MAX_FIELD_CHARS", str(_DOOR.max_field_chars))),
+            max_received_age=dt.timedelta(days=float(env.get("AFTERSALES_MAX_RECEIVED_AGE_DAYS", "30"))),
+            max_received_ahead=dt.timedelta(hours=float(env.get("AFTERSALES_MAX_RECEIVED_AHEAD_HOURS", "24"))),
+            max_event_bytes=_event_limit(int(env.get("AFTERSALES_MAX_EVENT_BYTES", str(MAX_EVENT_BYTES)))),
         )
+
+
+def _event_limit(limit: int) -> int:
+    if not 0 < limit <= BROKER_MAX_PAYLOAD // 2:
+        raise SettingsError(
+            f"AFTERSALES_MAX_EVENT_BYTES must be between 1 and {BROKER_MAX_PAYLOAD // 2} (half the broker's max"
+            f" payload), not {limit}"
+        )
+    return limit
 
 
 def postgres_env(database_url: str) -> dict[str, str]:

@@ -28,7 +28,8 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
-from shared.runtime.settings import postgres_env
+from shared.runtime.failures import EventTooLarge
+from shared.runtime.settings import BROKER_MAX_PAYLOAD, MAX_EVENT_BYTES, postgres_env
 
 __all__ = ["AftersalesRecorder", "IntegrityError", "Timer", "Tracking", "build_application"]
 
@@ -57,6 +58,9 @@ class Timer:
 
 
 class AftersalesRecorder(PostgresProcessRecorder):
+    max_event_bytes: int = MAX_EVENT_BYTES
+    """What the store accepts is what the relay can publish: see `refuse_oversize`."""
+
     def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
         super().__init__(datastore, **kwargs)
         schema = Identifier(datastore.schema)
@@ -134,6 +138,7 @@ class AftersalesRecorder(PostgresProcessRecorder):
         version stalled: the server waited for input while the client waited in `Pipeline.sync`.
         The statements are the library's own: side effects, table lock, NOTIFY, insert, ids.
         """
+        self.refuse_oversize(stored_events)
         with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
             self._insert_events(curs, stored_events, **kwargs)
             if not stored_events:
@@ -143,6 +148,20 @@ class AftersalesRecorder(PostgresProcessRecorder):
             if ids:
                 self._extend_chain(curs, stored_events, ids)
             return ids
+
+    def refuse_oversize(self, stored_events: Sequence[Any]) -> None:
+        """Raise `EventTooLarge` before any write if an event's stored form is over `max_event_bytes`.
+
+        An event the relay cannot publish (NATS max payload) would stop every later event of the
+        service behind it, so it is never stored: the command is refused, the message dead-lettered."""
+        for event in stored_events:
+            size = len(event.state)
+            if size > self.max_event_bytes:
+                raise EventTooLarge(
+                    f"event {event.topic} of {event.originator_id} (version {event.originator_version}) is"
+                    f" {size} bytes stored; the limit is {self.max_event_bytes} (AFTERSALES_MAX_EVENT_BYTES),"
+                    f" kept below the broker's max payload of {BROKER_MAX_PAYLOAD} bytes"
+                )
 
     def _extend_chain(self, curs: Cursor[DictRow], stored_events: Sequence[Any], ids: Sequence[int]) -> None:
         """Tamper evidence: each event's hash covers the previous hash and the event's bytes. Runs
@@ -244,8 +263,11 @@ class AftersalesRecorder(PostgresProcessRecorder):
 A = TypeVar("A", bound=Application[uuid.UUID])
 
 
-def build_application(cls: type[A], database_url: str, schema: str, pool_size: int = 4) -> A:
-    """An eventsourcing application on PostgreSQL, its tables in `schema`.
+def build_application(
+    cls: type[A], database_url: str, schema: str, pool_size: int = 4, max_event_bytes: int = MAX_EVENT_BYTES
+) -> A:
+    """An eventsourcing application on PostgreSQL, its tables in `schema`; its store refuses an event
+    stored larger than `max_event_bytes` with `EventTooLarge`.
 
     Several processes may start at once on one schema (intake and its relay): the schema and the
     library's tables are created under a session advisory lock, so their DDL never races."""
@@ -262,7 +284,9 @@ def build_application(cls: type[A], database_url: str, schema: str, pool_size: i
         lock.execute("SELECT pg_advisory_lock(hashtext(%s))", (f"ddl:{schema}",))
         try:
             lock.execute(SQL("CREATE SCHEMA IF NOT EXISTS {0}").format(Identifier(schema)))
-            return cls(env=env)
+            app = cls(env=env)
+            recorder_of(app).max_event_bytes = max_event_bytes
+            return app
         finally:
             lock.execute("SELECT pg_advisory_unlock(hashtext(%s))", (f"ddl:{schema}",))
 
