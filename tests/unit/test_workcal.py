@@ -234,3 +234,26 @@ def _with_calendar(policy: intake_policy.IntakePolicy, calendar: WorkingCalendar
     import dataclasses
 
     return dataclasses.replace(policy, calendar=calendar)
+
+
+@pytest.mark.parametrize(
+    ("returned_at", "due_at"),
+    [
+        # Returned 29 Dec: 30, 31 Dec, (1 Jan holiday, weekend) 4 Jan → the report is due 4 Jan 17:00.
+        ("2026-12-29T15:00:00+08:00", "2027-01-04T17:00:00+08:00"),
+        ("2027-12-30T10:00:00+08:00", "2028-01-04T17:00:00+08:00"),  # 31 Dec, (1 Jan is a Saturday) 3, 4 Jan
+    ],
+)
+def test_an_engineers_return_at_the_year_end_gets_its_report_deadline(returned_at: str, due_at: str) -> None:
+    """DSP-REPORT-3WD was refused with 409 from 2026-12-29 while 2027 was unknown; now it is decided."""
+    decision = dispatch_policy.decide("DSP-REPORT-3WD", {"returned_at": returned_at}, dispatch_policy.current_policy())
+    assert decision.outputs["due_at"] == due_at
+    assert decision.outputs["calendar_provisional"]
+
+
+def test_fin_audit_late_counts_working_days_across_the_new_year() -> None:
+    inputs = {"due_at": "2026-12-31T17:00:00+08:00", "day": 1, "auditor": "tq-003"}
+    decision = dispatch_policy.decide("FIN-AUDIT-LATE", inputs, dispatch_policy.current_policy())
+    assert decision.outputs["late_since"] == "2027-01-04T08:30:00+08:00"
+    assert decision.outputs["next_day_at"] == "2027-01-05T08:30:00+08:00"
+    assert working_days_late(CAL, cn(2026, 12, 31, 17, 0), cn(2027, 1, 5, 9, 0), HOURS) == 2
