@@ -8,21 +8,30 @@ import csv
 import datetime as dt
 import io
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 import msgspec
 import nats
+import psycopg
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
-from nats.aio.client import Client as NatsClient
-from nats.errors import NoRespondersError
-from nats.errors import TimeoutError as NatsTimeoutError
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 
 from services.reporting import api_dispatch, api_parts
 from services.reporting.application import ReportingStore
+from services.reporting.edge import (
+    COMMAND_RESPONSES,
+    MAX_INT64,
+    READ_RESPONSES,
+    ApiLimits,
+    EdgeGuard,
+    forward_command,
+    install_error_handlers,
+    read_json_object,
+)
+from services.reporting.health import Check, Health, HealthLimits, default_checks
 from services.reporting.kpis import CHINA
 from services.reporting.kpis import compute as compute_kpis
 from shared.events import commands as cmd
@@ -87,7 +96,6 @@ INTAKE_ROUTES: dict[str, type[cmd.IntakeCommand]] = {
     "close": cmd.Close,
     "fines/record-incomplete": cmd.FineRecordIncomplete,
 }
-COMMAND_TIMEOUT_S = 10.0
 EARLIEST, LATEST = dt.date(2000, 1, 1), dt.date(2100, 1, 1)
 KPI_COLUMNS = ("kpi", "value", "target", "met", "numerator", "denominator", "definition")
 
@@ -104,9 +112,22 @@ def command_body_schema(command: type[msgspec.Struct]) -> dict[str, Any]:
 
 
 def create_api(
-    store_factory: Callable[[], ReportingStore], nats_url: str | None = None, names: Names | None = None
+    store_factory: Callable[[], ReportingStore],
+    nats_url: str | None = None,
+    names: Names | None = None,
+    *,
+    limits: ApiLimits | None = None,
+    health_limits: HealthLimits | None = None,
+    checks: Sequence[Check] = (),
 ) -> FastAPI:
+    """The read API and the staff command routes. `limits` and `health_limits` default to the
+    environment (`AFTERSALES_HTTP_*`, `AFTERSALES_HEALTH_*`); `checks` are added to the default
+    health checks (see services/reporting/health.py), as is anything added later with
+    `api.state.health.add(check)`."""
     names = names or Names()
+    limits = limits or ApiLimits.from_env()
+    health_limits = health_limits or HealthLimits.from_env()
+    health = Health(checks, timeout_s=health_limits.check_timeout_s)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -114,6 +135,10 @@ def create_api(
         await asyncio.to_thread(store.open)
         app.state.store = store
         app.state.nats = await nats.connect(nats_url, max_reconnect_attempts=-1) if nats_url else None
+        js = app.state.nats.jetstream(timeout=health_limits.check_timeout_s) if app.state.nats else None
+        for check in reversed(default_checks(js, names, store, health_limits)):
+            health.checks.insert(0, check)
+        await health.reasons()  # the baseline of the dead-letter window
         yield
         if app.state.nats is not None:
             with contextlib.suppress(Exception):
@@ -126,17 +151,21 @@ def create_api(
         description="Registers and KPIs of the after-sales service (售后服务), docs/contract.md §4.",
         lifespan=lifespan,
     )
+    api.state.limits = limits
+    api.state.health = health
+    api.add_middleware(EdgeGuard, max_body_bytes=limits.max_body_bytes)
+    install_error_handlers(api)
 
     def store_of(request: Request) -> ReportingStore:
         store: ReportingStore = request.app.state.store
         return store
 
-    @api.get("/api/v1/complaints", tags=["complaints"])
+    @api.get("/api/v1/complaints", tags=["complaints"], responses=READ_RESPONSES)
     async def complaints_for_call(request: Request, call_id: str = Query(..., min_length=1)) -> list[dict[str, Any]]:
         """The complaints for a telephony call (at most one)."""
         return await asyncio.to_thread(store_of(request).complaints_for_call, call_id)
 
-    @api.get("/api/v1/complaints/{complaint_no}", tags=["complaints"])
+    @api.get("/api/v1/complaints/{complaint_no}", tags=["complaints"], responses=READ_RESPONSES)
     async def complaint(request: Request, complaint_no: str) -> dict[str, Any]:
         """One complaint: status, cause, level, warranty, deadlines, dispatch, parts, fines, escalations."""
         view = await asyncio.to_thread(store_of(request).complaint, complaint_no)
@@ -144,16 +173,16 @@ def create_api(
             raise HTTPException(status_code=404, detail=f"no complaint {complaint_no}")
         return view
 
-    @api.get("/api/v1/reports/tracking-register", tags=["reports"], response_model=None)
+    @api.get("/api/v1/reports/tracking-register", tags=["reports"], response_model=None, responses=READ_RESPONSES)
     async def tracking_register(
-        request: Request, limit: int = Query(1000, ge=1, le=100_000), offset: int = Query(0, ge=0)
+        request: Request, limit: int = Query(1000, ge=1, le=100_000), offset: int = Query(0, ge=0, le=MAX_INT64)
     ) -> Response | list[dict[str, Any]]:
         """客户投诉登记追踪表: every complaint with its classification, warranty and status."""
         views = await asyncio.to_thread(store_of(request).tracking_register, limit, offset)
         rows = [register_row(v) for v in views]
         return to_csv(rows, REGISTER_COLUMNS) if wants_csv(request) else rows
 
-    @api.get("/api/v1/reports/kpis", tags=["reports"], response_model=None)
+    @api.get("/api/v1/reports/kpis", tags=["reports"], response_model=None, responses=READ_RESPONSES)
     async def kpis(
         request: Request,
         since: Annotated[dt.date, Query(alias="from", description="received on or after (China date)")] = EARLIEST,
@@ -174,16 +203,30 @@ def create_api(
     api_dispatch.add_routes(api, names)
     api_parts.add_routes(api, names)
 
-    @api.get("/healthz", tags=["operations"])
+    @api.get(
+        "/healthz",
+        tags=["operations"],
+        responses={503: {"description": "unhealthy: PostgreSQL is not reachable (Retry-After)"}},
+    )
     async def healthz(request: Request) -> JSONResponse:
+        """`ok` (200): serving, and no check has a reason. `degraded` (200): still serving reads and
+        commands, but `reasons` says what an operator should look at (consumer or relay lag over the
+        threshold, dead letters growing, parked timers, or any added check); 200 so that a load
+        balancer keeps a degraded API in rotation. `unhealthy` (503): PostgreSQL is not reachable."""
+        positions_task = asyncio.ensure_future(asyncio.to_thread(store_of(request).positions))
+        reasons = await health.reasons()
         try:
-            positions = await asyncio.to_thread(store_of(request).positions)
-        except Exception as exc:
-            return JSONResponse({"status": "unhealthy", "error": repr(exc)}, status_code=503)
-        return JSONResponse({"status": "ok", "positions": positions})
+            positions = await positions_task
+        except psycopg.Error as exc:
+            reason = f"the database (PostgreSQL) is not reachable: {type(exc).__name__}"
+            body = {"status": "unhealthy", "error": repr(exc), "reasons": [reason, *reasons]}
+            return JSONResponse(body, status_code=503, headers={"Retry-After": str(limits.retry_after_s)})
+        return JSONResponse({"status": "degraded" if reasons else "ok", "positions": positions, "reasons": reasons})
 
     @api.get("/metrics", tags=["operations"], response_class=Response)
     async def metrics() -> Response:
+        """Prometheus metrics, the health gauges refreshed first (`aftersales_health_*`, lags, parked timers)."""
+        await health.reasons()
         return Response(metrics_payload(), media_type=CONTENT_TYPE_LATEST)
 
     return api
@@ -195,24 +238,11 @@ def command_route(api: FastAPI, names: Names, service: str, path: str, command: 
     doc = (command.__doc__ or "").strip()
 
     async def run_command(request: Request, complaint_no: str) -> JSONResponse:
-        try:
-            body = await request.json()
-        except ValueError:
-            return JSONResponse({"ok": False, "error": "the body must be JSON"}, status_code=422)
-        if not isinstance(body, dict):
-            return JSONResponse({"ok": False, "error": "the body must be a JSON object"}, status_code=422)
+        body = await read_json_object(request)
+        if isinstance(body, JSONResponse):
+            return body
         message = {**body, "command": tag, "complaint_no": complaint_no}
-        client: NatsClient | None = request.app.state.nats
-        if client is None:
-            return JSONResponse({"ok": False, "error": "commands are not wired in this process"}, status_code=503)
-        try:
-            reply_msg = await client.request(
-                names.commands(service), msgspec.json.encode(message), timeout=COMMAND_TIMEOUT_S
-            )
-        except (NatsTimeoutError, NoRespondersError):
-            return JSONResponse({"ok": False, "error": f"the {service} service did not answer"}, status_code=503)
-        reply = cmd.decode_reply(reply_msg.data)
-        return JSONResponse(msgspec.to_builtins(reply), status_code=reply.status)
+        return await forward_command(request, names.commands(service), service, message)
 
     api.add_api_route(
         f"/api/v1/complaints/{{complaint_no}}/{path}",
@@ -233,5 +263,6 @@ def command_route(api: FastAPI, names: Names, service: str, path: str, command: 
             404: {"description": "no such complaint"},
             409: {"description": "does not fit the complaint's state"},
             422: {"description": "invalid"},
+            **COMMAND_RESPONSES,
         },
     )

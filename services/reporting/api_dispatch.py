@@ -17,11 +17,9 @@ from typing import Any
 import msgspec
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
-from nats.aio.client import Client as NatsClient
-from nats.errors import NoRespondersError
-from nats.errors import TimeoutError as NatsTimeoutError
 from psycopg.sql import SQL, Identifier
 
+from services.reporting.edge import COMMAND_RESPONSES, READ_RESPONSES, forward_command, read_json_object
 from services.reporting.money import yuan
 from shared.events import commands as cmd
 from shared.events.subjects import Names
@@ -44,7 +42,6 @@ DISPATCH_ROUTES: dict[str, type[cmd.DispatchCommand]] = {
     "escalations/acknowledge": cmd.AcknowledgeEscalation,
 }
 ROSTER_ROUTES: dict[str, type[cmd.RosterCommand]] = {"": cmd.RegisterEngineer, "/update": cmd.UpdateEngineer}
-COMMAND_TIMEOUT_S = 10.0
 
 LEDGER_COLUMNS = (
     "event", "fine_id", "complaint_no", "rule", "person", "role", "department", "amount_fen", "amount_yuan",
@@ -118,19 +115,6 @@ def _fine_rows(store: Any) -> list[dict[str, Any]]:
         return [dict(r) for r in conn.execute(query).fetchall()]
 
 
-async def forward(request: Request, names: Names, message: dict[str, Any]) -> JSONResponse:
-    client: NatsClient | None = request.app.state.nats
-    if client is None:
-        return JSONResponse({"ok": False, "error": "commands are not wired in this process"}, status_code=503)
-    try:
-        reply_msg = await client.request(names.commands("dispatch"), msgspec.json.encode(message),
-                                         timeout=COMMAND_TIMEOUT_S)  # fmt: skip
-    except (NatsTimeoutError, NoRespondersError):
-        return JSONResponse({"ok": False, "error": "the dispatch service did not answer"}, status_code=503)
-    reply = cmd.decode_reply(reply_msg.data)
-    return JSONResponse(msgspec.to_builtins(reply), status_code=reply.status)
-
-
 def roster_body_schema(command: type[msgspec.Struct]) -> dict[str, Any]:
     _, components = msgspec.json.schema_components([command], ref_template="#/components/schemas/{name}")
     body = dict(components[command.__name__])
@@ -146,13 +130,11 @@ def roster_route(api: FastAPI, names: Names, suffix: str, command: type[cmd.Rost
     doc = (command.__doc__ or "").strip()
 
     async def run_command(request: Request, engineer_id: str) -> JSONResponse:
-        try:
-            body = await request.json()
-        except ValueError:
-            return JSONResponse({"ok": False, "error": "the body must be JSON"}, status_code=422)
-        if not isinstance(body, dict):
-            return JSONResponse({"ok": False, "error": "the body must be a JSON object"}, status_code=422)
-        return await forward(request, names, {**body, "command": tag, "engineer_id": engineer_id})
+        body = await read_json_object(request)
+        if isinstance(body, JSONResponse):
+            return body
+        message = {**body, "command": tag, "engineer_id": engineer_id}
+        return await forward_command(request, names.commands("dispatch"), "dispatch", message)
 
     api.add_api_route(
         f"/api/v1/engineers/{{engineer_id}}{suffix}",
@@ -169,6 +151,7 @@ def roster_route(api: FastAPI, names: Names, suffix: str, command: type[cmd.Rost
             403: {"description": "role not allowed"},
             409: {"description": "does not fit the roster"},
             422: {"description": "invalid"},
+            **COMMAND_RESPONSES,
         },
     )
 
@@ -182,7 +165,7 @@ def add_routes(api: FastAPI, names: Names) -> None:
     for suffix, roster_command in ROSTER_ROUTES.items():
         roster_route(api, names, suffix, roster_command)
 
-    @api.get("/api/v1/fines", tags=["reports"], response_model=None)
+    @api.get("/api/v1/fines", tags=["reports"], response_model=None, responses=READ_RESPONSES)
     async def fines(
         request: Request,
         person: str | None = Query(None, description="only this person's fines"),

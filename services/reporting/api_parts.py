@@ -15,11 +15,9 @@ from typing import Any
 import msgspec
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
-from nats.aio.client import Client as NatsClient
-from nats.errors import NoRespondersError
-from nats.errors import TimeoutError as NatsTimeoutError
 from psycopg.sql import SQL, Identifier
 
+from services.reporting.edge import COMMAND_RESPONSES, MAX_INT64, READ_RESPONSES, forward_command, read_json_object
 from shared.events import commands as cmd
 from shared.events.subjects import Names
 
@@ -69,12 +67,12 @@ PART_ROUTES: dict[str, type[cmd.PartCommand]] = {
     "responsibility/settle": cmd.SettleResponsibility,
     "claim/settle": cmd.SettleSupplierClaim,
 }
-COMMAND_TIMEOUT_S = 10.0
 RESPONSES: dict[int | str, dict[str, Any]] = {
     403: {"description": "role not allowed"},
     404: {"description": "no such part"},
     409: {"description": "does not fit the part's state or a rule (the reason names the rule)"},
     422: {"description": "invalid"},
+    **COMMAND_RESPONSES,
 }
 
 
@@ -109,27 +107,7 @@ def _body_schema(command: type[msgspec.Struct], supplied: tuple[str, ...]) -> di
 
 async def forward(request: Request, names: Names, message: dict[str, Any]) -> JSONResponse:
     """Send a command to the parts service and answer with its reply."""
-    client: NatsClient | None = request.app.state.nats
-    if client is None:
-        return JSONResponse({"ok": False, "error": "commands are not wired in this process"}, status_code=503)
-    try:
-        reply_msg = await client.request(
-            names.commands("parts"), msgspec.json.encode(message), timeout=COMMAND_TIMEOUT_S
-        )
-    except (NatsTimeoutError, NoRespondersError):
-        return JSONResponse({"ok": False, "error": "the parts service did not answer"}, status_code=503)
-    reply = cmd.decode_reply(reply_msg.data)
-    return JSONResponse(msgspec.to_builtins(reply), status_code=reply.status)
-
-
-async def _json_object(request: Request) -> dict[str, Any] | JSONResponse:
-    try:
-        body = await request.json()
-    except ValueError:
-        return JSONResponse({"ok": False, "error": "the body must be JSON"}, status_code=422)
-    if not isinstance(body, dict):
-        return JSONResponse({"ok": False, "error": "the body must be a JSON object"}, status_code=422)
-    return body
+    return await forward_command(request, names.commands("parts"), "parts", message)
 
 
 def part_command_route(api: FastAPI, names: Names, path: str, command: type[cmd.PartCommand]) -> None:
@@ -138,7 +116,7 @@ def part_command_route(api: FastAPI, names: Names, path: str, command: type[cmd.
     doc = (command.__doc__ or "").strip()
 
     async def run_command(request: Request, part_id: str) -> JSONResponse:
-        body = await _json_object(request)
+        body = await read_json_object(request)
         if isinstance(body, JSONResponse):
             return body
         return await forward(request, names, {**body, "command": tag, "part_id": part_id})
@@ -165,12 +143,12 @@ def add_routes(api: FastAPI, names: Names) -> None:
     """Add parts' routes (old-parts report, parts commands)."""
     from services.reporting.api import command_route, to_csv, wants_csv  # api.py imports this module
 
-    @api.get("/api/v1/reports/old-parts", tags=["reports"], response_model=None)
+    @api.get("/api/v1/reports/old-parts", tags=["reports"], response_model=None, responses=READ_RESPONSES)
     async def old_parts_report(
         request: Request,
         region: str | None = Query(None, min_length=1),
         limit: int = Query(1000, ge=1, le=100_000),
-        offset: int = Query(0, ge=0),
+        offset: int = Query(0, ge=0, le=MAX_INT64),
     ) -> Response | list[dict[str, Any]]:
         """旧件返司进度汇报表: one row per old part — PRT-RECORD columns plus due date, hand-in date,
         delay days, recovery date and ship date (docs/rules.md §6)."""
@@ -178,7 +156,7 @@ def add_routes(api: FastAPI, names: Names) -> None:
         rows = [old_parts_row(p) for p in parts]
         return to_csv(rows, OLD_PARTS_COLUMNS) if wants_csv(request) else rows
 
-    @api.get("/api/v1/parts/{part_id}", tags=["parts"])
+    @api.get("/api/v1/parts/{part_id}", tags=["parts"], responses=READ_RESPONSES)
     async def old_part(request: Request, part_id: str) -> dict[str, Any]:
         """One old part: its record, hand-in progress, disposition, sale, disposal and responsibility."""
         found = await asyncio.to_thread(_parts, request, part_id, None, 1, 0)
@@ -189,7 +167,7 @@ def add_routes(api: FastAPI, names: Names) -> None:
     command_route(api, names, "parts", "parts", cmd.RecordPart)
 
     async def record_market_price(request: Request) -> JSONResponse:
-        body = await _json_object(request)
+        body = await read_json_object(request)
         if isinstance(body, JSONResponse):
             return body
         return await forward(request, names, {**body, "command": "record_market_price"})
@@ -208,7 +186,7 @@ def add_routes(api: FastAPI, names: Names) -> None:
                 "content": {"application/json": {"schema": _body_schema(cmd.RecordMarketPrice, ())}},
             }
         },
-        responses={403: RESPONSES[403], 422: RESPONSES[422]},
+        responses={403: RESPONSES[403], 422: RESPONSES[422], **COMMAND_RESPONSES},
     )
     for path, command in PART_ROUTES.items():
         part_command_route(api, names, path, command)

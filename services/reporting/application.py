@@ -28,15 +28,34 @@ def _dumps(obj: Any) -> str:
 
 
 class ReportingStore:
-    def __init__(self, database_url: str, schema: str, pool_size: int = 4) -> None:
+    """Every wait on PostgreSQL is bounded: a connection from the pool within `wait_s` (else
+    `PoolTimeout`, an `OperationalError`), a new connection within `wait_s`, a statement within
+    `statement_timeout_s` (else `QueryCanceled`). The pool checks a connection before lending it,
+    so after PostgreSQL restarts the broken ones are replaced instead of failing a request."""
+
+    def __init__(
+        self,
+        database_url: str,
+        schema: str,
+        pool_size: int = 4,
+        wait_s: float = 3.0,
+        statement_timeout_s: float = 30.0,
+    ) -> None:
         self.database_url = database_url
         self.schema = schema
         self.pool: ConnectionPool[psycopg.Connection[dict[str, Any]]] = ConnectionPool(
             database_url,
             min_size=1,
             max_size=pool_size,
-            kwargs={"row_factory": dict_row, "autocommit": True},
+            kwargs={
+                "row_factory": dict_row,
+                "autocommit": True,
+                "connect_timeout": max(1, round(wait_s)),
+                "options": f"-c statement_timeout={round(statement_timeout_s * 1000)}",
+            },
             open=False,
+            timeout=wait_s,
+            check=ConnectionPool.check_connection,
         )
         s = Identifier(schema)
         self._sql = {
