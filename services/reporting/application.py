@@ -23,6 +23,9 @@ from shared.events.envelope import Envelope, decode_envelope, encode_envelope
 _json = msgspec.json.Encoder()
 
 
+RECONNECT_GIVE_UP_S = 5.0
+
+
 def _dumps(obj: Any) -> str:
     return _json.encode(obj).decode()
 
@@ -56,6 +59,9 @@ class ReportingStore:
             open=False,
             timeout=wait_s,
             check=ConnectionPool.check_connection,
+            # A connection attempt backs off 1, 2, 4 … s; giving up after a few seconds starts the
+            # next request on a fresh attempt, so reads recover within a connect once PostgreSQL is back.
+            reconnect_timeout=RECONNECT_GIVE_UP_S,
         )
         s = Identifier(schema)
         self._sql = {
