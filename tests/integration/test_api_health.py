@@ -11,6 +11,7 @@ import pytest
 from fastapi import FastAPI
 from psycopg.sql import SQL, Identifier
 
+from services.intake.main import build as build_intake
 from services.reporting.api import create_api
 from services.reporting.health import HealthLimits
 from services.reporting.main import build_store
@@ -18,7 +19,7 @@ from shared.runtime.service import consumer_config
 from shared.runtime.settings import Settings
 from shared.runtime.streams import ensure_streams
 from tests.api_support import serving
-from tests.support import Bus, wait_until
+from tests.support import Bus, call, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -139,3 +140,26 @@ async def test_an_added_check_is_a_reason(settings: Settings, bus: Bus) -> None:
         assert health["status"] == "degraded"
         assert reasons_of(health) == ["provisional calendar in use for 2028"]
         assert (await metric(http, "aftersales_health_reasons"))[""] == 1.0
+
+
+async def test_relay_lag_is_degraded_while_the_relay_is_stopped(settings: Settings, bus: Bus) -> None:
+    """Intake stores complaints but its relay does not run: stored notification ids run ahead."""
+    intake = build_intake(settings, run_relay=False)
+    await intake.start()
+    try:
+        async with (
+            serving(api_for(settings, HealthLimits(max_lag=1))) as base,
+            httpx.AsyncClient(base_url=base) as http,
+        ):
+            assert (await health_of(http))["status"] == "ok"
+            for n in range(3):
+                await bus.publish_call(call(f"CALL-relay-lag-{n}"))
+            behind = "the relay of intake is 3 events behind its store (over 1)"
+
+            async def relay_behind() -> bool:
+                return behind in reasons_of(await health_of(http))
+
+            await wait_until(relay_behind, timeout_s=30, interval_s=0.2, what="the relay lag reason")
+            assert (await metric(http, "aftersales_relay_lag"))['{service="intake"}'] == 3.0
+    finally:
+        await intake.stop()
