@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import json
 import os
+import traceback
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -119,9 +120,15 @@ class EdgeGuard:
         except BodyTooLarge:
             if not started:
                 await self._too_large(scope, receive, send)
-        except Exception:
+        except Exception as exc:  # the catch-all: whatever it is, the client gets no trace
             correlation_id = uuid.uuid4().hex
-            log.exception("http_unexpected_error", correlation_id=correlation_id, path=scope["path"])
+            log.error(
+                "http_unexpected_error",
+                correlation_id=correlation_id,
+                path=scope["path"],
+                error=repr(exc),
+                traceback=traceback.format_exc(),
+            )
             if not started:
                 body = {"detail": "internal error; quote the correlation id", "correlation_id": correlation_id}
                 await JSONResponse(body, status_code=500)(scope, receive, send)

@@ -207,7 +207,10 @@ async def test_an_unexpected_error_is_a_500_with_a_correlation_id_and_no_trace(
     assert "secret" not in response.text
     assert "Traceback" not in response.text
     logged = capsys.readouterr()
-    assert body["correlation_id"] in logged.out + logged.err  # the trace is in the log, under that id
+    log = logged.out + logged.err
+    assert body["correlation_id"] in log  # the trace is in the log, under that id
+    assert "RuntimeError" in log
+    assert "secret internals" in log
     await edge.still_serves()
 
 
