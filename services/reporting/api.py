@@ -14,9 +14,12 @@ from typing import Annotated, Any
 
 import msgspec
 import nats
+import nats.errors
 import psycopg
+import structlog
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
+from nats.js import JetStreamContext
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 
 from services.reporting import api_dispatch, api_parts
@@ -31,11 +34,13 @@ from services.reporting.edge import (
     install_error_handlers,
     read_json_object,
 )
-from services.reporting.health import Check, Health, HealthLimits, default_checks
+from services.reporting.health import Check, Health, HealthLimits, default_checks, provisional_calendar_check
 from services.reporting.kpis import CHINA
 from services.reporting.kpis import compute as compute_kpis
 from shared.events import commands as cmd
 from shared.events.subjects import Names
+from shared.runtime.calendar_feed import CalendarFeed
+from shared.workcal import CalendarRegistry
 
 REGISTER_COLUMNS = (
     "complaint_no", "call_id", "received_at", "kind", "status", "customer", "phone", "model", "serial",
@@ -111,6 +116,29 @@ def command_body_schema(command: type[msgspec.Struct]) -> dict[str, Any]:
     return body
 
 
+CALENDAR_RETRY_S = 5.0
+log = structlog.get_logger()
+
+
+async def follow_calendars(
+    js: JetStreamContext, names: Names, health: Health, today: Callable[[], dt.date] | None
+) -> None:
+    """Follow the published working calendars (for the provisional-calendar health reason, judged on
+    `today`, by default the date in China); retried while intake's stream does not exist yet."""
+    calendars = CalendarRegistry()
+    feed = CalendarFeed("api", names, calendars, calendars.publish, today)
+    while True:
+        try:
+            watch = await feed.start(js)
+        except (nats.errors.Error, TimeoutError) as exc:
+            log.info("calendar_feed_retry", error=repr(exc))
+            await asyncio.sleep(CALENDAR_RETRY_S)
+            continue
+        health.add(provisional_calendar_check(feed))
+        await watch
+        return
+
+
 def create_api(
     store_factory: Callable[[], ReportingStore],
     nats_url: str | None = None,
@@ -119,6 +147,7 @@ def create_api(
     limits: ApiLimits | None = None,
     health_limits: HealthLimits | None = None,
     checks: Sequence[Check] = (),
+    calendar_today: Callable[[], dt.date] | None = None,
 ) -> FastAPI:
     """The read API and the staff command routes. `limits` and `health_limits` default to the
     environment (`AFTERSALES_HTTP_*`, `AFTERSALES_HEALTH_*`); `checks` are added to the default
@@ -138,8 +167,13 @@ def create_api(
         js = app.state.nats.jetstream(timeout=health_limits.check_timeout_s) if app.state.nats else None
         for check in reversed(default_checks(js, names, store, health_limits)):
             health.checks.insert(0, check)
+        if js is not None:
+            following = follow_calendars(js, names, health, calendar_today)
+            app.state.calendar = asyncio.create_task(following, name="api-calendar")
         await health.reasons()  # the baseline of the dead-letter window
         yield
+        if js is not None:
+            app.state.calendar.cancel()
         if app.state.nats is not None:
             with contextlib.suppress(Exception):
                 await app.state.nats.drain()

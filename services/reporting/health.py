@@ -13,7 +13,9 @@ The default checks:
   (the `Aftersales-Position` header of the last message on its stream), over `max_lag`;
 - dead letters growing: messages added to `aftersales.deadletter.<source>` within the window;
 - parked timers: rows in `<schema>.parked_timers` of each service schema where the table exists
-  (shape in shared/runtime/failures.py).
+  (shape in shared/runtime/failures.py);
+- provisional calendar (added by the API once it follows the published calendars): a year that runs
+  now, or starts within 60 days, has no published working calendar (docs/rules.md §9).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from psycopg.sql import SQL, Identifier
 from services.reporting.application import ReportingStore
 from shared.events.envelope import HDR_POSITION
 from shared.events.subjects import SERVICES, Names
+from shared.runtime.calendar_feed import CalendarFeed
 from shared.runtime.streams import stream_configs
 
 Check = Callable[[], Awaitable[Sequence[str]]]
@@ -261,3 +264,16 @@ def default_checks(
             DeadLetterWatch(js, names, limits.deadletter_window_s),
         ]
     return checks
+
+
+def provisional_calendar_check(feed: CalendarFeed) -> Check:
+    """docs/rules.md §9: from 60 days before a year starts, a provisional calendar is a reason."""
+
+    async def provisional_calendar() -> list[str]:
+        return [
+            f"working calendar {year} is provisional (weekends and statutory holidays only, no 调休): "
+            f"publish it with `aftersales calendar publish {year}.toml`"
+            for year in feed.check_provisional()
+        ]
+
+    return provisional_calendar

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import AsyncIterator, Sequence
 
@@ -48,8 +49,13 @@ async def metric(http: httpx.AsyncClient, name: str) -> dict[str, float]:
     return samples
 
 
+def MIDSUMMER() -> dt.date:
+    return dt.date(2026, 6, 1)
+
+
 def api_for(settings: Settings, limits: HealthLimits) -> FastAPI:
-    return create_api(lambda: build_store(settings), settings.nats_url, settings.names, health_limits=limits)
+    return create_api(lambda: build_store(settings), settings.nats_url, settings.names, health_limits=limits,
+                      calendar_today=MIDSUMMER)  # fmt: skip
 
 
 @pytest.fixture

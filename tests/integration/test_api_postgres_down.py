@@ -7,6 +7,7 @@ stops and starts it with pg_ctl; it never touches any other PostgreSQL.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import shutil
 import subprocess
 import tempfile
@@ -78,7 +79,8 @@ READS = (
 
 async def test_postgres_down_is_503_with_a_reason_and_back_is_200(own_postgres: OwnPostgres, nats_url: str) -> None:
     settings = Settings(nats_url=nats_url, database_url=own_postgres.url, namespace="t" + uuid.uuid4().hex[:10])
-    api = create_api(lambda: build_store(settings), nats_url, settings.names, health_limits=HealthLimits())
+    api = create_api(lambda: build_store(settings), nats_url, settings.names, health_limits=HealthLimits(),
+                     calendar_today=lambda: dt.date(2026, 6, 1))  # fmt: skip
     async with serving(api) as base, httpx.AsyncClient(base_url=base, timeout=30) as http:
         assert (await http.get("/api/v1/reports/tracking-register")).status_code == 200
         assert (await http.get("/healthz")).json()["status"] == "ok"

@@ -12,16 +12,20 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import msgspec
 import pytest
 
 from aftersales.replay import History
 from services.dispatch.main import build as build_dispatch
 from services.intake.domain import complaint_id_for
+from services.reporting.api import create_api
+from services.reporting.main import build_store
 from shared.events.commands import decode_reply
 from shared.runtime.clock import encode_tick
 from shared.runtime.service import ServiceRuntime
 from shared.runtime.settings import Settings
+from tests.api_support import serving
 from tests.integration.conftest import System
 from tests.support import call, service_env, wait_until
 
@@ -167,3 +171,29 @@ async def test_only_ops_publish_and_a_contradictory_year_is_refused(system: Syst
     monday = await send(actor={"id": "ops-001", "role": "ops"}, workdays=["2027-02-22"])
     assert monday.status == 409
     assert "weekend" in (monday.error or "")
+
+
+async def test_healthz_warns_of_a_provisional_year_until_it_is_published(
+    system: System, settings: Settings, tmp_path: Path
+) -> None:
+    """From 60 days before 2027 starts, /healthz says 2027 is provisional; publishing ends it."""
+    api = create_api(lambda: build_store(settings), settings.nats_url, settings.names,
+                     calendar_today=lambda: dt.date(2026, 11, 23))  # fmt: skip
+    async with serving(api) as base, httpx.AsyncClient(base_url=base, timeout=30) as http:
+        calendar_reasons: list[str] = []
+
+        async def reasons_are(expected: int) -> bool:
+            health = (await http.get("/healthz")).json()
+            calendar_reasons[:] = [r for r in health.get("reasons", []) if "working calendar" in r]
+            return len(calendar_reasons) == expected
+
+        await wait_until(lambda: reasons_are(1), what="the provisional 2027 reason")
+        assert "2027" in calendar_reasons[0]
+        assert "aftersales calendar publish 2027.toml" in calendar_reasons[0]
+        metrics = (await http.get("/metrics")).text
+        assert "aftersales_health_degraded 1.0" in metrics
+
+        await system.bus.js.publish(system.bus.names.clock_tick, encode_tick(dt.datetime.fromisoformat(NEW_YEARS_EVE)))
+        published = await publish_file(settings, tmp_path, CALENDAR_2027)
+        assert published.returncode == 0, published.stderr
+        await wait_until(lambda: reasons_are(0), what="the reason to go once 2027 is published")
