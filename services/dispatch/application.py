@@ -30,6 +30,7 @@ from shared.events.decisions import Actor, Decision
 from shared.events.envelope import Envelope
 from shared.events.parts_events import PartFineLevied
 from shared.runtime.store import Timer, Tracking, recorder_of
+from shared.runtime.timers import fire_due_timers
 from shared.workcal import CalendarRegistry, YearSchedule, late_day_start, with_calendar, working_days_late
 
 STAFF = frozenset({"agent", "tq", "engineer", "warehouse_keeper", "old_parts_officer", "branch_manager"})
@@ -411,22 +412,14 @@ class DispatchApplication(Application[uuid.UUID]):
 
     def fire_due(self, now: dt.datetime, limit: int = 500) -> int:
         """Fire every timer the clock has passed, each exactly once (also the ones a firing
-        schedules, e.g. the next day's FIN-AUDIT-LATE); return how many fired."""
-        fired = 0
+        schedules, e.g. the next day's FIN-AUDIT-LATE); return how many fired. A failing timer is
+        parked with its reason and the others fire (`shared/runtime/timers.py`)."""
         causation_id = f"clock:{_iso(now)}"
-        for _ in range(10_000):
-            due = recorder_of(self).due_timers(now, limit)
-            if not due:
-                break
-            for timer in due:
-                case: Case = self.repository.get(timer.aggregate_id)
-                self._on_timer(case, timer, now, causation_id)
-                try:
-                    self._save([case], fired=[timer.timer_id], fired_at=now)
-                except IntegrityError:
-                    continue  # fired by someone else meanwhile, or the case changed: next round
-                fired += 1
-        return fired
+
+        def fire(case: Case, timer: Timer) -> None:
+            self._on_timer(case, timer, now, causation_id)
+
+        return fire_due_timers("dispatch", recorder_of(self), now, self.repository.get, fire, self._save, limit)
 
     def _on_timer(self, case: Case, timer: Timer, now: dt.datetime, causation_id: str) -> None:
         kind, _, detail = timer.kind.partition(":")

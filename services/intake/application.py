@@ -7,6 +7,7 @@ staff command or a tick. Rules are evaluated by `policy`, and their decisions ha
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -34,8 +35,14 @@ from shared.events.decisions import Actor, Decision
 from shared.events.dispatch_events import RepairOutcomeRecorded
 from shared.events.envelope import Envelope
 from shared.events.telephony import ComplaintReceivedV1, SurveyCompletedV1
-from shared.runtime.store import Timer, Tracking, recorder_of
+from shared.runtime.store import RegisterClaim, RegisterNumbersTaken, Timer, Tracking, recorder_of
+from shared.runtime.timers import fire_due_timers
 from shared.workcal import CalendarRegistry, InvalidSchedule, YearSchedule, with_calendar
+
+NUMBERING_ATTEMPTS = 50
+REGISTER_LOCK_TIMEOUT_MS = 10_000
+"""How long registration waits for the register counter or the event table before failing
+transiently (another session holding them that long is an outage, not a queue)."""
 
 # Who may do what (docs/rules.md §7).
 CALENDAR_PUBLISHERS = frozenset({"ops"})  # docs/rules.md §9: ops publish the State Council's calendar
@@ -86,13 +93,17 @@ class IntakeApplication(Application[uuid.UUID]):
         super().__init__(*args, **kwargs)
         self.policy: IntakePolicy = current_policy()
         self.calendars = CalendarRegistry()
+        self._numbering = threading.Lock()
+        self.register_lock_timeout_ms = REGISTER_LOCK_TIMEOUT_MS
 
     # ---------------------------------------------------------------------------- registration
 
     def register(self, calls: Sequence[InboundCall]) -> RegisterOutcome:
-        """INT-REGISTER + INT-DEDUP for a batch, saved in one transaction.
+        """INT-REGISTER + INT-DEDUP for a batch, saved in one transaction, numbered in delivery order.
 
-        A call already registered (in this batch or ever before) is a duplicate and changes nothing.
+        A call already registered (in this batch or ever before) is a duplicate and changes nothing;
+        of two deliveries of one call, the first is kept. Register numbers are taken in the same
+        transaction as the events, so a failed or retried batch uses up none (no gaps).
         """
         outcome = RegisterOutcome()
         unique: dict[uuid.UUID, InboundCall] = {}
@@ -109,24 +120,41 @@ class IntakeApplication(Application[uuid.UUID]):
         if not fresh:
             return outcome
         extensions = self._extension_days([i.call.equipment.serial for i in fresh])
-        numbers = recorder.next_register_numbers(len(fresh))
-        complaints = [self._receive(i, n, extensions) for i, n in zip(fresh, numbers, strict=True)]
         try:
-            self._save(complaints, lookups=[(f"complaint_no:{c.complaint_no}", c.id) for c in complaints])
+            complaints = self._save_numbered(fresh, extensions)
         except IntegrityError:
             # Another writer registered one of these calls meanwhile: settle them one at a time.
             return self._register_one_by_one(fresh, extensions, outcome)
         outcome.registered += [c.complaint_no for c in complaints]
         return outcome
 
+    def _save_numbered(self, calls: Sequence[InboundCall], extensions: dict[str, int]) -> list[Complaint]:
+        """Number `calls` in order (INT-REGISTER, one counter per year of receipt) and save them with
+        their numbers taken in the same transaction. In this process one batch is numbered at a time;
+        if another process took the numbers meanwhile, number again."""
+        years = [china_date(i.call.received_at).year for i in calls]
+        with self._numbering:
+            for _ in range(NUMBERING_ATTEMPTS):
+                last = recorder_of(self).register_last(sorted(set(years)))
+                claims = [RegisterClaim(year, after, years.count(year)) for year, after in last.items()]
+                complaints = []
+                for inbound, year in zip(calls, years, strict=True):
+                    last[year] += 1
+                    complaints.append(self._receive(inbound, last[year], extensions))
+                try:
+                    self._save(complaints, numbers=claims, lock_timeout_ms=self.register_lock_timeout_ms,
+                               lookups=[(f"complaint_no:{c.complaint_no}", c.id) for c in complaints])  # fmt: skip
+                except RegisterNumbersTaken:
+                    continue
+                return complaints
+        raise RegisterNumbersTaken(f"register numbers taken by other writers {NUMBERING_ATTEMPTS} times in a row")
+
     def _register_one_by_one(
         self, calls: Sequence[InboundCall], extensions: dict[str, int], outcome: RegisterOutcome
     ) -> RegisterOutcome:
-        recorder = recorder_of(self)
         for inbound in calls:
-            complaint = self._receive(inbound, recorder.next_register_numbers(1)[0], extensions)
             try:
-                self._save([complaint], lookups=[(f"complaint_no:{complaint.complaint_no}", complaint.id)])
+                (complaint,) = self._save_numbered([inbound], extensions)
             except IntegrityError:
                 outcome.duplicates += 1
             else:
@@ -395,40 +423,15 @@ class IntakeApplication(Application[uuid.UUID]):
     # ------------------------------------------------------------------------------ clock
 
     def fire_due(self, now: dt.datetime, limit: int = 200) -> int:
-        """Fire every timer the clock has passed, each exactly once; return how many fired.
-
-        Timers are fired in batches (one transaction per batch); if another writer fired one of
-        them meanwhile, the batch is rolled back and settled one timer at a time."""
-        fired = 0
+        """Fire every timer the clock has passed, each exactly once; return how many fired. Timers
+        fire in batches (one transaction each); a failing one is parked (`shared/runtime/timers.py`)."""
         causation_id = f"clock:{_iso(now)}"
-        while True:
-            due = recorder_of(self).due_timers(now, limit)
-            if not due:
-                return fired
-            complaints: dict[uuid.UUID, Complaint] = {}
-            for timer in due:
-                complaint = complaints.get(timer.aggregate_id) or self.repository.get(timer.aggregate_id)
-                complaints[timer.aggregate_id] = complaint
-                self._on_timer(complaint, timer, now, causation_id)
-            try:
-                self._save(list(complaints.values()), fired=[t.timer_id for t in due], fired_at=now)
-                fired += len(due)
-            except IntegrityError:
-                fired += self._fire_one_by_one(due, now, causation_id)
-            if len(due) < limit:
-                return fired
 
-    def _fire_one_by_one(self, due: Sequence[Timer], now: dt.datetime, causation_id: str) -> int:
-        fired = 0
-        for timer in due:
-            complaint: Complaint = self.repository.get(timer.aggregate_id)
+        def fire(complaint: Complaint, timer: Timer) -> None:
             self._on_timer(complaint, timer, now, causation_id)
-            try:
-                self._save([complaint], fired=[timer.timer_id], fired_at=now)
-            except IntegrityError:
-                continue  # fired by someone else meanwhile
-            fired += 1
-        return fired
+
+        return fire_due_timers("intake", recorder_of(self), now, self.repository.get, fire, self._save, limit,
+                               in_batches=True)  # fmt: skip
 
     def _breach(self, complaint: Complaint, rule: str, now: dt.datetime, causation_id: str) -> None:
         """A deadline the clock has passed: its breach and consequences (FIN-RELAY-LATE, escalation)."""

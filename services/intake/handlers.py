@@ -1,11 +1,14 @@
 """Intake's faststream subscribers: parse, call the application, ack. Nothing else.
 
-Ack behaviour (explicit, never faststream's default):
-- poison (bad JSON, unknown schema, a broken field rule): published to
-  `aftersales.deadletter.telephony` with the original bytes, headers and reason, then acked;
-- the valid rest of a batch is registered in one transaction, then every message is acked;
-- a transient failure (database or broker): the whole batch is nak'ed with a delay and comes back;
-  registering is idempotent on `call_id`, so a redelivery changes nothing.
+Ack behaviour (explicit, never faststream's default), per message (`shared/runtime/batches.py`):
+- poison (bad JSON, unknown schema, a broken field rule, a survey of an unknown complaint, any
+  `PermanentFailure` or domain refusal): published to `aftersales.deadletter.telephony` with the
+  original bytes, headers and reason, then acked;
+- the valid rest of a batch is registered in one transaction, then acked; if that transaction
+  fails, the batch is split until the failing message is isolated, and the rest commits;
+- a transient failure (database or broker) of a message: nak'ed with a growing delay (`RETRY_BASE_S`
+  ×4 per delivery) and after `MAX_DELIVERIES` deliveries dead-lettered with "gave up after N
+  deliveries: <reason>"; registering is idempotent on `call_id`, so a redelivery changes nothing.
 - the database work of a batch runs on one ordered worker thread while the next batch is fetched;
   at most two batches are in flight, and a batch is acked only after its transaction committed.
 """
@@ -30,6 +33,7 @@ from shared.events.commands import CommandReply, decode_calendar_command, decode
 from shared.events.envelope import Envelope
 from shared.events.subjects import Names
 from shared.events.telephony import ComplaintReceivedV1, PoisonMessage, SurveyCompletedV1, decode_telephony
+from shared.runtime.batches import Settlement, gave_up_reason, gives_up, retry_delay, settle
 from shared.runtime.commands import CommandErrors, execute_command
 from shared.runtime.deadletter import dead_letter
 from shared.runtime.pipeline import OrderedPipeline
@@ -41,7 +45,10 @@ COMPLAINTS = Counter("aftersales_intake_complaints_total", "Telephony complaints
 _reply = msgspec.json.Encoder()
 log = structlog.get_logger()
 
-RETRY_DELAY_S = 2.0
+RETRY_BASE_S = 2.0
+"""First retry delay of a transient failure; then ×4 per delivery (2 s, 8 s, 32 s, 128 s)."""
+
+Inbound = tuple[Msg, ComplaintReceivedV1 | SurveyCompletedV1]
 
 
 def causation_of(msg: Msg) -> str:
@@ -71,41 +78,26 @@ def build_router(
     )
     async def on_telephony(body: list[bytes], msg: Annotated[NatsBatchMessage, Context("message")]) -> None:
         raw: list[Msg] = msg.raw_message
-        calls: list[InboundCall] = []
-        surveys: list[tuple[SurveyCompletedV1, Msg]] = []
+        units: list[Inbound] = []
         for m in raw:
             try:
-                decoded = decode_telephony(m.data)
+                units.append((m, decode_telephony(m.data)))
             except PoisonMessage as exc:
                 await dead_letter(ports.js, names, "telephony", m, str(exc))
                 COMPLAINTS.labels("dead_lettered").inc()
-                continue
-            if isinstance(decoded, ComplaintReceivedV1):
-                calls.append(InboundCall(decoded, causation_of(m)))
-            else:
-                surveys.append((decoded, m))
+                await m.ack()
 
-        def work() -> RegisterOutcome | None:
-            outcome = app.register(calls) if calls else None
-            for survey, m in surveys:
-                _record_survey(app, survey, m, poison)
-            return outcome
+        def work() -> Settlement[Inbound, list[tuple[Inbound, str]]]:
+            return settle(units, lambda part: _apply(app, part))
 
-        poison: list[tuple[Msg, str]] = []
-
-        async def done(outcome: RegisterOutcome | None) -> None:
-            for m, reason in poison:
-                await dead_letter(ports.js, names, "telephony", m, reason)
-            if outcome is not None:
-                COMPLAINTS.labels("registered").inc(len(outcome.registered))
-                COMPLAINTS.labels("duplicate").inc(outcome.duplicates)
-            ports.relay_wakeup.set()
+        async def done(settled: Settlement[Inbound, list[tuple[Inbound, str]]]) -> None:
+            await _finish(ports, names, settled)
             await msg.ack()
 
         async def failed(exc: BaseException) -> None:
-            # Transient (database away, …): the whole batch comes back; registering is idempotent.
-            log.warning("intake_batch_retry", error=repr(exc), size=len(raw))
-            await msg.nack(delay=RETRY_DELAY_S)
+            # `settle` classifies every failure of `apply`; this is the worker itself failing.
+            log.error("intake_batch_failed", error=repr(exc), size=len(units))
+            await _come_back(ports, names, [(unit, repr(exc)) for unit in units])
 
         await pipeline.submit(work, done, failed)
 
@@ -159,11 +151,56 @@ async def _execute(app: IntakeApplication, ports: Ports, body: bytes, raw: Msg) 
     return await execute_command("intake", body, raw.reply, decode_intake_command, run, ports.clock, errors)
 
 
-def _record_survey(app: IntakeApplication, survey: SurveyCompletedV1, m: Msg, poison: list[tuple[Msg, str]]) -> None:
-    structlog.contextvars.bind_contextvars(correlation_id=survey.complaint_no)
-    try:
-        app.record_survey(survey, causation_of(m))
-    except UnknownComplaint as exc:
-        poison.append((m, f"survey for an unknown complaint: {exc}"))
-    finally:
-        structlog.contextvars.unbind_contextvars("correlation_id")
+def _apply(app: IntakeApplication, units: Sequence[Inbound]) -> list[tuple[Inbound, str]]:
+    """Register the calls of `units` in one transaction, then record the surveys (each idempotent).
+    Returns the units refused for their content (a survey of an unknown complaint); raises if the
+    part as a whole failed, and `settle` then splits it."""
+    calls = [InboundCall(decoded, causation_of(m)) for m, decoded in units if isinstance(decoded, ComplaintReceivedV1)]
+    outcome = app.register(calls) if calls else RegisterOutcome()
+    COMPLAINTS.labels("registered").inc(len(outcome.registered))
+    COMPLAINTS.labels("duplicate").inc(outcome.duplicates)
+    refused: list[tuple[Inbound, str]] = []
+    for m, decoded in units:
+        if isinstance(decoded, SurveyCompletedV1):
+            structlog.contextvars.bind_contextvars(correlation_id=decoded.complaint_no)
+            try:
+                app.record_survey(decoded, causation_of(m))
+            except UnknownComplaint as exc:
+                refused.append(((m, decoded), f"survey for an unknown complaint: {exc}"))
+            finally:
+                structlog.contextvars.unbind_contextvars("correlation_id")
+    return refused
+
+
+async def _finish(ports: Ports, names: Names, settled: Settlement[Inbound, list[tuple[Inbound, str]]]) -> None:
+    """Dead-letter the poison (with its reason) before acking it, ack what committed, and send
+    what failed transiently back with a growing delay, or give it up after MAX_DELIVERIES."""
+    refused = {id(m): reason for result in settled.results for (m, _), reason in result}
+    poison = [(unit, reason) for unit, reason in settled.poison]
+    poison += [(unit, refused[id(unit[0])]) for unit in settled.committed if id(unit[0]) in refused]
+    for (m, _), reason in poison:
+        await dead_letter(ports.js, names, "telephony", m, reason)
+        COMPLAINTS.labels("dead_lettered").inc()
+        await m.ack()
+    for m, _ in settled.committed:
+        if id(m) not in refused:
+            await m.ack()
+    await _come_back(ports, names, settled.retry)
+    if settled.attempts > 1:
+        log.warning("intake_batch_split", attempts=settled.attempts, committed=len(settled.committed),
+                    poison=len(poison), retry=len(settled.retry))  # fmt: skip
+    ports.relay_wakeup.set()
+
+
+async def _come_back(ports: Ports, names: Names, units: Sequence[tuple[Inbound, str]]) -> None:
+    for (m, _), reason in units:
+        delivered = m.metadata.num_delivered or 1
+        if gives_up(delivered):
+            await dead_letter(ports.js, names, "telephony", m, gave_up_reason(delivered, reason))
+            COMPLAINTS.labels("gave_up").inc()
+            await m.ack()
+        else:
+            delay = retry_delay(delivered, RETRY_BASE_S)
+            log.warning("intake_retry", delivered=delivered, delay_s=delay, reason=reason,
+                        stream_seq=m.metadata.sequence.stream)  # fmt: skip
+            await m.nak(delay=delay)

@@ -33,6 +33,7 @@ from shared.events.decisions import Actor, Decision
 from shared.events.dispatch_events import PartsReplaced, ReplacedPart
 from shared.events.envelope import Envelope
 from shared.runtime.store import Timer, recorder_of
+from shared.runtime.timers import fire_due_timers
 
 # Who may do what (docs/rules.md §7).
 PERMISSIONS: dict[type[cmd.PartsCommand], frozenset[str]] = {
@@ -307,29 +308,20 @@ class PartsApplication(Application[uuid.UUID]):
     # ------------------------------------------------------------------------------ clock
 
     def fire_due(self, now: dt.datetime, limit: int = 500) -> int:
-        """Fire every timer the clock has passed, each exactly once; return how many fired."""
-        fired = 0
+        """Fire every timer the clock has passed, each exactly once; return how many fired. A failing
+        timer is parked with its reason and the others fire (`shared/runtime/timers.py`)."""
         causation_id = f"clock:{now.isoformat()}"
         today = _iso(china_date(now))
-        while True:
-            due = recorder_of(self).due_timers(now, limit)
-            if not due:
-                return fired
-            for timer in due:
-                part: OldPart = self.repository.get(timer.aggregate_id)
-                if timer.kind == "overdue":
-                    delay = decide("PRT-DUE-7D", {"completed_on": part.record["completed_on"], "on": today},
-                                   self.policy)  # fmt: skip
-                    part.check_overdue(delay, self._fine(part, today), now, causation_id)
-                elif timer.kind == "responsibility":
-                    part.escalate_responsibility(self.policy.responsibility_escalate_to, now, causation_id)
-                try:
-                    self._save([part], fired=[timer.timer_id], fired_at=now)
-                except IntegrityError:
-                    continue  # fired by someone else meanwhile
-                fired += 1
-            if len(due) < limit:
-                return fired
+
+        def fire(part: OldPart, timer: Timer) -> None:
+            if timer.kind == "overdue":
+                delay = decide("PRT-DUE-7D", {"completed_on": part.record["completed_on"], "on": today},
+                               self.policy)  # fmt: skip
+                part.check_overdue(delay, self._fine(part, today), now, causation_id)
+            elif timer.kind == "responsibility":
+                part.escalate_responsibility(self.policy.responsibility_escalate_to, now, causation_id)
+
+        return fire_due_timers("parts", recorder_of(self), now, self.repository.get, fire, self._save, limit)
 
 
 def _record_of(part: ReplacedPart) -> dict[str, Any]:

@@ -6,7 +6,14 @@ the events, it can also record
 - timers (`timers=[Timer]`) scheduled by the events: deadlines survive restarts;
 - fired timers (`fired=[timer_id]`): a primary key makes a second firing fail, so a deadline fires once;
 - idempotency keys (`keys=[str]`) of inbound messages, so a second delivery fails the transaction;
-- lookups (`lookups=[(key, aggregate_id)]`): business keys such as a register number.
+- lookups (`lookups=[(key, aggregate_id)]`): business keys such as a register number;
+- register numbers (`numbers=[RegisterClaim]`, INT-REGISTER): taken from a counter row per year in
+  the same transaction, so a rolled-back or retried batch uses up no number and the register stays
+  gapless. The claim says which numbers the events carry; if another writer took them meanwhile the
+  transaction fails with `RegisterNumbersTaken` and the caller numbers again.
+
+Timers that fail are parked (`parked_timers`, shape in `shared/runtime/failures.py`) and not fired
+again until released.
 """
 
 from __future__ import annotations
@@ -26,12 +33,21 @@ from eventsourcing.postgres import PostgresDatastore, PostgresProcessRecorder
 from eventsourcing.utils import retry
 from psycopg import Cursor
 from psycopg.rows import DictRow
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL, Identifier, Literal
 
 from shared.runtime.failures import EventTooLarge
 from shared.runtime.settings import BROKER_MAX_PAYLOAD, MAX_EVENT_BYTES, postgres_env
 
-__all__ = ["AftersalesRecorder", "IntegrityError", "Timer", "Tracking", "build_application"]
+__all__ = [
+    "AftersalesRecorder",
+    "IntegrityError",
+    "ParkedTimer",
+    "RegisterClaim",
+    "RegisterNumbersTaken",
+    "Timer",
+    "Tracking",
+    "build_application",
+]
 
 
 _json = msgspec.json.Encoder()
@@ -57,6 +73,41 @@ class Timer:
     due_at: dt.datetime
 
 
+@dataclass(frozen=True)
+class RegisterClaim:
+    """INT-REGISTER: the events of this transaction carry the numbers `after + 1 … after + count` of
+    `year`, so the year's counter must still stand at `after` (else `RegisterNumbersTaken`)."""
+
+    year: int
+    after: int
+    count: int
+
+
+class RegisterNumbersTaken(Exception):
+    """Another writer took register numbers since they were read; number the batch again."""
+
+
+@dataclass(frozen=True)
+class ParkedTimer:
+    timer_id: str
+    reason: str
+    parked_at: dt.datetime
+
+
+def unique_timers(timers: Sequence[Timer]) -> list[dict[str, Any]]:
+    """One row per timer id, as a sequence of upserts would leave it: the first row's aggregate and
+    kind, the last row's due time (`ON CONFLICT DO UPDATE` may not touch one row twice in a statement)."""
+    rows: dict[str, dict[str, Any]] = {}
+    for timer in timers:
+        row = rows.get(timer.timer_id)
+        if row is None:
+            rows[timer.timer_id] = {"timer_id": timer.timer_id, "aggregate_id": timer.aggregate_id,
+                                    "kind": timer.kind, "due_at": timer.due_at}  # fmt: skip
+        else:
+            row["due_at"] = timer.due_at
+    return list(rows.values())
+
+
 class AftersalesRecorder(PostgresProcessRecorder):
     max_event_bytes: int = MAX_EVENT_BYTES
     """What the store accepts is what the relay can publish: see `refuse_oversize`."""
@@ -76,7 +127,6 @@ class AftersalesRecorder(PostgresProcessRecorder):
                     " fired_at timestamptz NOT NULL)"
                 ).format(schema),
                 SQL("CREATE TABLE IF NOT EXISTS {0}.processed_keys (key text PRIMARY KEY)").format(schema),
-                SQL("CREATE SEQUENCE IF NOT EXISTS {0}.register_no").format(schema),
                 SQL(
                     "CREATE TABLE IF NOT EXISTS {0}.audit_chain (notification_id bigint PRIMARY KEY,"
                     " previous_id bigint, hash bytea NOT NULL)"
@@ -87,6 +137,19 @@ class AftersalesRecorder(PostgresProcessRecorder):
                 SQL("CREATE TABLE IF NOT EXISTS {0}.lookups (key text PRIMARY KEY, aggregate_id uuid NOT NULL)").format(
                     schema
                 ),
+                SQL(
+                    "CREATE TABLE IF NOT EXISTS {0}.register_counter (year int PRIMARY KEY, last bigint NOT NULL)"
+                ).format(schema),
+                # Numbers given by the sequence of earlier versions: the counter goes on after them.
+                SQL(
+                    "INSERT INTO {0}.register_counter (year, last)"
+                    " SELECT substr(key, 17, 4)::int, max(substr(key, 22)::bigint) FROM {0}.lookups"
+                    " WHERE key ~ '^complaint_no:TS-[0-9]{{4}}-[0-9]+$' GROUP BY 1 ON CONFLICT (year) DO NOTHING"
+                ).format(schema),
+                SQL(
+                    "CREATE TABLE IF NOT EXISTS {0}.parked_timers (timer_id text PRIMARY KEY, reason text NOT NULL,"
+                    " parked_at timestamptz NOT NULL)"
+                ).format(schema),
             ]
         )
         # Each side effect is one set-based statement: the library runs them inside a psycopg
@@ -110,13 +173,20 @@ class AftersalesRecorder(PostgresProcessRecorder):
         self._due_timers = SQL(
             "SELECT t.timer_id, t.aggregate_id, t.kind, t.due_at FROM {0}.timers t"
             " WHERE t.due_at < %s AND NOT EXISTS (SELECT 1 FROM {0}.fired_timers f WHERE f.timer_id = t.timer_id)"
+            " AND NOT EXISTS (SELECT 1 FROM {0}.parked_timers p WHERE p.timer_id = t.timer_id)"
             " ORDER BY t.due_at, t.timer_id LIMIT %s"
         ).format(schema)
         self._existing = SQL(
             "SELECT originator_id FROM {0}.{1} WHERE originator_id = ANY(%s) AND originator_version = 1"
         ).format(schema, Identifier(self.events_table_name))
         self._existing_keys = SQL("SELECT key FROM {0}.processed_keys WHERE key = ANY(%s)").format(schema)
-        self._next_numbers = SQL("SELECT nextval(%s) FROM generate_series(1, %s)")
+        self._register_last = SQL("SELECT year, last FROM {0}.register_counter WHERE year = ANY(%s)").format(schema)
+        self._take_numbers = SQL(
+            "UPDATE {0}.register_counter SET last = last + %s WHERE year = %s AND last = %s"
+        ).format(schema)
+        self._first_numbers = SQL(
+            "INSERT INTO {0}.register_counter (year, last) VALUES (%s, %s) ON CONFLICT (year) DO NOTHING"
+        ).format(schema)
         self._schema = datastore.schema
         self._chain_head = SQL(
             "SELECT notification_id, hash FROM {0}.audit_chain ORDER BY notification_id DESC LIMIT 1"
@@ -195,12 +265,15 @@ class AftersalesRecorder(PostgresProcessRecorder):
         )
 
     def _insert_events(self, curs: Cursor[DictRow], stored_events: Sequence[Any], **kwargs: Any) -> None:
+        claims: Sequence[RegisterClaim] = kwargs.get("numbers", ())
+        if claims:
+            self._take_register_numbers(curs, claims, kwargs.get("lock_timeout_ms"))
         position: Tracking | None = kwargs.get("position")
         if position is not None:
             self._insert_tracking(curs, position)
         timers: Sequence[Timer] = kwargs.get("timers", ())
         if timers:
-            curs.execute(self._insert_timers, (_json.encode(timers).decode(),))
+            curs.execute(self._insert_timers, (_json.encode(unique_timers(timers)).decode(),))
         fired: Sequence[str] = kwargs.get("fired", ())
         if fired:
             curs.execute(self._insert_fired, (kwargs["fired_at"], list(fired)))
@@ -212,6 +285,21 @@ class AftersalesRecorder(PostgresProcessRecorder):
         if keys:
             curs.execute(self._insert_keys, (list(keys),))
         super()._insert_events(curs, stored_events, **kwargs)
+
+    def _take_register_numbers(
+        self, curs: Cursor[DictRow], claims: Sequence[RegisterClaim], lock_timeout_ms: int | None
+    ) -> None:
+        """INT-REGISTER: move each year's counter past the claimed numbers, or fail the transaction.
+        The counter row stays locked until commit, so committed numbers always form a prefix."""
+        if lock_timeout_ms is not None:
+            curs.execute(SQL("SET LOCAL lock_timeout = {0}").format(Literal(f"{int(lock_timeout_ms)}ms")))
+        for claim in sorted(claims, key=lambda c: c.year):  # one lock order: no deadlock between writers
+            if claim.after == 0:
+                curs.execute(self._first_numbers, (claim.year, claim.count))
+            else:
+                curs.execute(self._take_numbers, (claim.count, claim.year, claim.after))
+            if curs.rowcount != 1:
+                raise RegisterNumbersTaken(f"register {claim.year} moved past {claim.after}")
 
     # --- reads used by the application services (no writes outside `insert_events`)
 
@@ -253,11 +341,40 @@ class AftersalesRecorder(PostgresProcessRecorder):
             curs.execute(self._due_timers, (now, limit), prepare=True)
             return [Timer(r["timer_id"], r["aggregate_id"], r["kind"], r["due_at"]) for r in curs.fetchall()]
 
-    def next_register_numbers(self, count: int) -> list[int]:
-        """Numbers from a sequence: unique and never reused (a rolled-back batch leaves a gap)."""
+    def register_last(self, years: Sequence[int]) -> dict[int, int]:
+        """INT-REGISTER: the last number given in each year (0 if none yet). Numbers are taken by
+        saving with `numbers=[RegisterClaim(year, last, count)]`, never here."""
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(self._next_numbers, (f"{self._schema}.register_no", count), prepare=True)
-            return [next(iter(row.values())) for row in curs.fetchall()]
+            curs.execute(self._register_last, (list(years),), prepare=True)
+            found = {row["year"]: row["last"] for row in curs.fetchall()}
+        return {year: found.get(year, 0) for year in years}
+
+    def park_timer(self, timer_id: str, reason: str, parked_at: dt.datetime) -> None:
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(
+                SQL(
+                    "INSERT INTO {0}.parked_timers (timer_id, reason, parked_at) VALUES (%s, %s, %s)"
+                    " ON CONFLICT (timer_id) DO UPDATE SET reason = EXCLUDED.reason, parked_at = EXCLUDED.parked_at"
+                ).format(Identifier(self._schema)),
+                (timer_id, reason, parked_at),
+            )
+
+    def parked_timers(self) -> list[ParkedTimer]:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(
+                SQL("SELECT timer_id, reason, parked_at FROM {0}.parked_timers ORDER BY parked_at, timer_id").format(
+                    Identifier(self._schema)
+                )
+            )
+            return [ParkedTimer(r["timer_id"], r["reason"], r["parked_at"]) for r in curs.fetchall()]
+
+    def release_timer(self, timer_id: str) -> bool:
+        """Let a parked timer fire again on the next tick; False if it was not parked."""
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(
+                SQL("DELETE FROM {0}.parked_timers WHERE timer_id = %s").format(Identifier(self._schema)), (timer_id,)
+            )
+            return curs.rowcount == 1
 
 
 A = TypeVar("A", bound=Application[uuid.UUID])

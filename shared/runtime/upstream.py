@@ -9,9 +9,16 @@ most one batch is unacknowledged (`max_ack_pending` = batch size), so after a cr
 consumer's batch is redelivered before anything newer (otherwise a newer batch would move the
 position past it and the redelivery would be skipped as already seen).
 
-Ack behaviour: undecodable envelopes and unknown types are dead-lettered on
-`aftersales.deadletter.<consumer>` with their reason; a database failure nak's the batch with a
-delay; everything else is acked after the handler returned.
+Ack behaviour (`settle_in_order` in `shared/runtime/batches.py`), always in stream order:
+- poison (undecodable envelopes, unknown types, and an event whose handling fails alone with a
+  non-transient error, found by splitting the batch): dead-lettered on
+  `aftersales.deadletter.<consumer>` with its reason, acked, and the position moves past it;
+- a transient failure (database or broker away): that event and everything after it are nak'ed
+  with a growing delay (`RETRY_BASE_S` ×4 per delivery); after `MAX_DELIVERIES` deliveries that
+  failed on this event (counted by this process: the events queued behind it are redelivered as
+  often, so `num_delivered` does not tell) it is dead-lettered with "gave up after N deliveries:
+  <reason>" and the position moves on;
+- everything else is acked after the handler committed it.
 """
 
 from __future__ import annotations
@@ -22,22 +29,28 @@ from typing import Annotated
 
 import msgspec
 import structlog
-from eventsourcing.persistence import OperationalError
 from faststream import AckPolicy, Context
 from faststream.nats import JStream, NatsRouter, PullSub
 from faststream.nats.message import NatsBatchMessage
+from nats.aio.msg import Msg
 
 from shared.events.catalog import UnknownEventType, payload
 from shared.events.envelope import Envelope, decode_envelope
 from shared.events.subjects import Names
+from shared.runtime.batches import gave_up_reason, gives_up, retry_delay, settle_in_order
 from shared.runtime.deadletter import dead_letter
-from shared.runtime.ordering import InOrderGate
+from shared.runtime.ordering import GAP_RETRY_DELAY_S, InOrderGate, Split
 from shared.runtime.service import Ports, consumer_config, raw_batch
 
 log = structlog.get_logger()
 
 UpstreamHandler = Callable[[str, Sequence[Envelope]], int]
-"""(upstream service, envelopes in stream order) -> how many changed something. Runs in a thread."""
+"""(upstream service, envelopes in stream order) -> how many changed something. Runs in a thread;
+raises if it could not apply them (it may have applied a prefix: those are skipped next time)."""
+Unit = tuple[Msg, Envelope | str]
+"""A message and its envelope, or why it could not be decoded."""
+
+RETRY_BASE_S = 2.0
 
 
 def subscribe_upstream(
@@ -52,6 +65,9 @@ def subscribe_upstream(
 ) -> None:
     durable = names.durable(f"{consumer}-{upstream}")
     gate: list[InOrderGate] = []  # created on the first batch, once the broker is connected
+    # Transient failures per stream sequence, counted only when that event itself failed: the
+    # events queued behind it are redelivered too, and their num_delivered says nothing about them.
+    failures: dict[int, int] = {}
 
     @router.subscriber(
         names.events_of(upstream),
@@ -68,22 +84,45 @@ def subscribe_upstream(
         if not gate:
             gate.append(InOrderGate(ports.js, names.events_stream(upstream), durable))
         split = await gate[0].split(list(msg.raw_message))
-        envelopes: list[Envelope] = []
-        for m in split.ready:
-            try:
-                envelope = decode_envelope(m.data)
-                payload(envelope)
-            except (msgspec.DecodeError, msgspec.ValidationError, UnknownEventType) as exc:
-                await dead_letter(ports.js, names, consumer, m, f"undecodable domain event: {exc}")
-                continue
-            envelopes.append(envelope)
-        try:
-            changed = await asyncio.to_thread(handle, upstream, envelopes) if envelopes else 0
-        except OperationalError as exc:
-            log.warning("upstream_retry", upstream=upstream, error=repr(exc))
-            await msg.nack(delay=2.0)
-            return
-        gate[0].advance(split.ready)
-        await gate[0].settle(split)
-        if changed:
+        units = [_decoded(m) for m in split.ready]
+
+        def apply(part: Sequence[Unit]) -> int:
+            return handle(upstream, [envelope for _, envelope in part if isinstance(envelope, Envelope)])
+
+        def refused(unit: Unit) -> str | None:
+            return unit[1] if isinstance(unit[1], str) else None
+
+        settled = await asyncio.to_thread(settle_in_order, units, apply, refused)
+        handled = [m for m, _ in settled.handled]
+        for (m, _), reason in settled.poison:
+            await dead_letter(ports.js, names, consumer, m, reason)
+        rest = [m for m, _ in settled.rest]
+        if rest:
+            head = rest[0]
+            seq = head.metadata.sequence.stream
+            delivered = failures[seq] = failures.get(seq, 0) + 1
+            if gives_up(delivered):
+                failures.pop(seq)
+                await dead_letter(ports.js, names, consumer, head, gave_up_reason(delivered, settled.retry_reason))
+                handled.append(head)
+                rest = rest[1:]
+                delay = GAP_RETRY_DELAY_S  # the position moves on; what followed comes back at once
+            else:
+                delay = retry_delay(delivered, RETRY_BASE_S)
+                log.warning("upstream_retry", upstream=upstream, consumer=consumer, delivered=delivered,
+                            delay_s=delay, reason=settled.retry_reason)  # fmt: skip
+        gate[0].advance(handled)
+        await gate[0].settle(Split(ready=handled, seen=split.seen, early=split.early))
+        for m in rest:
+            await m.nak(delay=delay)
+        if len(handled) > len(settled.poison):
             ports.relay_wakeup.set()
+
+
+def _decoded(m: Msg) -> Unit:
+    try:
+        envelope = decode_envelope(m.data)
+        payload(envelope)
+    except (msgspec.DecodeError, msgspec.ValidationError, UnknownEventType) as exc:
+        return m, f"undecodable domain event: {exc}"
+    return m, envelope
