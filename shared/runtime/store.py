@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,7 +31,6 @@ import psycopg
 from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError, Tracking
 from eventsourcing.postgres import PostgresDatastore, PostgresProcessRecorder
-from eventsourcing.utils import retry
 from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier, Literal
@@ -106,6 +106,17 @@ def unique_timers(timers: Sequence[Timer]) -> list[dict[str, Any]]:
         else:
             row["due_at"] = timer.due_at
     return list(rows.values())
+
+
+INSERT_ATTEMPTS = 5
+
+
+def connection_lost(exc: BaseException) -> bool:
+    """A failure of the connection itself (no SQLSTATE, or class 08), not of the statements."""
+    if isinstance(exc, InterfaceError):
+        return True
+    sqlstate = getattr(exc.__cause__, "sqlstate", None)
+    return sqlstate is None or sqlstate.startswith("08")
 
 
 class AftersalesRecorder(PostgresProcessRecorder):
@@ -200,8 +211,19 @@ class AftersalesRecorder(PostgresProcessRecorder):
             " SELECT * FROM unnest(%s::uuid[], %s::int4[], %s::text[], %s::bytea[]) RETURNING notification_id"
         ).format(schema, Identifier(self.events_table_name))
 
-    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(self, stored_events: Sequence[Any], **kwargs: Any) -> Sequence[int] | None:
+        """`_insert_once`, tried again in place only when the connection was lost (a pooled connection
+        the server closed): any other failure (a lock timeout, …) is for the caller to classify."""
+        for attempt in range(1, INSERT_ATTEMPTS + 1):
+            try:
+                return self._insert_once(stored_events, **kwargs)
+            except (InterfaceError, OperationalError) as exc:
+                if attempt == INSERT_ATTEMPTS or not connection_lost(exc):
+                    raise
+                time.sleep(0.2 * attempt)
+        return None
+
+    def _insert_once(self, stored_events: Sequence[Any], **kwargs: Any) -> Sequence[int] | None:
         """The library's insert, in one plain transaction instead of a psycopg pipeline.
 
         With batches of a few hundred events (a few MB in one array parameter) the pipelined

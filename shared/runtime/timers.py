@@ -23,7 +23,7 @@ from prometheus_client import Counter, Gauge
 from shared.runtime.batches import transient
 from shared.runtime.store import AftersalesRecorder, Timer
 
-PARKED = Counter("aftersales_timers_parked_total", "Timers parked because firing them failed", ["service"])
+PARKED = Counter("aftersales_timer_parkings_total", "Timers parked because firing them failed", ["service"])
 PARKED_NOW = Gauge("aftersales_timers_parked", "Timers parked and not yet released", ["service"])
 log = structlog.get_logger()
 
