@@ -159,7 +159,8 @@ async def test_a_call_failing_transiently_is_retried_with_backoff_then_dead_lett
 
     schema = recorder_of(idle.app).datastore.schema
     with psycopg.connect(idle.settings.database_url) as holder:
-        holder.execute(SQL("SELECT * FROM {0}.register_counter WHERE year = 2027 FOR UPDATE").format(Identifier(schema)))
+        lock = SQL("SELECT * FROM {0}.register_counter WHERE year = 2027 FOR UPDATE").format(Identifier(schema))
+        holder.execute(lock)
         await idle.bus.publish_call(call("CALL-2026-A"))
         await idle.bus.publish_call(call("CALL-2027-STUCK", received_at="2027-01-02T10:00:00+08:00"))
         await idle.bus.publish_call(call("CALL-2026-B"))
