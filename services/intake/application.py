@@ -24,6 +24,7 @@ from services.intake.domain import (
     CommandRejected,
     Complaint,
     Equipment,
+    VoidNumber,
     calendar_id_for,
     complaint_id_for,
     equipment_id_for,
@@ -40,6 +41,7 @@ from shared.runtime.timers import fire_due_timers
 from shared.workcal import CalendarRegistry, InvalidSchedule, YearSchedule, with_calendar
 
 NUMBERING_ATTEMPTS = 50
+LOST_NUMBER_REASON = "number taken but never given to a complaint (a retried batch under sequence-based numbering)"
 REGISTER_LOCK_TIMEOUT_MS = 10_000
 """How long registration waits for the register counter or the event table before failing
 transiently (another session holding them that long is an outage, not a queue)."""
@@ -160,6 +162,21 @@ class IntakeApplication(Application[uuid.UUID]):
             else:
                 outcome.registered.append(complaint.complaint_no)
         return outcome
+
+    def void_lost_numbers(self, now: dt.datetime, reason: str = LOST_NUMBER_REASON) -> list[str]:
+        """INT-REGISTER: record every number that no complaint carries (a gap in the register) as
+        void with `reason`, so the register shows it; return the numbers voided. Numbers are taken
+        in the events' transaction, so this finds only numbers lost otherwise (by the sequence of
+        earlier versions, or a counter moved by hand)."""
+        voids = [VoidNumber.void(policy.register_number_in(year, n), reason, now, f"register:{_iso(now)}")
+                 for year, n in recorder_of(self).register_gaps()]  # fmt: skip
+        if not voids:
+            return []
+        try:
+            self._save(voids, lookups=[(f"void_no:{v.complaint_no}", v.id) for v in voids])
+        except IntegrityError:
+            return []  # voided by another process meanwhile
+        return [v.complaint_no for v in voids]
 
     def _extension_days(self, serials: Iterable[str | None]) -> dict[str, int]:
         """WAR-EXTEND-60D extensions already granted to these units (few units have any)."""

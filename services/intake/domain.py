@@ -569,6 +569,39 @@ DEPARTMENTS = {
 }
 
 
+VOID_NAMESPACE = uuid.UUID("5b0e7f3c-9d41-4e6a-8a2f-1c3d5e7f9a0b")
+
+
+def void_id_for(complaint_no: str) -> uuid.UUID:
+    return uuid.uuid5(VOID_NAMESPACE, complaint_no)
+
+
+class VoidNumber(Aggregate):
+    """INT-REGISTER: a register number that no complaint carries, recorded as void with the reason,
+    so the register shows it instead of a gap (auditors read a gap as a deleted record)."""
+
+    class Voided(Aggregate.Created):
+        wire_type: ClassVar[str] = "RegisterNumberVoided"
+        complaint_no: str
+        reason: str
+        voided_at: dt.datetime
+        correlation_id: str
+        causation_id: str
+
+    def __init__(
+        self, complaint_no: str, reason: str, voided_at: dt.datetime, correlation_id: str, causation_id: str
+    ) -> None:
+        self.complaint_no = complaint_no
+        self.reason = reason
+        self.voided_at = voided_at
+
+    @classmethod
+    def void(cls, complaint_no: str, reason: str, voided_at: dt.datetime, causation_id: str) -> VoidNumber:
+        return cls._create(cls.Voided, id=void_id_for(complaint_no), timestamp=voided_at, complaint_no=complaint_no,
+                           reason=reason, voided_at=voided_at, correlation_id=complaint_no,
+                           causation_id=causation_id)  # fmt: skip
+
+
 class Equipment(Aggregate):
     """One unit by serial: the warranty extensions and repair history that outlive a complaint."""
 

@@ -23,6 +23,8 @@ def build(settings: Settings, run_relay: bool = True, consume: bool = True) -> S
     )
     recorder = recorder_of(app)
     ports = Ports(names, ServiceClock(settings.clock, recorder.load_clock, recorder.save_clock), settings.door_limits)
+    if consume:
+        app.void_lost_numbers(dt.datetime.now(dt.UTC))  # INT-REGISTER: no silent gaps
 
     async def on_tick(now: dt.datetime) -> None:
         if await asyncio.to_thread(app.fire_due, now):

@@ -70,8 +70,14 @@ def china_date(moment: dt.datetime) -> dt.date:
 
 
 def register_number(sequence: int, received_at: dt.datetime) -> str:
-    """INT-REGISTER: 客户投诉编号 `TS-<year>-<8-digit sequence>`; the sequence is never reused."""
-    return f"TS-{china_date(received_at).year}-{sequence:08d}"
+    """INT-REGISTER: 客户投诉编号 `TS-<year>-<8-digit sequence>`; the sequence is never reused.
+
+    The year is that of receipt (China time), and each year's sequence starts again at 1."""
+    return register_number_in(china_date(received_at).year, sequence)
+
+
+def register_number_in(year: int, sequence: int) -> str:
+    return f"TS-{year}-{sequence:08d}"
 
 
 REQUIRED_FIELDS = (

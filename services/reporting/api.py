@@ -44,7 +44,7 @@ from shared.workcal import CalendarRegistry
 
 REGISTER_COLUMNS = (
     "complaint_no", "call_id", "received_at", "kind", "status", "customer", "phone", "model", "serial",
-    "region", "distance_km", "cause", "level", "in_warranty", "warranty_until", "record_incomplete",
+    "region", "distance_km", "cause", "level", "in_warranty", "warranty_until", "record_incomplete", "void_reason",
 )  # fmt: skip
 
 
@@ -66,6 +66,7 @@ def register_row(view: dict[str, Any]) -> dict[str, Any]:
         "in_warranty": view["warranty"]["in_warranty"],
         "warranty_until": view["warranty"]["until"],
         "record_incomplete": view["record_incomplete"],
+        "void_reason": view.get("void_reason"),  # INT-REGISTER: set on a void number's row
     }
 
 

@@ -91,12 +91,12 @@ class ReportingStore:
             "register": SQL(
                 "SELECT doc FROM {0}.complaints ORDER BY received_at, complaint_no LIMIT %s OFFSET %s"
             ).format(s),
-            "count": SQL("SELECT count(*) AS n FROM {0}.complaints").format(s),
+            "count": SQL("SELECT count(*) AS n FROM {0}.complaints WHERE status <> 'void'").format(s),
             "for_kpis": SQL(
                 "SELECT jsonb_build_object('received_at', doc->'received_at', 'deadlines', doc->'deadlines',"
                 " 'surveys', doc->'surveys', 'fines', doc->'fines', 'equipment', doc->'equipment',"
                 " 'cause', doc->'cause') AS doc FROM {0}.complaints"
-                " WHERE received_at >= %s AND received_at < %s"
+                " WHERE received_at >= %s AND received_at < %s AND status <> 'void'"
             ).format(s),
             "positions": SQL("SELECT upstream, position FROM {0}.tracking ORDER BY upstream").format(s),
         }

@@ -157,11 +157,26 @@ def _fold(view: View, p: Any, envelope: Envelope) -> None:
         fold_parts.fold(view, p, envelope)
 
 
+def void_view(p: c.RegisterNumberVoided, envelope: Envelope) -> View:
+    """INT-REGISTER: a void number keeps its row in the tracking register, with the reason, so the
+    register has no gap; it is no complaint (no call, no KPI). Dated when it was found void."""
+    blank = c.ComplaintReceived(complaint_no=p.complaint_no, call_id=f"void:{p.complaint_no}", received_at=p.voided_at,
+                                kind="void", agent_id=None, customer=c.CustomerInfo(), equipment=c.EquipmentInfo(),
+                                site=c.SiteInfo(), description=None, record_incomplete=False,
+                                missing_fields=[])  # fmt: skip
+    view = new_view(blank, envelope)
+    view["status"] = "void"
+    view["void_reason"] = p.reason
+    return view
+
+
 def apply(view: View | None, envelope: Envelope) -> View | None:
     """Fold one event into the complaint's view; None for an event about no complaint we show."""
     p = c.payload(envelope)
     if isinstance(p, c.ComplaintReceived):
         view = new_view(p, envelope)
+    elif isinstance(p, c.RegisterNumberVoided):
+        view = void_view(p, envelope)
     elif view is None:
         return None
     else:

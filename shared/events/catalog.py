@@ -53,6 +53,14 @@ class ComplaintReceived(msgspec.Struct, frozen=True):
     each `{rule, policy_version, inputs, outputs}`."""
 
 
+class RegisterNumberVoided(msgspec.Struct, frozen=True):
+    """intake: a register number no complaint carries, void with its reason (INT-REGISTER)."""
+
+    complaint_no: str
+    reason: str
+    voided_at: dt.datetime
+
+
 class EventSpec(msgspec.Struct, frozen=True):
     event_type: str
     version: int
@@ -125,6 +133,8 @@ payload = CATALOG.payload
 
 
 register(EventSpec("ComplaintReceived", 1, ComplaintReceived, "intake", "A complaint was registered."))
+register(EventSpec("RegisterNumberVoided", 1, RegisterNumberVoided, "intake",
+                   "A register number that no complaint carries, void with its reason (INT-REGISTER)."))  # fmt: skip
 
 
 class SurveyRecorded(msgspec.Struct, frozen=True):

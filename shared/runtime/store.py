@@ -371,6 +371,20 @@ class AftersalesRecorder(PostgresProcessRecorder):
             found = {row["year"]: row["last"] for row in curs.fetchall()}
         return {year: found.get(year, 0) for year in years}
 
+    def register_gaps(self) -> list[tuple[int, int]]:
+        """INT-REGISTER: (year, number) below each year's last that neither a complaint nor a void
+        record carries. Committed numbers always form a prefix (the counter row is locked until
+        commit), so one statement's snapshot shows no gap that a running registration would fill."""
+        padded = SQL("'TS-' || c.year || '-' || lpad(n::text, greatest(8, length(n::text)), '0')")
+        query = SQL(
+            "SELECT c.year, n FROM {0}.register_counter c, generate_series(1, c.last) AS n"
+            " WHERE NOT EXISTS (SELECT 1 FROM {0}.lookups l WHERE l.key = 'complaint_no:' || {1})"
+            " AND NOT EXISTS (SELECT 1 FROM {0}.lookups l WHERE l.key = 'void_no:' || {1}) ORDER BY 1, 2"
+        ).format(Identifier(self._schema), padded)
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(query)
+            return [(row["year"], row["n"]) for row in curs.fetchall()]
+
     def park_timer(self, timer_id: str, reason: str, parked_at: dt.datetime) -> None:
         with self.datastore.transaction(commit=True) as curs:
             curs.execute(

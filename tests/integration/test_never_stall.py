@@ -7,6 +7,7 @@ consumer starts, so the first fetch takes them together.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -20,6 +21,7 @@ from psycopg.sql import SQL, Identifier
 from services.intake import handlers
 from services.intake.application import IntakeApplication
 from services.intake.main import build as build_intake
+from services.reporting.api import register_row
 from services.reporting.main import build as build_reporting
 from shared.runtime.failures import MAX_DELIVERIES
 from shared.runtime.service import ServiceRuntime
@@ -177,3 +179,41 @@ async def test_a_call_failing_transiently_is_retried_with_backoff_then_dead_lett
     await idle.bus.publish_call(call("CALL-2027-AFTER", received_at="2027-01-03T09:00:00+08:00"))
     await wait_until(visible(system, 4), timeout_s=10)
     assert numbers(system) == ["TS-2026-00000001", "TS-2026-00000002", "TS-2027-00000001", "TS-2027-00000002"]
+
+
+async def test_a_lost_number_is_void_in_the_register_with_its_reason(system: System) -> None:
+    """INT-REGISTER: a number taken but never given to a complaint (as the sequence of earlier
+    versions did on every retried batch; here the counter is moved past one by hand) is found,
+    recorded void with its reason (an event), and shown in the tracking register: no silent gap."""
+    app = system.intake.app
+    assert isinstance(app, IntakeApplication)
+    await system.bus.publish_call(call("CALL-BEFORE-GAP"))
+    await wait_until(visible(system, 1), timeout_s=10)
+    recorder = recorder_of(app)
+    with recorder.datastore.transaction(commit=True) as curs:
+        curs.execute(
+            SQL("UPDATE {0}.register_counter SET last = last + 1 WHERE year = 2026").format(
+                Identifier(recorder.datastore.schema)
+            )
+        )
+    await system.bus.publish_call(call("CALL-AFTER-GAP"))
+    await wait_until(visible(system, 2), timeout_s=10)
+
+    voided = app.void_lost_numbers(dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC))
+    assert voided == ["TS-2026-00000002"]
+    assert app.void_lost_numbers(dt.datetime(2026, 11, 23, 12, 5, tzinfo=dt.UTC)) == []  # once
+    system.intake.ports.relay_wakeup.set()
+
+    async def void_shown() -> bool:
+        return system.store.complaint("TS-2026-00000002") is not None
+
+    await wait_until(void_shown, timeout_s=10, what="the void number in the tracking register")
+    rows = system.store.tracking_register(100, 0)
+    assert [(r["complaint_no"], r["status"]) for r in rows] == [
+        ("TS-2026-00000001", "registered"),
+        ("TS-2026-00000003", "registered"),
+        ("TS-2026-00000002", "void"),
+    ]
+    assert "never given to a complaint" in rows[2]["void_reason"]
+    assert register_row(rows[2])["void_reason"] == rows[2]["void_reason"]
+    assert system.store.complaint_count() == 2  # a void number is no complaint
