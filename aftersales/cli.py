@@ -261,6 +261,35 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     return 0
 
 
+TIMER_SERVICES = ("intake", "dispatch", "parts")
+
+
+def cmd_timers(args: argparse.Namespace) -> int:
+    """List parked timers (with their reason), or release one so the next tick fires it again."""
+    from eventsourcing.application import Application
+
+    from shared.runtime.store import build_application, recorder_of
+
+    settings = _settings()
+    released = False
+    for service in (args.service,) if args.service else TIMER_SERVICES:
+        app = build_application(Application, settings.database_url, settings.names.db_schema(service))
+        try:
+            recorder = recorder_of(app)
+            if args.timers_command == "parked":
+                for timer in recorder.parked_timers():
+                    print(f"{service}\t{timer.timer_id}\t{timer.parked_at.isoformat()}\t{timer.reason}")
+            elif recorder.release_timer(args.timer_id):
+                print(f"released {args.timer_id} ({service}): it fires on the next tick")
+                released = True
+        finally:
+            app.close()
+    if args.timers_command == "release" and not released:
+        print(f"no parked timer {args.timer_id}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_asyncapi(args: argparse.Namespace) -> int:
     from aftersales.specs import asyncapi_json
 
@@ -416,6 +445,15 @@ def parser() -> argparse.ArgumentParser:
     rep_sub = rep.add_subparsers(dest="reporting_command", required=True)
     rebuild = rep_sub.add_parser("rebuild", help="drop the read model so it is rebuilt from the streams")
     rebuild.set_defaults(func=cmd_rebuild)
+
+    timers = sub.add_parser("timers", help="timers parked because firing them failed")
+    timers_sub = timers.add_subparsers(dest="timers_command", required=True)
+    parked = timers_sub.add_parser("parked", help="list parked timers: service, timer id, parked at, reason")
+    release = timers_sub.add_parser("release", help="let a parked timer fire again on the next tick")
+    release.add_argument("timer_id")
+    for command in (parked, release):
+        command.add_argument("--service", choices=TIMER_SERVICES, default=None, help="default: every service")
+        command.set_defaults(func=cmd_timers)
 
     replay = sub.add_parser("replay", help="a history with every decision re-evaluated (exit 1 if one differs)")
     replay_sub = replay.add_subparsers(dest="subject", required=True)

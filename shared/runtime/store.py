@@ -404,6 +404,12 @@ class AftersalesRecorder(PostgresProcessRecorder):
             )
             return [ParkedTimer(r["timer_id"], r["reason"], r["parked_at"]) for r in curs.fetchall()]
 
+    def parked_count(self) -> int:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(SQL("SELECT count(*) AS n FROM {0}.parked_timers").format(Identifier(self._schema)))
+            row = curs.fetchone()
+            return 0 if row is None else int(row["n"])
+
     def release_timer(self, timer_id: str) -> bool:
         """Let a parked timer fire again on the next tick; False if it was not parked."""
         with self.datastore.transaction(commit=True) as curs:

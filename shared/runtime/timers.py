@@ -50,6 +50,7 @@ def fire_due_timers(
 
     `in_batches`: first try each round's timers in one transaction (fast), and only if that fails
     fire them one at a time, which isolates (and parks) a failing one."""
+    PARKED_NOW.labels(service).set(recorder.parked_count())  # also after a release from the command line
     fired = 0
     conflicted: set[str] = set()
     for _ in range(MAX_ROUNDS):
@@ -109,5 +110,5 @@ def park(service: str, recorder: AftersalesRecorder, timer: Timer, now: dt.datet
     """Set one timer aside with its reason, and alert: the operator releases it once fixed."""
     recorder.park_timer(timer.timer_id, reason, now)
     PARKED.labels(service).inc()
-    PARKED_NOW.labels(service).set(len(recorder.parked_timers()))
+    PARKED_NOW.labels(service).set(recorder.parked_count())
     log.error("timer_parked", service=service, timer_id=timer.timer_id, kind=timer.kind, reason=reason)

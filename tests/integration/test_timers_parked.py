@@ -14,6 +14,7 @@ import pytest
 from prometheus_client import REGISTRY
 from psycopg.sql import SQL, Identifier
 
+from aftersales import cli
 from services.intake.application import InboundCall, IntakeApplication
 from shared.events.telephony import ComplaintReceivedV1, decode_telephony
 from shared.runtime.settings import Settings
@@ -80,3 +81,21 @@ def test_a_failing_timer_is_parked_and_the_others_fire_on_time(app: IntakeApplic
     assert app.fire_due(evening + dt.timedelta(minutes=1)) == 0
     assert parked_total() == before + 2
     assert not recorder.release_timer("no-such-timer")
+
+
+def test_the_operator_lists_and_releases_parked_timers(
+    app: IntakeApplication, settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`aftersales timers parked` and `aftersales timers release <timer_id>`."""
+    recorder = recorder_of(app)
+    recorder.park_timer("t-1:INT-RELAY-4WH", "AggregateNotFound: gone", dt.datetime(2026, 11, 23, 14, 0, tzinfo=CN))
+    monkeypatch.setenv("NATS_URL", settings.nats_url)  # read by Settings.from_env, not used here
+    monkeypatch.setenv("DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("AFTERSALES_NAMESPACE", settings.namespace)
+
+    assert cli.main(["timers", "parked"]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert listed == ["intake\tt-1:INT-RELAY-4WH\t2026-11-23T06:00:00+00:00\tAggregateNotFound: gone"]
+    assert cli.main(["timers", "release", "t-1:INT-RELAY-4WH"]) == 0
+    assert recorder.parked_timers() == []
+    assert cli.main(["timers", "release", "t-1:INT-RELAY-4WH", "--service", "intake"]) == 1
