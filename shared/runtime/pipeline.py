@@ -13,7 +13,10 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+import structlog
+
 T = TypeVar("T")
+log = structlog.get_logger()
 
 
 class OrderedPipeline:
@@ -48,6 +51,8 @@ class OrderedPipeline:
                 await failed(exc)
             else:
                 await done(result)
+        except Exception as exc:  # settling failed (broker away): unacked messages come back after ack_wait
+            log.warning("batch_settle_failed", error=repr(exc))
         finally:
             self._slots.release()
 
