@@ -1,7 +1,7 @@
 """Settle a batch message by message: what commits, what is poison, what comes back later.
 
 `settle(units, apply)` runs `apply` (one transaction for the whole batch, idempotent per unit) and,
-if it fails, splits the batch until each failure is pinned on one unit (STYLE: the unit of failure
+if it fails, splits the batch until each failure is pinned on one unit (the unit of failure
 is one message, never a batch):
 - a unit that fails alone with a transient error (`is_transient`, also behind the eventsourcing
   library's translated errors) comes back: the consumer naks it with a growing delay, and after

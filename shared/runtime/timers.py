@@ -1,7 +1,7 @@
 """The fire loop every service's clock runs: each due timer fires once, and one that fails is parked.
 
 A service says how to load a timer's aggregate (`Load`), what the timer does to it (`Fire`) and how
-it is saved (`Save`, with `fired=[timer_id]` in the same transaction). Failures (STYLE, `shared/runtime/failures.py`):
+it is saved (`Save`, with `fired=[timer_id]` in the same transaction). Failures (`shared/runtime/failures.py`):
 - transient (database away): raised, so the tick fails and the next tick tries again;
 - a timer someone else fired meanwhile (or whose aggregate changed): `IntegrityError`, tried next round;
   the same conflict twice in one run is not a race but a fault of that timer: it is parked;
