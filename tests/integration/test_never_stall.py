@@ -20,6 +20,7 @@ from psycopg.sql import SQL, Identifier
 
 from services.intake import handlers
 from services.intake.application import IntakeApplication
+from services.intake.domain import complaint_id_for
 from services.intake.main import build as build_intake
 from services.reporting.api import register_row
 from services.reporting.main import build as build_reporting
@@ -128,19 +129,34 @@ async def test_three_calls_about_one_unit_in_one_batch_are_all_registered_in_ord
 
 
 async def test_an_unexpected_error_splits_the_batch_and_only_the_culprit_is_dead_lettered(idle: Idle) -> None:
-    """A serial with a NUL character passes decoding but PostgreSQL refuses it inside the batch's
-    transaction (its expiry-notice timer id; an error nobody planned for): the batch is split, that
-    call dead-lettered with the reason, the seven around it registered."""
+    """A call that passes every check at the door but that the database refuses inside the batch's
+    transaction, for a reason nobody planned for: here a trigger a DBA put on the business-key
+    table refuses that complaint's row. The batch is split, that call dead-lettered with the
+    database's reason, the seven around it registered (and numbered without a gap)."""
+    culprit = complaint_id_for("CALL-SPLIT-5")
+    recorder = recorder_of(idle.app)
+    schema = Identifier(recorder.datastore.schema)
+    with recorder.datastore.transaction(commit=True) as curs:
+        curs.execute(
+            SQL(
+                "CREATE FUNCTION {0}.refuse_one() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+                " IF NEW.aggregate_id = {1} THEN RAISE EXCEPTION 'row refused by the DBA''s check'; END IF;"
+                " RETURN NEW; END $$"
+            ).format(schema, str(culprit))
+        )
+        curs.execute(
+            SQL(
+                "CREATE TRIGGER refuse_one BEFORE INSERT ON {0}.lookups FOR EACH ROW EXECUTE FUNCTION {0}.refuse_one()"
+            ).format(schema)
+        )
     for n in range(8):
-        serial = "QY25K-\u0000-BAD" if n == 5 else f"QY25K-2024-{n:05d}"
-        equipment = {**IN_WARRANTY, "serial": serial}
-        await idle.bus.publish_call(call(f"CALL-SPLIT-{n}", equipment=equipment))
+        await idle.bus.publish_call(call(f"CALL-SPLIT-{n}", equipment={**IN_WARRANTY, "serial": f"QY25K-2024-{n:05d}"}))
     system = await idle.start()
 
     await wait_until(visible(system, 7), timeout_s=15, what="the seven good calls")
     (letter,) = await dead_letters(idle.bus, 1)
     assert json.loads(base64.b64decode(letter["original_b64"]))["call_id"] == "CALL-SPLIT-5"
-    assert "\\u0000" in letter["reason"] or "Unicode" in letter["reason"]
+    assert "row refused by the DBA's check" in letter["reason"]
     assert not letter["reason"].startswith("gave up")  # poison: not retried
     assert numbers(system) == [f"TS-2026-{n:08d}" for n in range(1, 8)]  # the culprit used no number
 
