@@ -111,6 +111,8 @@ def subscribe_upstream(
                 delay = retry_delay(delivered, RETRY_BASE_S)
                 log.warning("upstream_retry", upstream=upstream, consumer=consumer, delivered=delivered,
                             delay_s=delay, reason=settled.retry_reason)  # fmt: skip
+        for m in handled:
+            failures.pop(m.metadata.sequence.stream, None)
         gate[0].advance(handled)
         await gate[0].settle(Split(ready=handled, seen=split.seen, early=split.early))
         for m in rest:
