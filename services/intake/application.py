@@ -42,9 +42,6 @@ from shared.workcal import CalendarRegistry, InvalidSchedule, YearSchedule, with
 
 NUMBERING_ATTEMPTS = 50
 LOST_NUMBER_REASON = "number taken but never given to a complaint (a retried batch under sequence-based numbering)"
-REGISTER_LOCK_TIMEOUT_MS = 10_000
-"""How long registration waits for the register counter or the event table before failing
-transiently (another session holding them that long is an outage, not a queue)."""
 
 # Who may do what (docs/rules.md §7).
 CALENDAR_PUBLISHERS = frozenset({"ops"})  # docs/rules.md §9: ops publish the State Council's calendar
@@ -96,7 +93,6 @@ class IntakeApplication(Application[uuid.UUID]):
         self.policy: IntakePolicy = current_policy()
         self.calendars = CalendarRegistry()
         self._numbering = threading.Lock()
-        self.register_lock_timeout_ms = REGISTER_LOCK_TIMEOUT_MS
 
     # ---------------------------------------------------------------------------- registration
 
@@ -144,7 +140,7 @@ class IntakeApplication(Application[uuid.UUID]):
                     last[year] += 1
                     complaints.append(self._receive(inbound, last[year], extensions))
                 try:
-                    self._save(complaints, numbers=claims, lock_timeout_ms=self.register_lock_timeout_ms,
+                    self._save(complaints, numbers=claims,
                                lookups=[(f"complaint_no:{c.complaint_no}", c.id) for c in complaints])  # fmt: skip
                 except RegisterNumbersTaken:
                     continue

@@ -109,6 +109,7 @@ def unique_timers(timers: Sequence[Timer]) -> list[dict[str, Any]]:
 
 
 INSERT_ATTEMPTS = 5
+LOCK_TIMEOUT_MS = 10_000
 
 
 def connection_lost(exc: BaseException) -> bool:
@@ -122,6 +123,9 @@ def connection_lost(exc: BaseException) -> bool:
 class AftersalesRecorder(PostgresProcessRecorder):
     max_event_bytes: int = MAX_EVENT_BYTES
     """What the store accepts is what the relay can publish: see `refuse_oversize`."""
+    lock_timeout_ms: int = LOCK_TIMEOUT_MS
+    """How long a write waits for a lock (the register counter, the event table, a tracking row)
+    before failing transiently: another session holding it that long is an outage, not a queue."""
 
     def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
         super().__init__(datastore, **kwargs)
@@ -232,6 +236,7 @@ class AftersalesRecorder(PostgresProcessRecorder):
         """
         self.refuse_oversize(stored_events)
         with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
+            curs.execute(SQL("SET LOCAL lock_timeout = {0}").format(Literal(f"{int(self.lock_timeout_ms)}ms")))
             self._insert_events(curs, stored_events, **kwargs)
             if not stored_events:
                 return None
@@ -289,7 +294,7 @@ class AftersalesRecorder(PostgresProcessRecorder):
     def _insert_events(self, curs: Cursor[DictRow], stored_events: Sequence[Any], **kwargs: Any) -> None:
         claims: Sequence[RegisterClaim] = kwargs.get("numbers", ())
         if claims:
-            self._take_register_numbers(curs, claims, kwargs.get("lock_timeout_ms"))
+            self._take_register_numbers(curs, claims)
         position: Tracking | None = kwargs.get("position")
         if position is not None:
             self._insert_tracking(curs, position)
@@ -308,13 +313,9 @@ class AftersalesRecorder(PostgresProcessRecorder):
             curs.execute(self._insert_keys, (list(keys),))
         super()._insert_events(curs, stored_events, **kwargs)
 
-    def _take_register_numbers(
-        self, curs: Cursor[DictRow], claims: Sequence[RegisterClaim], lock_timeout_ms: int | None
-    ) -> None:
+    def _take_register_numbers(self, curs: Cursor[DictRow], claims: Sequence[RegisterClaim]) -> None:
         """INT-REGISTER: move each year's counter past the claimed numbers, or fail the transaction.
         The counter row stays locked until commit, so committed numbers always form a prefix."""
-        if lock_timeout_ms is not None:
-            curs.execute(SQL("SET LOCAL lock_timeout = {0}").format(Literal(f"{int(lock_timeout_ms)}ms")))
         for claim in sorted(claims, key=lambda c: c.year):  # one lock order: no deadlock between writers
             if claim.after == 0:
                 curs.execute(self._first_numbers, (claim.year, claim.count))

@@ -173,7 +173,7 @@ async def test_a_call_failing_transiently_is_retried_with_backoff_then_dead_lett
     new_year = "2027-01-01T00:30:00+08:00"
     await idle.bus.publish_call(call("CALL-2027-FIRST", received_at=new_year))
     system = await idle.start()
-    idle.app.register_lock_timeout_ms = 200
+    recorder_of(idle.app).lock_timeout_ms = 200
     await wait_until(visible(system, 1), timeout_s=10)
     assert numbers(system) == ["TS-2027-00000001"]
 
