@@ -81,7 +81,7 @@ def build_router(
         units: list[Inbound] = []
         for m in raw:
             try:
-                units.append((m, decode_telephony(m.data)))
+                units.append((m, decode_telephony(m.data, ports.clock.known_now(), ports.door_limits)))
             except PoisonMessage as exc:
                 await dead_letter(ports.js, names, "telephony", m, str(exc))
                 COMPLAINTS.labels("dead_lettered").inc()

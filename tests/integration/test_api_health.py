@@ -131,7 +131,7 @@ async def test_a_parked_timer_is_degraded_with_its_reason(settings: Settings, bu
 
 
 async def test_an_added_check_is_a_reason(settings: Settings, bus: Bus) -> None:
-    """The lead's pluggable checks, e.g. the provisional calendar (DOMAIN §9)."""
+    """The lead's pluggable checks, e.g. the provisional calendar (docs/rules.md §9)."""
     calendar_is_provisional = [False]
 
     async def provisional_calendar() -> Sequence[str]:

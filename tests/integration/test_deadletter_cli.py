@@ -12,7 +12,7 @@ import pytest
 
 from shared.runtime.settings import Settings
 from tests.integration.conftest import System
-from tests.integration.test_hostile_door import tick, wire_the_door
+from tests.integration.test_hostile_door import tick
 from tests.support import body, call, service_env, wait_until
 
 pytestmark = pytest.mark.integration
@@ -25,10 +25,7 @@ async def aftersales(settings: Settings, *args: str) -> subprocess.CompletedProc
     )
 
 
-async def test_list_show_and_replay_a_fixed_message_registers_it_once(
-    system: System, settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    wire_the_door(monkeypatch, system.intake)
+async def test_list_show_and_replay_a_fixed_message_registers_it_once(system: System, settings: Settings) -> None:
     await tick(system, "2026-11-23T10:00:00+08:00")
     early = call("CALL-EARLY", received_at="2026-12-21T09:00:00+08:00")  # the clock is behind: refused
     await system.bus.js.publish(system.bus.names.complaint_received, body(early), headers={"Nats-Msg-Id": "CALL-EARLY"})

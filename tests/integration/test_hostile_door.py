@@ -12,10 +12,7 @@ from typing import Any
 
 import pytest
 
-import services.intake.handlers as intake_handlers
-from shared.events.telephony import DoorLimits, TelephonyMessage, decode_telephony
 from shared.runtime.clock import encode_tick
-from shared.runtime.service import ServiceRuntime
 from tests.integration.conftest import System
 from tests.support import body, call, wait_until
 
@@ -23,19 +20,6 @@ pytestmark = pytest.mark.integration
 
 NOW = "2026-11-23T10:00:00+08:00"
 ONE_MB = 1_000_000
-
-
-def wire_the_door(monkeypatch: pytest.MonkeyPatch, intake: ServiceRuntime) -> None:
-    """What intake's handler does once wired, with this one line in services/intake/handlers.py:
-    `decoded = decode_telephony(m.data, ports.clock.known_now(), ports.door_limits)`.
-
-    Harmless after that change: what the handler passes wins."""
-
-    def decode(raw: bytes, now: dt.datetime | None = None, limits: DoorLimits | None = None) -> TelephonyMessage:
-        ports = intake.ports
-        return decode_telephony(raw, now or ports.clock.known_now(), limits or ports.door_limits)
-
-    monkeypatch.setattr(intake_handlers, "decode_telephony", decode)
 
 
 async def tick(system: System, iso: str) -> None:
@@ -92,11 +76,8 @@ HOSTILE: list[tuple[str, Callable[[str], bytes], str]] = [
 ]  # fmt: skip
 
 
-async def test_500_good_calls_arrive_through_500_hostile_messages(
-    system: System, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_500_good_calls_arrive_through_500_hostile_messages(system: System) -> None:
     started = time.monotonic()
-    wire_the_door(monkeypatch, system.intake)
     await tick(system, NOW)
     rng = random.Random(9)
     traffic: list[tuple[bytes, str | None]] = []  # (bytes, None for good or the expected reason)
