@@ -4,6 +4,12 @@ Position: the relay keeps no state of its own. The service's stream holds only w
 published, so its last message says where to resume (`Aftersales-Position` header). Every publish
 names the previous event id in `Nats-Expected-Last-Msg-Id`, so the stream refuses a gap or a
 reordering, and `Nats-Msg-Id` (the deterministic event id) makes a repeated publish a no-op.
+
+Liveness: every wait on the broker is bounded (`ack_timeout_s`); a batch that is refused (the chain
+does not match, e.g. after a NATS restart or a foreign message on the stream) or not acknowledged
+in time makes the relay resynchronise from the stream's last message, with a capped backoff, and
+carry on. The first publish after a resynchronisation is chained by sequence
+(`Nats-Expected-Last-Sequence`), so a last message that is not ours does not block the chain.
 """
 
 from __future__ import annotations
@@ -16,11 +22,13 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import nats.errors
+import psycopg
 import structlog
 from eventsourcing.application import Application
-from eventsourcing.persistence import Notification
+from eventsourcing.persistence import Notification, PersistenceError
 from nats.js import JetStreamContext
-from nats.js.errors import NotFoundError
+from nats.js.errors import APIError, NotFoundError
 from prometheus_client import Counter, Gauge
 from psycopg.sql import SQL, Identifier
 
@@ -36,8 +44,15 @@ from shared.events.envelope import (
 )
 from shared.events.subjects import Names
 
+HDR_EXPECTED_LAST_SEQUENCE = "Nats-Expected-Last-Sequence"
+WRONG_LAST_MSG_ID = 10070
+WRONG_LAST_SEQUENCE = 10071
+RESYNC_WALK_LIMIT = 10_000
+"""How many foreign messages at the end of the stream a resynchronisation looks past."""
+
 RELAYED = Counter("aftersales_relayed_events_total", "Domain events published by the relay", ["service"])
 RELAY_POSITION = Gauge("aftersales_relay_position", "Last notification id published", ["service"])
+RELAY_RESYNCS = Counter("aftersales_relay_resyncs_total", "Times the relay resumed from its stream", ["service"])
 log = structlog.get_logger()
 
 _META_FIELDS = frozenset({"originator_id", "originator_version", "timestamp", "originator_topic"})
@@ -70,6 +85,23 @@ def to_envelope(service: str, notification_id: int, event: Any) -> Envelope:
     )
 
 
+class ChainMismatch(RuntimeError):
+    """The stream's last message is not the one this relay expected: resynchronise from the stream."""
+
+
+RETRYABLE: tuple[type[BaseException], ...] = (
+    ChainMismatch,
+    APIError,
+    nats.errors.Error,
+    PersistenceError,
+    psycopg.Error,
+    TimeoutError,
+    OSError,
+)
+"""What makes the relay back off, resynchronise and try again: the broker or the store away, a
+refused chain. Anything else is a bug and stops the relay (and its process, so it is restarted)."""
+
+
 class Relay:
     def __init__(
         self,
@@ -80,6 +112,8 @@ class Relay:
         batch_size: int = 500,
         idle_sleep_s: float = 0.25,
         wakeup: asyncio.Event | None = None,
+        ack_timeout_s: float = 10.0,
+        max_backoff_s: float = 5.0,
     ) -> None:
         self.app = app
         self.js = js
@@ -88,25 +122,41 @@ class Relay:
         self.batch_size = batch_size
         self.idle_sleep_s = idle_sleep_s
         self.wakeup = wakeup or asyncio.Event()
+        self.ack_timeout_s = ack_timeout_s
+        self.max_backoff_s = max_backoff_s
         self.position = 0
         self.last_event_id: str | None = None
+        self.last_sequence: int | None = None
+        """Set after a resynchronisation: the next publish is chained by this stream sequence."""
+        self.resyncs = 0
         self._stopping = False
         self._listener: threading.Thread | None = None
 
     async def _load_position(self) -> None:
+        """Resume after the last message of ours on the stream (bounded waits, bounded walk back)."""
         stream = self.names.events_stream(self.service)
-        info = await self.js.stream_info(stream)
-        if info.state.last_seq == 0 or info.state.messages == 0:
-            self.position, self.last_event_id = 0, None
+        async with asyncio.timeout(self.ack_timeout_s):
+            info = await self.js.stream_info(stream)
+        last_seq = int(info.state.last_seq or 0)
+        self.last_sequence = last_seq
+        self.position, self.last_event_id = 0, None
+        if last_seq == 0 or info.state.messages == 0:
             return
-        try:
-            last = await self.js.get_msg(stream, seq=info.state.last_seq)
-        except NotFoundError:
-            self.position, self.last_event_id = 0, None
-            return
-        headers = last.headers or {}
-        self.position = int(headers[HDR_POSITION])
-        self.last_event_id = headers[HDR_MSG_ID]
+        first_seq = int(info.state.first_seq or 1)
+        for seq in range(last_seq, max(first_seq, last_seq - RESYNC_WALK_LIMIT) - 1, -1):
+            try:
+                async with asyncio.timeout(self.ack_timeout_s):
+                    msg = await self.js.get_msg(stream, seq=seq)
+            except NotFoundError:
+                continue  # deleted
+            headers = msg.headers or {}
+            if HDR_POSITION in headers and HDR_MSG_ID in headers:
+                self.position = int(headers[HDR_POSITION])
+                self.last_event_id = headers[HDR_MSG_ID]
+                if seq != last_seq:
+                    log.warning("relay_foreign_messages", stream=stream, ours=seq, last=last_seq)
+                return
+        raise ChainMismatch(f"no message of ours in the last {RESYNC_WALK_LIMIT} of {stream}")
 
     def _read(self) -> list[tuple[Notification, Any]]:
         notifications = self.app.recorder.select_notifications(start=self.position + 1, limit=self.batch_size)
@@ -114,34 +164,52 @@ class Relay:
         return [(n, to_event(n)) for n in notifications]
 
     async def publish_pending(self) -> int:
-        """Publish one batch; return how many events were published."""
+        """Publish one batch; return how many events were published.
+
+        Bounded: raises `TimeoutError` when the stream does not acknowledge the batch within
+        `ack_timeout_s`, `ChainMismatch` when it refuses the chain; either way nothing is waited for
+        any more (pending acknowledgements are cancelled, which frees their publish slots)."""
         batch = await asyncio.to_thread(self._read)
         if not batch:
             return 0
         expected = self.last_event_id
-        futures = []
-        for notification, event in batch:
-            envelope = to_envelope(self.service, notification.id, event)
-            headers = {
-                HDR_MSG_ID: str(envelope.event_id),
-                HDR_POSITION: str(notification.id),
-                HDR_TYPE: envelope.type,
-                HDR_CORRELATION: envelope.correlation_id,
-            }
-            if expected is not None:
-                headers[HDR_EXPECTED_LAST_MSG_ID] = expected
-            futures.append(
-                await self.js.publish_async(
-                    self.names.event(self.service, envelope.type),
-                    encode_envelope(envelope),
-                    headers=headers,
-                    wait_stall=5.0,
-                )
-            )
-            expected = headers[HDR_MSG_ID]
-        await asyncio.gather(*futures)
+        futures: list[asyncio.Future[Any]] = []
+        try:
+            async with asyncio.timeout(self.ack_timeout_s):
+                for i, (notification, event) in enumerate(batch):
+                    envelope = to_envelope(self.service, notification.id, event)
+                    headers = {
+                        HDR_MSG_ID: str(envelope.event_id),
+                        HDR_POSITION: str(notification.id),
+                        HDR_TYPE: envelope.type,
+                        HDR_CORRELATION: envelope.correlation_id,
+                    }
+                    if i == 0 and self.last_sequence is not None:
+                        headers[HDR_EXPECTED_LAST_SEQUENCE] = str(self.last_sequence)
+                    elif expected is not None:
+                        headers[HDR_EXPECTED_LAST_MSG_ID] = expected
+                    futures.append(
+                        await self.js.publish_async(
+                            self.names.event(self.service, envelope.type),
+                            encode_envelope(envelope),
+                            headers=headers,
+                            wait_stall=self.ack_timeout_s,
+                        )
+                    )
+                    expected = headers[HDR_MSG_ID]
+                acks = await asyncio.gather(*futures, return_exceptions=True)
+        finally:
+            for future in futures:
+                if not future.done():
+                    future.cancel()
+        for ack in acks:
+            if isinstance(ack, APIError) and ack.err_code in (WRONG_LAST_MSG_ID, WRONG_LAST_SEQUENCE):
+                raise ChainMismatch(str(ack))
+            if isinstance(ack, BaseException):
+                raise ack
         self.position = batch[-1][0].id
         self.last_event_id = expected
+        self.last_sequence = None
         RELAYED.labels(self.service).inc(len(batch))
         RELAY_POSITION.labels(self.service).set(self.position)
         return len(batch)
@@ -152,16 +220,24 @@ class Relay:
         datastore = getattr(self.app.recorder, "datastore", None)
         if channel is None or datastore is None:
             return
+        backoff = 0.5
         while not self._stopping:
             try:
                 with datastore.get_connection() as conn:
                     conn.execute(SQL("LISTEN {0}").format(Identifier(channel)))
+                    backoff = 0.5
                     while not self._stopping:
                         for _ in conn.notifies(timeout=1.0, stop_after=1):
                             loop.call_soon_threadsafe(self.wakeup.set)
-            except Exception as exc:
-                log.warning("relay_listen_failed", error=repr(exc))
-                time.sleep(1.0)
+            except RETRYABLE as exc:  # the LISTEN connection is gone: reconnect
+                log.warning("relay_listen_failed", error=repr(exc), retry_in_s=backoff)
+                self._sleep_unless_stopping(backoff)
+                backoff = min(backoff * 2, self.max_backoff_s)
+
+    def _sleep_unless_stopping(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while not self._stopping and time.monotonic() < deadline:
+            time.sleep(0.1)
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -169,14 +245,25 @@ class Relay:
             target=self._listen, args=(loop,), name=f"{self.service}-relay-listen", daemon=True
         )
         self._listener.start()
-        await self._load_position()
+        backoff = 0.25
+        while not self._stopping:
+            try:
+                await self._load_position()
+                break
+            except RETRYABLE as exc:  # broker away or stream unreadable: retry
+                log.warning("relay_start_retry", error=repr(exc), retry_in_s=backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self.max_backoff_s)
         log.info("relay_started", position=self.position)
+        backoff = 0.25
         while not self._stopping:
             try:
                 published = await self.publish_pending()
-            except Exception as exc:
-                log.warning("relay_retry", error=repr(exc))
-                await asyncio.sleep(0.5)
+                backoff = 0.25
+            except RETRYABLE as exc:  # store or broker away, chain refused: resync and retry
+                log.warning("relay_retry", error=repr(exc), retry_in_s=backoff, position=self.position)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self.max_backoff_s)
                 await self._resync()
                 continue
             if published < self.batch_size:
@@ -187,11 +274,15 @@ class Relay:
     async def _resync(self) -> None:
         try:
             await self._load_position()
-        except Exception as exc:
+        except RETRYABLE as exc:  # still away: the next round retries
             log.warning("relay_resync_failed", error=repr(exc))
+            return
+        self.resyncs += 1
+        RELAY_RESYNCS.labels(self.service).inc()
+        log.info("relay_resynced", position=self.position, last_sequence=self.last_sequence)
 
     def stop(self) -> None:
         self._stopping = True
         self.wakeup.set()
         if self._listener is not None:
-            self._listener.join(timeout=2.0)  # it checks for the stop every 0.2 s
+            self._listener.join(timeout=2.0)  # it checks for the stop every second
