@@ -19,6 +19,7 @@ from psycopg_pool import ConnectionPool
 
 from services.reporting.projection import View, apply
 from shared.events.envelope import Envelope, decode_envelope, encode_envelope
+from shared.runtime.store import DDL_LOCK_CLASS
 
 _json = msgspec.json.Encoder()
 
@@ -112,7 +113,8 @@ class ReportingStore:
         s = Identifier(self.schema)
         with self.pool.connection() as conn, conn.transaction():
             # The projector and the API both open the store; serialise their DDL.
-            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"ddl:{self.schema}",))
+            # Two keys: never the same lock as the one-key per-complaint locks of `project`.
+            conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (DDL_LOCK_CLASS, self.schema))
             conn.execute(SQL("CREATE SCHEMA IF NOT EXISTS {0}").format(s))
             conn.execute(
                 SQL(

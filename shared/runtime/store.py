@@ -51,6 +51,9 @@ __all__ = [
 
 
 _json = msgspec.json.Encoder()
+DDL_LOCK_CLASS = 0x0DD1
+"""First key of the two-key advisory lock that serialises a schema's DDL (the second key is
+`hashtext(schema)`); two-key locks never collide with the one-key locks the services take per row."""
 GENESIS = b"\x00" * 32
 
 
@@ -214,6 +217,52 @@ class AftersalesRecorder(PostgresProcessRecorder):
             "INSERT INTO {0}.{1} (originator_id, originator_version, topic, state)"
             " SELECT * FROM unnest(%s::uuid[], %s::int4[], %s::text[], %s::bytea[]) RETURNING notification_id"
         ).format(schema, Identifier(self.events_table_name))
+
+    def create_table(self) -> None:
+        """The library's DDL under a session advisory lock, and none at all when it was applied before.
+
+        The DDL is one transaction whose `CREATE INDEX IF NOT EXISTS` statements take a SHARE lock on
+        their table even when the index exists: the events table first, then `timers`. A running
+        service's insert takes `timers`, then the events table: a process starting next to a busy one
+        deadlocked (`DeadlockDetected` on `timers_due`). So the DDL records a fingerprint of its
+        statements in `ddl_applied` once it has committed; a process that finds its own fingerprint
+        there takes no table lock, and leaves the library only its bookkeeping (tracking migration,
+        type adapters), run with no statements. Changed statements (a new table) run the DDL again."""
+        key = (DDL_LOCK_CLASS, self._schema)
+        with self.datastore.get_connection() as conn:
+            conn.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", key)
+            try:
+                fingerprint = self._ddl_fingerprint(conn)
+                if self._ddl_applied(conn, fingerprint):
+                    statements, self.sql_create_statements = self.sql_create_statements, []
+                    try:
+                        super().create_table()
+                    finally:
+                        self.sql_create_statements = statements
+                    return
+                super().create_table()
+                schema = Identifier(self._schema)
+                conn.execute(
+                    SQL("CREATE TABLE IF NOT EXISTS {0}.ddl_applied (fingerprint text PRIMARY KEY,"
+                        " applied_at timestamptz NOT NULL DEFAULT now())").format(schema)
+                )  # fmt: skip
+                conn.execute(
+                    SQL("INSERT INTO {0}.ddl_applied (fingerprint) VALUES (%s) ON CONFLICT DO NOTHING").format(schema),
+                    (fingerprint,),
+                )
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", key)
+
+    def _ddl_fingerprint(self, conn: psycopg.Connection[DictRow]) -> str:
+        text = "\n".join(statement.as_string(conn) for statement in self.sql_create_statements)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def _ddl_applied(self, conn: psycopg.Connection[DictRow], fingerprint: str) -> bool:
+        row = conn.execute("SELECT to_regclass(%s) AS t", (f"{_quote(self._schema)}.ddl_applied",)).fetchone()
+        if row is None or row["t"] is None:
+            return False
+        query = SQL("SELECT 1 FROM {0}.ddl_applied WHERE fingerprint = %s").format(Identifier(self._schema))
+        return conn.execute(query, (fingerprint,)).fetchone() is not None
 
     def insert_events(self, stored_events: Sequence[Any], **kwargs: Any) -> Sequence[int] | None:
         """`_insert_once`, tried again in place only when the connection was lost (a pooled connection
@@ -420,6 +469,10 @@ class AftersalesRecorder(PostgresProcessRecorder):
             return curs.rowcount == 1
 
 
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
 A = TypeVar("A", bound=Application[uuid.UUID])
 
 
@@ -429,8 +482,9 @@ def build_application(
     """An eventsourcing application on PostgreSQL, its tables in `schema`; its store refuses an event
     stored larger than `max_event_bytes` with `EventTooLarge`.
 
-    Several processes may start at once on one schema (intake and its relay): the schema and the
-    library's tables are created under a session advisory lock, so their DDL never races."""
+    Several processes may start at once on one schema (intake and its relay): the schema, and then
+    the tables (`AftersalesRecorder.create_table`), are created under an advisory lock, so their DDL
+    never races."""
     env = {
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
         "APPLICATION_RECORDER_TOPIC": f"{AftersalesRecorder.__module__}:{AftersalesRecorder.__qualname__}",
@@ -440,15 +494,12 @@ def build_application(
         "POSTGRES_CONNECT_TIMEOUT": "10",
         **postgres_env(database_url),
     }
-    with psycopg.connect(database_url, autocommit=True) as lock:
-        lock.execute("SELECT pg_advisory_lock(hashtext(%s))", (f"ddl:{schema}",))
-        try:
-            lock.execute(SQL("CREATE SCHEMA IF NOT EXISTS {0}").format(Identifier(schema)))
-            app = cls(env=env)
-            recorder_of(app).max_event_bytes = max_event_bytes
-            return app
-        finally:
-            lock.execute("SELECT pg_advisory_unlock(hashtext(%s))", (f"ddl:{schema}",))
+    with psycopg.connect(database_url, autocommit=True, connect_timeout=10) as conn, conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (DDL_LOCK_CLASS, schema))
+        conn.execute(SQL("CREATE SCHEMA IF NOT EXISTS {0}").format(Identifier(schema)))
+    app = cls(env=env)
+    recorder_of(app).max_event_bytes = max_event_bytes
+    return app
 
 
 def recorder_of(app: Application[uuid.UUID]) -> AftersalesRecorder:
