@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,6 +34,24 @@ def _settings() -> Settings:
 # --------------------------------------------------------------------------- run one service
 
 
+HARD_STOP_S = 10.0
+"""After SIGTERM/SIGINT a service exits within this many seconds, whatever it is waiting for."""
+
+
+def _exit_within(seconds: float) -> None:
+    """Make sure this process ends: a thread blocked in a driver call (a connect to a database that
+    is away, with the library's retries) would otherwise keep `asyncio.run` waiting at exit."""
+
+    def hard_exit() -> None:
+        sys.stderr.write(f"aftersales: not stopped after {seconds:.0f}s, exiting now\n")
+        sys.stderr.flush()
+        os._exit(1)
+
+    timer = threading.Timer(seconds, hard_exit)
+    timer.daemon = True
+    timer.start()
+
+
 async def _run_service(name: str, relay: bool, consume: bool) -> None:
     from shared.runtime.logs import configure_logging
 
@@ -40,28 +59,43 @@ async def _run_service(name: str, relay: bool, consume: bool) -> None:
     settings = _settings()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+
+    def request_stop() -> None:
+        if stop.is_set():
+            os._exit(1)  # asked twice: stop now
+        stop.set()
+        _exit_within(HARD_STOP_S)
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, request_stop)
+    try:
+        await _build_and_run(name, relay, consume, settings, stop)
+    finally:
+        if not stop.is_set():
+            _exit_within(HARD_STOP_S)  # ended on its own (a failed start): exit, for the supervisor to restart
+
+
+async def _build_and_run(name: str, relay: bool, consume: bool, settings: Settings, stop: asyncio.Event) -> None:
     if name == "intake":
         from services.intake.main import build as build_intake
 
-        runtime = build_intake(settings, run_relay=relay, consume=consume)
+        runtime = await asyncio.to_thread(build_intake, settings, run_relay=relay, consume=consume)
     elif name == "dispatch":
         from services.dispatch.main import build as build_dispatch
 
-        runtime = build_dispatch(settings, run_relay=relay)
+        runtime = await asyncio.to_thread(build_dispatch, settings, run_relay=relay)
     elif name == "parts":
         from services.parts.main import build as build_parts
 
-        runtime = build_parts(settings, run_relay=relay)
+        runtime = await asyncio.to_thread(build_parts, settings, run_relay=relay)
     else:
         from services.reporting.main import build as build_reporting
 
-        runtime, store = build_reporting(settings)
+        runtime, store = await asyncio.to_thread(build_reporting, settings)
         try:
             await runtime.run_forever(stop)
         finally:
-            store.close()
+            await asyncio.to_thread(store.close)
         return
     await runtime.run_forever(stop)
 
@@ -81,6 +115,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             host=settings.http_host,
             port=settings.http_port,
             log_level="warning",
+            timeout_graceful_shutdown=5,
         )
         return 0
     asyncio.run(_run_service(args.service, relay=not args.no_relay, consume=not args.relay_only))

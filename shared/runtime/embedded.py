@@ -71,6 +71,77 @@ class EmbeddedNats:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.process.kill()
+            self.process.wait(timeout=10)
+
+    def restart(self, data_dir: Path, down_s: float = 0.0) -> EmbeddedNats:
+        """Stop, stay down `down_s`, start again on the same port and data dir (what a deploy does)."""
+        self.stop()
+        time.sleep(down_s)
+        return EmbeddedNats.start(data_dir, port=int(self.url.rsplit(":", 1)[1]))
+
+
+@dataclass
+class EmbeddedPostgres:
+    """A PostgreSQL of its own on 127.0.0.1:`port` with its data in `data_dir` (pgserver's binaries),
+    for tests that stop and restart the server under the services. Not for `aftersales up`."""
+
+    data_dir: Path
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    @classmethod
+    def start(cls, data_dir: Path, port: int | None = None) -> EmbeddedPostgres:
+        server = cls(data_dir.resolve(), port or free_port())
+        server._init()
+        server.up()
+        return server
+
+    def _user(self) -> str | None:
+        return "pgserver" if os.geteuid() == 0 else None  # postgres refuses to run as root
+
+    def _run(self, tool: str, *args: str, timeout_s: float = 60.0) -> None:
+        from pgserver._commands import POSTGRES_BIN_PATH
+
+        subprocess.run(
+            [str(POSTGRES_BIN_PATH / tool), "-D", str(self.data_dir), *args],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            user=self._user(),
+            timeout=timeout_s,
+        )
+
+    def _init(self) -> None:
+        if (self.data_dir / "PG_VERSION").exists():
+            return
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        user = self._user()
+        if user is not None:
+            from pgserver.utils import ensure_prefix_permissions, ensure_user_exists
+
+            import pwd
+
+            ensure_user_exists(user)
+            ensure_prefix_permissions(self.data_dir)
+            entry = pwd.getpwnam(user)
+            os.chown(self.data_dir, entry.pw_uid, entry.pw_gid)
+        self._run("initdb", "--auth=trust", "--encoding=utf8", "-U", "postgres")
+
+    def up(self) -> None:
+        options = f"-h 127.0.0.1 -p {self.port} -k '' -c max_connections=200"
+        self._run("pg_ctl", "-w", "-t", "60", "-o", options, "-l", str(self.data_dir / "log"), "start")
+
+    def down(self, mode: str = "fast") -> None:
+        """`fast` (what systemd's stop does) or `immediate` (a crash: recovery on the next start)."""
+        self._run("pg_ctl", "-w", "-t", "60", "-m", mode, "stop")
+
+    def restart(self, down_s: float = 0.0, mode: str = "fast") -> None:
+        self.down(mode)
+        time.sleep(down_s)
+        self.up()
 
 
 def start_postgres(data_dir: Path) -> str:

@@ -2,6 +2,11 @@
 
 The composition root of a service (`services/<name>/main.py`) builds its application and
 subscribers and hands them to `ServiceRuntime`; a test wires the same root with its own settings.
+
+Never stall: the broker connection retries for ever with a pause between attempts and notices a dead
+server within `PING_INTERVAL_S * MAX_OUTSTANDING_PINGS`; consume tasks restart with backoff
+(`compat`); the relay bounds its waits. `run_forever` stops when asked, whatever state the start is
+in, and bounds its own stop (`STOP_TIMEOUT_S`).
 """
 
 from __future__ import annotations
@@ -33,6 +38,12 @@ from shared.runtime.streams import ensure_streams
 log = structlog.get_logger()
 
 OnTick = Callable[[dt.datetime], Awaitable[None]]
+
+RECONNECT_WAIT_S = 2
+PING_INTERVAL_S = 10
+MAX_OUTSTANDING_PINGS = 3
+STOP_TIMEOUT_S = 8.0
+"""How long a graceful stop may take (consumers drain, the pool closes) before it is abandoned."""
 
 
 def raw_batch(msg: Any) -> Any:
@@ -95,8 +106,12 @@ class ServiceRuntime:
         self.on_tick = on_tick
         self.broker = NatsBroker(
             settings.nats_url,
-            graceful_timeout=15.0,
+            graceful_timeout=5.0,
             max_reconnect_attempts=-1,
+            reconnect_time_wait=RECONNECT_WAIT_S,
+            connect_timeout=5,
+            ping_interval=PING_INTERVAL_S,
+            max_outstanding_pings=MAX_OUTSTANDING_PINGS,
             logger=quiet_faststream_logger(),
         )
         if router is not None:
@@ -173,17 +188,32 @@ class ServiceRuntime:
 
     async def stop(self) -> None:
         if self.relay is not None:
-            self.relay.stop()
+            await asyncio.to_thread(self.relay.stop)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self.broker.stop()
-        if self.app is not None:
-            self.app.close()
+        try:
+            await self.broker.stop()
+        finally:
+            if self.app is not None:
+                await asyncio.to_thread(self.app.close)
 
     async def run_forever(self, stop: asyncio.Event) -> None:
-        await self.start()
+        """Start, run until `stop` is set, stop. A stop asked for while the start still waits (for a
+        broker or a database that is away) cancels the start; the stop itself is bounded."""
+        starting = asyncio.create_task(self.start(), name=f"{self.service}-start")
+        stopping = asyncio.create_task(stop.wait(), name=f"{self.service}-stop-requested")
         try:
-            await stop.wait()
+            await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if starting.done():
+                starting.result()  # a failed start raises here: the supervisor restarts the process
+                await stopping
         finally:
-            await self.stop()
+            for task in (starting, stopping):
+                task.cancel()
+            await asyncio.gather(starting, stopping, return_exceptions=True)
+            try:
+                async with asyncio.timeout(STOP_TIMEOUT_S):
+                    await self.stop()
+            except TimeoutError:
+                log.warning("stop_timed_out", after_s=STOP_TIMEOUT_S)
