@@ -9,7 +9,6 @@ import datetime as dt
 import json
 import os
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -20,7 +19,6 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from shared.runtime.settings import Settings
 
-from aftersales.processes import PROCESSES
 
 SERVICES = ("intake", "dispatch", "parts", "reporting", "api")
 
@@ -125,20 +123,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- up
 
 
-def _wait_http(url: str, timeout_s: float = 60.0) -> None:
-    import httpx
-
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=1.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"{url} did not answer within {timeout_s}s")
-
-
 def _demo(env: dict[str, str]) -> None:
     import httpx
 
@@ -165,7 +149,19 @@ def _demo(env: dict[str, str]) -> None:
     print(f"demo: browse {base}/docs, {base}/api/v1/reports/tracking-register, {base}/metrics", flush=True)
 
 
+def _healthy(url: str) -> bool:
+    import httpx
+
+    try:
+        return httpx.get(url, timeout=1.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 def cmd_up(args: argparse.Namespace) -> int:
+    """Start every service and keep them running: a child that exits is restarted with backoff
+    (`aftersales.processes.Supervisor`); SIGINT/SIGTERM stop them all within seconds."""
+    from aftersales.processes import Supervisor
     from shared.runtime.embedded import EmbeddedNats, free_port, start_postgres
 
     data_dir = Path(args.data_dir).resolve()
@@ -184,7 +180,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     for stale in metrics_dir.glob("*.db"):
         stale.unlink()
     env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
-    children: dict[str, subprocess.Popen[bytes]] = {}
+    supervisor = Supervisor(env)
     stop = False
 
     def request_stop(signum: int, frame: object) -> None:
@@ -194,31 +190,29 @@ def cmd_up(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     try:
-        for name, argv in PROCESSES.items():
-            children[name] = subprocess.Popen([sys.executable, "-m", "aftersales.cli", *argv], env=env)
+        supervisor.start()
         base = f"http://127.0.0.1:{env['AFTERSALES_HTTP_PORT']}"
-        _wait_http(f"{base}/healthz")
-        print(f"up: all services running; read API at {base} (Ctrl-C stops)", flush=True)
+        deadline = time.monotonic() + 60
+        while not stop and not _healthy(f"{base}/healthz"):
+            if time.monotonic() > deadline:
+                print(f"up: {base}/healthz did not answer within 60s", file=sys.stderr)
+                return 1
+            supervisor.poll()
+            time.sleep(0.2)
+        if stop:
+            return 0
+        pids = ", ".join(f"{name}={supervisor.pid(name)}" for name in supervisor.children)
+        print(f"up: all services running ({pids}); read API at {base} (Ctrl-C stops)", flush=True)
         if args.demo:
             _demo(env)
         if args.exit_after_demo:
             return 0
         while not stop:
-            for name, child in children.items():
-                if child.poll() is not None:
-                    print(f"up: {name} exited with {child.returncode}; stopping", file=sys.stderr)
-                    return 1
-            time.sleep(0.5)
+            supervisor.poll()
+            time.sleep(0.2)
         return 0
     finally:
-        for child in children.values():
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-        for child in children.values():
-            try:
-                child.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                child.kill()
+        supervisor.stop()
         if nats_server is not None:
             nats_server.stop()
         print("up: stopped", flush=True)

@@ -120,9 +120,9 @@ class EmbeddedPostgres:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         user = self._user()
         if user is not None:
-            from pgserver.utils import ensure_prefix_permissions, ensure_user_exists
-
             import pwd
+
+            from pgserver.utils import ensure_prefix_permissions, ensure_user_exists
 
             ensure_user_exists(user)
             ensure_prefix_permissions(self.data_dir)
