@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,14 +106,20 @@ class EmbeddedPostgres:
     def _run(self, tool: str, *args: str, timeout_s: float = 60.0) -> None:
         from pgserver._commands import POSTGRES_BIN_PATH
 
-        subprocess.run(
-            [str(POSTGRES_BIN_PATH / tool), "-D", str(self.data_dir), *args],
-            check=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            user=self._user(),
-            timeout=timeout_s,
-        )
+        # Output to a file, not a pipe: the server pg_ctl starts would inherit the pipe and hold it.
+        with tempfile.TemporaryFile() as output:
+            done = subprocess.run(
+                [str(POSTGRES_BIN_PATH / tool), "-D", str(self.data_dir), *args],
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                user=self._user(),
+                cwd=self.data_dir.parent,
+                timeout=timeout_s,
+                check=False,
+            )
+            if done.returncode != 0:
+                output.seek(0)
+                raise EmbeddedServerError(f"{tool} {' '.join(args)}: {output.read().decode(errors='replace')}")
 
     def _init(self) -> None:
         if (self.data_dir / "PG_VERSION").exists():
