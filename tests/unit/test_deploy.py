@@ -13,6 +13,7 @@ import importlib
 import importlib.util
 import json
 import re
+import shlex
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,10 @@ import pytest
 import yaml
 from faststream.nats import NatsBroker
 
+from aftersales.cli import HARD_STOP_S, cmd_run
 from aftersales.cli import SERVICES as PROCESSES
+from aftersales.cli import parser as cli_parser
+from aftersales.processes import PROCESSES as UP_PROCESSES
 from shared.events.subjects import SERVICES, Names
 from shared.runtime.service import Ports, ServiceRuntime
 from shared.runtime.settings import Settings, postgres_env
@@ -315,3 +319,78 @@ def test_dockerfile() -> None:
     for pattern in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]:
         package = pattern.rstrip("*")
         assert re.search(rf"^COPY {package} ", text, re.MULTILINE), f"the image lacks {package}/"
+
+
+# --------------------------------------------------------------------------- systemd
+
+SYSTEMD = DEPLOY / "systemd"
+
+
+def unit(path: Path) -> dict[str, dict[str, list[str]]]:
+    """A systemd unit file as {section: {key: [values]}} (keys may repeat; comments dropped)."""
+    sections: dict[str, dict[str, list[str]]] = {}
+    current: dict[str, list[str]] = {}
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line.startswith(("#", ";")):
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            current = sections.setdefault(line[1:-1], {})
+            continue
+        key, _, value = line.partition("=")
+        current.setdefault(key.strip(), []).append(value.strip())
+    return sections
+
+
+def seconds(value: str) -> float:
+    found = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(ms|s|min)?", value)
+    assert found, f"not a systemd time span this test reads: {value!r}"
+    return float(found.group(1)) * {"ms": 0.001, "s": 1.0, "min": 60.0, None: 1.0}[found.group(2)]
+
+
+def test_one_systemd_unit_per_process_of_up() -> None:
+    units = sorted(p.name for p in SYSTEMD.glob("*.service"))
+    assert units == sorted(f"aftersales-{name}.service" for name in UP_PROCESSES)
+
+
+@pytest.mark.parametrize("name", sorted(UP_PROCESSES))
+def test_systemd_unit_runs_the_process_up_runs_and_restarts_it(name: str) -> None:
+    sections = unit(SYSTEMD / f"aftersales-{name}.service")
+    service = {k: v[-1] for k, v in sections["Service"].items()}
+    executable, *argv = shlex.split(service["ExecStart"])
+    assert Path(executable).name == "aftersales"
+    assert tuple(argv) == UP_PROCESSES[name]
+    parsed = cli_parser().parse_args(argv)  # a real `aftersales run …` command line
+    assert parsed.func is cmd_run
+    assert service["Restart"] == "always"
+    assert 0 < seconds(service["RestartSec"]) <= 10
+    assert seconds(service["RestartMaxDelaySec"]) >= seconds(service["RestartSec"])
+    # Longer than the service's own bound on stopping, so SIGKILL is never the normal way out.
+    assert seconds(service["TimeoutStopSec"]) > HARD_STOP_S
+    assert service.get("KillSignal", "SIGTERM") == "SIGTERM"
+    assert service["EnvironmentFile"].lstrip("-") == "/etc/aftersales/aftersales.env"
+    # A service started during an outage exits; it must be started again, however often that happens.
+    assert sections["Unit"]["StartLimitIntervalSec"] == ["0"]
+    assert sections["Unit"]["PartOf"] == ["aftersales.target"]
+    assert sections["Install"]["WantedBy"] == ["aftersales.target"]
+
+
+def test_systemd_target_wants_every_unit() -> None:
+    wants = unit(SYSTEMD / "aftersales.target")["Unit"]["Wants"]
+    assert sorted(" ".join(wants).split()) == sorted(f"aftersales-{name}.service" for name in UP_PROCESSES)
+
+
+def test_systemd_environment_file_is_settings_the_code_reads() -> None:
+    env: dict[str, str] = {}
+    for line in (SYSTEMD / "aftersales.env").read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            env[key] = value
+    settings = Settings.from_env(env)
+    assert settings.clock == "wall"
+    assert settings.stream_replicas == REPLICAS
+    assert postgres_env(settings.database_url)["POSTGRES_HOST"] != "127.0.0.1"
+    known = {"NATS_URL", "DATABASE_URL", "AFTERSALES_CLOCK", "AFTERSALES_HTTP_HOST", "AFTERSALES_HTTP_PORT",
+             "AFTERSALES_NAMESPACE", "AFTERSALES_BATCH_SIZE", "AFTERSALES_STREAM_REPLICAS"}  # fmt: skip
+    assert set(env) <= known, f"not read by Settings.from_env: {sorted(set(env) - known)}"
+    assert "AFTERSALES_NAMESPACE" not in env  # production has no namespace (README)
