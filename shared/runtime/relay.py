@@ -174,6 +174,7 @@ class Relay:
             return 0
         expected = self.last_event_id
         futures: list[asyncio.Future[Any]] = []
+        reconnects = self._reconnects()
         try:
             async with asyncio.timeout(self.ack_timeout_s):
                 for i, (notification, event) in enumerate(batch):
@@ -197,7 +198,7 @@ class Relay:
                         )
                     )
                     expected = headers[HDR_MSG_ID]
-                acks = await asyncio.gather(*futures, return_exceptions=True)
+                acks = await self._acknowledgements(futures, reconnects)
         finally:
             for future in futures:
                 if not future.done():
@@ -213,6 +214,22 @@ class Relay:
         RELAYED.labels(self.service).inc(len(batch))
         RELAY_POSITION.labels(self.service).set(self.position)
         return len(batch)
+
+    def _reconnects(self) -> int:
+        nc = getattr(self.js, "_nc", None)
+        stats = getattr(nc, "stats", None) or {}
+        return int(stats.get("reconnects", 0))
+
+    async def _acknowledgements(self, futures: list[asyncio.Future[Any]], reconnects: int) -> list[Any]:
+        """The stream's answers, in order. Acknowledgements of publishes sent before a reconnect are
+        lost with the old connection: once the client has reconnected, the batch is given up at once
+        (`ConnectionError`) rather than waited for until `ack_timeout_s`, and the stream says what it kept."""
+        pending: set[asyncio.Future[Any]] = set(futures)
+        while pending:
+            _, pending = await asyncio.wait(pending, timeout=0.25)
+            if pending and self._reconnects() != reconnects:
+                raise ConnectionError("the broker connection was re-established during the batch")
+        return [f.exception() or f.result() for f in futures]
 
     def _listen(self, loop: asyncio.AbstractEventLoop) -> None:
         """Wake the relay on the library's NOTIFY after each insert, from any process."""
