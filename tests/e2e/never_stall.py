@@ -33,6 +33,8 @@ class Caller:
     seed: int = 7
     sent: list[str] = field(default_factory=list)
     retries: int = 0
+    stopping: bool = False
+    """Set to end the run after the call in flight (cancelling could lose count of an acknowledged one)."""
 
     async def run(self, count: int) -> None:
         rng = random.Random(self.seed)
@@ -43,6 +45,8 @@ class Caller:
         began = time.monotonic()
         try:
             for n in range(count):
+                if self.stopping:
+                    break
                 message = complaint_message(rng, len(self.sent), received + dt.timedelta(seconds=30 * n), run_id)
                 body = json.dumps(message, ensure_ascii=False).encode()
                 while True:
