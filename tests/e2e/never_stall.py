@@ -39,7 +39,7 @@ class Caller:
     async def run(self, count: int) -> None:
         rng = random.Random(self.seed)
         run_id = f"{self.seed:04d}{rng.randint(0, 9999):04d}"
-        received = dt.datetime(2026, 11, 2, 9, 0, tzinfo=CHINA)
+        received = dt.datetime(2027, 12, 30, 9, 0, tzinfo=CHINA)
         nc = await nats.connect(self.nats_url, max_reconnect_attempts=-1, reconnect_time_wait=0.2)
         js = nc.jetstream(timeout=2.0)
         began = time.monotonic()
