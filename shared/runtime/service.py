@@ -69,6 +69,10 @@ def quiet_faststream_logger() -> logging.Logger:
     return logger
 
 
+class BackgroundTaskFailed(RuntimeError):
+    """A task the service cannot do without ended with an error."""
+
+
 class Ports:
     """Adapters a handler may need besides its application: set once the broker is connected."""
 
@@ -198,6 +202,21 @@ class ServiceRuntime:
             if self.app is not None:
                 await asyncio.to_thread(self.app.close)
 
+    async def _until_stopped(self, stopping: asyncio.Task[Any]) -> None:
+        """Wait for the stop request; a background task (relay, clock, hook) that dies of an error
+        ends the process instead of leaving it running without it (its supervisor restarts it)."""
+        watched: set[asyncio.Task[Any]] = {stopping, *self._tasks}
+        while True:
+            done, _ = await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
+            if stopping in done:
+                return
+            for task in done:
+                watched.discard(task)
+                error = None if task.cancelled() else task.exception()
+                if error is not None:
+                    log.error("background_task_failed", task=task.get_name(), error=repr(error))
+                    raise BackgroundTaskFailed(task.get_name()) from error
+
     async def run_forever(self, stop: asyncio.Event) -> None:
         """Start, run until `stop` is set, stop. A stop asked for while the start still waits (for a
         broker or a database that is away) cancels the start; the stop itself is bounded."""
@@ -207,7 +226,7 @@ class ServiceRuntime:
             await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
             if starting.done():
                 starting.result()  # a failed start raises here: the supervisor restarts the process
-                await stopping
+                await self._until_stopped(stopping)
         finally:
             for task in (starting, stopping):
                 task.cancel()
