@@ -404,7 +404,8 @@ class DispatchApplication(Application[uuid.UUID]):
         due = dt.datetime.fromisoformat(deadline["due_at"])
         days = working_days_late(self.policy.calendar, due, now, self.policy.working_hours) if up_to is None else up_to
         for day in range(1, days + 1):
-            facts = {"due_at": deadline["due_at"], "day": day, "auditor": case.auditor}
+            facts = {"due_at": deadline["due_at"], "day": day, "auditor": case.auditor,
+                     "classified_by": case.classified_by}  # fmt: skip
             decision = decide("FIN-AUDIT-LATE", facts, self.policy)
             case.levy_fine(decision, f"DSP-AUDIT-5WD missed (due {deadline['due_at']}): working day {day} late",
                            day, now, causation_id)  # fmt: skip

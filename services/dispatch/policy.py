@@ -230,22 +230,24 @@ def audit_late_fine(policy: DispatchPolicy, inputs: Inputs) -> Outputs:
     """DSP-AUDIT-5WD missed: 50 yuan per working day late, to the auditor (001 §6.2.8). One fine
     per late working day; the next one falls due when the next working day begins.
 
-    From dispatch-2026.2 (docs/rules.md §9) the auditor is the person recorded when the audit started,
-    or, when nobody was, the head of technical quality (`tq_head_id`). Under dispatch-2026.1 the
-    recorded `auditor` input (whoever classified the fault) is the person, as it was decided."""
+    From dispatch-2026.2 (docs/rules.md §9) the person is the `auditor` recorded when the audit started,
+    or, when nobody was, the head of technical quality (`tq_head_id`). dispatch-2026.1 fined whoever
+    classified the fault: `classified_by`, recorded as `auditor` by decisions taken before audits had
+    an auditor of their own."""
     due = _time(inputs["due_at"])
     day = int(inputs["day"])
-    person = inputs["auditor"]
-    if policy.tq_head_id is not None and person is None:
-        person = policy.tq_head_id
-    return {
+    outputs: dict[str, Any] = {
         "amount_fen": policy.fine_audit_late_per_day_fen,
-        "person": person,
+        "person": inputs.get("classified_by", inputs["auditor"]),
         "role": "tq",
         "day": day,
         "late_since": _iso(late_day_start(policy.calendar, due, day, policy.working_hours)),
         "next_day_at": _iso(late_day_start(policy.calendar, due, day + 1, policy.working_hours)),
     }
+    if policy.tq_head_id is not None:  # dispatch-2026.2
+        assigned = inputs["auditor"] is not None
+        outputs.update(person=inputs["auditor"] if assigned else policy.tq_head_id, auditor_assigned=assigned)
+    return outputs
 
 
 def _ranged_fine(rule_id: str, policy: DispatchPolicy, inputs: Inputs) -> Outputs:

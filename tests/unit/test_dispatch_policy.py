@@ -234,10 +234,17 @@ def test_fin_audit_late_is_50_yuan_per_working_day_to_the_auditor() -> None:
 
 def test_fin_audit_late_without_an_auditor_goes_to_the_head_of_technical_quality() -> None:
     # docs/rules.md §9: nobody recorded when the audit started → the head of TQ (policy data).
-    unassigned = {"due_at": DUE.isoformat(), "day": 1, "auditor": None}
-    assert evaluate("FIN-AUDIT-LATE", "dispatch-2026.2", unassigned)["person"] == "tq-head"
-    # dispatch-2026.1 had no fallback: such a fine stayed unattributed, and still replays so.
-    assert evaluate("FIN-AUDIT-LATE", "dispatch-2026.1", unassigned)["person"] is None
+    unassigned = {"due_at": DUE.isoformat(), "day": 1, "auditor": None, "classified_by": "tq-003"}
+    fallback = evaluate("FIN-AUDIT-LATE", "dispatch-2026.2", unassigned)
+    assert (fallback["person"], fallback["auditor_assigned"]) == ("tq-head", False)
+    assigned = evaluate("FIN-AUDIT-LATE", "dispatch-2026.2", {**unassigned, "auditor": "tq-007"})
+    assert (assigned["person"], assigned["auditor_assigned"]) == ("tq-007", True)
+    # dispatch-2026.1 fined whoever classified the fault; its recorded decisions (`auditor` was the
+    # classifier then, no `classified_by`) re-run to the same outputs.
+    assert evaluate("FIN-AUDIT-LATE", "dispatch-2026.1", unassigned)["person"] == "tq-003"
+    recorded = {"due_at": DUE.isoformat(), "day": 1, "auditor": "tq-003"}
+    assert "auditor_assigned" not in evaluate("FIN-AUDIT-LATE", "dispatch-2026.1", recorded)
+    assert evaluate("FIN-AUDIT-LATE", "dispatch-2026.1", recorded)["person"] == "tq-003"
 
 
 # ------------------------------------------------------------------ FIN-RETURN-UNAPPROVED / FORM-FALSIFIED
