@@ -179,7 +179,11 @@ class ReportingStore:
             for envelope in fresh:
                 key = envelope.correlation_id
                 if key == ROSTER_CORRELATION and envelope.service == "dispatch":
-                    self._project_engineer(cur, envelope)  # the roster is about no complaint
+                    # The roster is about no complaint. Roster events parked by an older projector go first.
+                    for seq, waiting in parked.pop(key, []):
+                        self._project_engineer(cur, waiting)
+                        unparked.append(seq)
+                    self._project_engineer(cur, envelope)
                     continue
                 view = apply(views.get(key), envelope)
                 if view is None:

@@ -8,19 +8,25 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import datetime as dt
 import io
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
+from psycopg.sql import SQL, Identifier
 
 from aftersales.replay import History
+from services.dispatch.domain import ROSTER_ID
 from services.dispatch.main import build as build_dispatch
 from services.dispatch.policy import POLICIES
 from services.reporting.api import create_api
 from services.reporting.main import build_store
+from shared.events.dispatch_events import ROSTER_CORRELATION
+from shared.events.envelope import Envelope, encode_envelope
 from shared.runtime.clock import encode_tick
 from shared.runtime.service import ServiceRuntime
 from shared.runtime.settings import Settings
@@ -35,6 +41,7 @@ AGENT = ("agent-017", "agent")
 TQ = ("tq-003", "tq")
 TQ_AUDITOR = ("tq-007", "tq")
 ENGINEER = ("eng-sc-1", "engineer")
+CN = dt.timezone(dt.timedelta(hours=8))
 
 
 @dataclass
@@ -44,8 +51,6 @@ class World:
     http: httpx.AsyncClient
 
     async def tick(self, iso: str) -> None:
-        import datetime as dt
-
         bus = self.system.bus
         await bus.js.publish(bus.names.clock_tick, encode_tick(dt.datetime.fromisoformat(iso)))
         await asyncio.sleep(0.5)  # every service reads the tick from its own consumer
@@ -289,3 +294,34 @@ async def test_the_roster_can_be_read_as_json_and_csv(world: World) -> None:
         return bool((await world.http.get("/api/v1/engineers/eng-sc-1")).json()["load"] == 2)
 
     await wait_until(loaded, timeout_s=30, interval_s=0.1, what="the dispatch in the engineer's load")
+
+
+def roster_envelope(position: int, type_: str, data: dict[str, Any]) -> Envelope:
+    return Envelope(
+        event_id=uuid.uuid4(), type=type_, version=1, occurred_at=dt.datetime(2026, 11, 23, 9, position, tzinfo=CN),
+        service="dispatch", position=position, aggregate_id=ROSTER_ID, aggregate_version=position,
+        correlation_id=ROSTER_CORRELATION, causation_id="test", data=data,
+    )  # fmt: skip
+
+
+def test_roster_events_an_older_projector_parked_are_projected_with_the_next_one(settings: Settings) -> None:
+    store = build_store(settings)
+    store.open()
+    try:
+        registered = roster_envelope(1, "EngineerRegistered", {
+            "engineer_id": "eng-sc-1", "name": "王工", "region": "四川", "skills": ["QY25K"], "load": 0,
+            "available": True, "actor": "tq-003",
+        })  # fmt: skip
+        with store.pool.connection() as conn:  # as a projector before the roster read model parked it
+            park = SQL("INSERT INTO {0}.pending (complaint_no, envelope) VALUES (%s, %s)")
+            conn.execute(park.format(Identifier(store.schema)), (ROSTER_CORRELATION, encode_envelope(registered)))
+        assert store.engineers() == []
+        loaded = roster_envelope(2, "EngineerLoadChanged", {"engineer_id": "eng-sc-1", "delta": 1,
+                                                            "complaint_no": "TS-2026-00000001"})  # fmt: skip
+        assert store.project("dispatch", [loaded]) == 1
+        assert [(e["engineer_id"], e["load"]) for e in store.engineers()] == [("eng-sc-1", 1)]
+        with store.pool.connection() as conn:
+            left = conn.execute(SQL("SELECT count(*) AS n FROM {0}.pending").format(Identifier(store.schema)))
+            assert left.fetchone() == {"n": 0}
+    finally:
+        store.close()
