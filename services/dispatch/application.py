@@ -49,7 +49,9 @@ PERMISSIONS: dict[type[Any], frozenset[str]] = {
     cmd.ApproveReturn: frozenset({"tq"}),
     cmd.RecordReturn: frozenset({"engineer"}),
     cmd.FileReport: frozenset({"engineer"}),
+    cmd.StartAudit: frozenset({"tq"}),
     cmd.RecordAudit: frozenset({"tq"}),
+    cmd.ConfirmServiceFault: frozenset({"tq"}),
     cmd.RecordFollowUp: frozenset({"agent", "tq"}),
     cmd.LevyFine: frozenset({"branch_manager"}),
     cmd.DisputeFine: STAFF,
@@ -334,6 +336,12 @@ class DispatchApplication(Application[uuid.UUID]):
                 audit = decide("DSP-AUDIT-5WD", {"reported_at": _iso(now)}, p)
                 case.file_report(actor, command.summary, command.expense_claim_fen, command.payments_collected_fen,
                                  list(command.returned_materials), audit, now, causation_id)  # fmt: skip
+            case cmd.StartAudit(auditor=auditor):
+                self._levy_audit_late(case, now, causation_id)  # days already late: the previous auditor's
+                case.start_audit(actor, auditor or actor.id, now, causation_id)
+            case cmd.ConfirmServiceFault(at_fault=at_fault, ground=ground, finding=finding):
+                inputs = {"at_fault": at_fault, "ground": ground, "confirmed_by": actor.id}
+                case.decide_service_fault(actor, decide("DSP-SERVICE-FAULT", inputs, p), finding, now, causation_id)
             case cmd.RecordAudit():
                 self._levy_audit_late(case, now, causation_id)  # days late not yet fined by the clock
                 case.audit(actor, command.quality_confirmed, command.rating_confirmed, command.cost_approved_fen,
@@ -396,7 +404,8 @@ class DispatchApplication(Application[uuid.UUID]):
         due = dt.datetime.fromisoformat(deadline["due_at"])
         days = working_days_late(self.policy.calendar, due, now, self.policy.working_hours) if up_to is None else up_to
         for day in range(1, days + 1):
-            facts = {"due_at": deadline["due_at"], "day": day, "auditor": case.auditor}
+            facts = {"due_at": deadline["due_at"], "day": day, "auditor": case.auditor,
+                     "classified_by": case.classified_by}  # fmt: skip
             decision = decide("FIN-AUDIT-LATE", facts, self.policy)
             case.levy_fine(decision, f"DSP-AUDIT-5WD missed (due {deadline['due_at']}): working day {day} late",
                            day, now, causation_id)  # fmt: skip
@@ -438,5 +447,6 @@ class DispatchApplication(Application[uuid.UUID]):
             if case.followup_due(quarter, now, causation_id) and case.form is not None:
                 decision = decide("DSP-FOLLOWUP", {"served_at": case.form["finished_at"], "quarter": quarter + 1},
                                   self.policy)  # fmt: skip
-                if not decision.inputs["quarter"] > self.policy.followup_count:
+                count = self.policy.followup_count
+                if count is None or quarter < count:  # DSP-FOLLOWUP: the horizon is policy data
                     case.schedule_followup(decision, now, causation_id)

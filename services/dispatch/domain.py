@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from eventsourcing.domain import Aggregate
 
 from shared.events.decisions import Actor, Decision
+from shared.events.dispatch_events import ROSTER_CORRELATION
 
 DISPATCH_NAMESPACE = uuid.UUID("a4c1d7e2-5f1b-4b8e-8d0a-6c2e9f3b7a15")
 ROSTER_ID = uuid.uuid5(DISPATCH_NAMESPACE, "roster")
@@ -61,7 +62,8 @@ class Roster(Aggregate):
 
     @classmethod
     def open(cls, at: dt.datetime, causation_id: str) -> Roster:
-        return cls._create(cls.Opened, id=ROSTER_ID, timestamp=at, correlation_id="roster", causation_id=causation_id)
+        return cls._create(cls.Opened, id=ROSTER_ID, timestamp=at, correlation_id=ROSTER_CORRELATION,
+                           causation_id=causation_id)  # fmt: skip
 
     class Event(Aggregate.Event):
         correlation_id: str
@@ -105,7 +107,8 @@ class Roster(Aggregate):
             engineer["load"] = max(0, int(engineer["load"]) + self.delta)
 
     def _trigger(self, cls: type[Aggregate.Event], at: dt.datetime, causation_id: str, **fields: Any) -> None:
-        self.trigger_event(cls, timestamp=at, correlation_id="roster", causation_id=causation_id, **fields)
+        self.trigger_event(cls, timestamp=at, correlation_id=ROSTER_CORRELATION, causation_id=causation_id,
+                           **fields)  # fmt: skip
 
     def register(
         self, actor: Actor, engineer_id: str, name: str, region: str, skills: list[str], load: int, available: bool,
@@ -179,6 +182,8 @@ class Case(Aggregate):
         self.left_without_approval = False
         self.reported_at: dt.datetime | None = None
         self.audited_at: dt.datetime | None = None
+        self.audit_assignee: str | None = None
+        self.service_fault: dict[str, Any] | None = None
         self.followups: dict[int, str] = {}
         self.fines: dict[str, dict[str, Any]] = {}
         self.escalations: dict[str, dict[str, Any]] = {}
@@ -655,10 +660,55 @@ class Case(Aggregate):
                       cost_approved_fen=cost_approved_fen, notes=notes)  # fmt: skip
         self._meet("DSP-AUDIT-5WD", at, causation_id, escalate)
 
+    class AuditStarted(Event):
+        """DSP-AUDIT-5WD: technical quality took up the audit; `auditor` answers for it (FIN-AUDIT-LATE)."""
+
+        wire_type: ClassVar[str] = "AuditStarted"
+        actor: str
+        auditor: str
+
+        def apply(self, aggregate: Case) -> None:
+            aggregate.audit_assignee = self.auditor
+
+    def start_audit(self, actor: Actor, auditor: str, at: dt.datetime, causation_id: str) -> None:
+        if self.reported_at is None:
+            raise CommandRejected("the audit starts once the engineer's written report is filed (DSP-AUDIT-5WD)")
+        if self.audited_at is not None:
+            raise CommandRejected("the audit was already recorded")
+        if self.audit_assignee == auditor:
+            raise CommandRejected(f"{auditor} already audits {self.complaint_no}")
+        self._trigger(self.AuditStarted, at, causation_id, actor=actor.id, auditor=auditor)
+
     @property
     def auditor(self) -> str | None:
-        """FIN-AUDIT-LATE goes to the auditor: the technical-quality person who owns the case."""
-        return self.classified_by
+        """FIN-AUDIT-LATE goes to the auditor: the person recorded when the audit started (docs/rules.md §9);
+        None when nobody was, and the policy says who answers then."""
+        return self.audit_assignee
+
+    # --------------------------------------------------------------- service at fault (KPI)
+    class ServiceFaultDecided(DecisionEvent):
+        """DSP-SERVICE-FAULT: tq's finding whether the complaint is the service's own responsibility."""
+
+        wire_type: ClassVar[str] = "ServiceFaultDecided"
+        actor: str
+        finding: str
+
+        def apply(self, aggregate: Case) -> None:
+            aggregate.service_fault = {"at_fault": self.outputs["service_at_fault"], "ground": self.outputs["ground"],
+                                       "by": self.actor}  # fmt: skip
+
+    def decide_service_fault(self, actor: Actor, decision: Decision, finding: str, at: dt.datetime,
+                             causation_id: str) -> None:  # fmt: skip
+        if not decision.outputs["valid"]:
+            grounds = ", ".join(decision.outputs["grounds"])
+            raise CommandRejected(f"DSP-SERVICE-FAULT: a fault of the service is one of {grounds}")
+        current = self.service_fault
+        if current is not None and (current["at_fault"], current["ground"]) == (
+            decision.outputs["service_at_fault"],
+            decision.outputs["ground"],
+        ):
+            raise CommandRejected(f"{self.complaint_no} already has this finding")
+        self._trigger_decision(self.ServiceFaultDecided, decision, at, causation_id, actor=actor.id, finding=finding)
 
     # ------------------------------------------------------------------------------ follow-up
     class FollowUpScheduled(DecisionEvent):

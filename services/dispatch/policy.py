@@ -40,8 +40,14 @@ class DispatchPolicy:
     report_working_days: int = 3  # DSP-REPORT-3WD
     audit_working_days: int = 5  # DSP-AUDIT-5WD
     followup_months: int = 3  # DSP-FOLLOWUP: once a quarter
-    followup_count: int = 4  # DSP-FOLLOWUP: quarters scheduled after a service
+    # DSP-FOLLOWUP: how many follow-ups after a service; None: no end (dispatch-2026.2, 001 §8.1 names none).
+    followup_count: int | None = 4
     fine_audit_late_per_day_fen: int = 5_000  # FIN-AUDIT-LATE
+    # FIN-AUDIT-LATE when nobody was recorded as the auditor (docs/rules.md §9): the head of technical
+    # quality. None (dispatch-2026.1): the fine went to whoever classified the fault.
+    tq_head_id: str | None = None
+    # DSP-SERVICE-FAULT: what makes a complaint the service's own responsibility (docs/rules.md §9).
+    service_fault_grounds: tuple[str, ...] = ("late", "rude", "repeat_repair", "unapproved_charge")
     ranged_fines_fen: Mapping[str, tuple[int, int]] = field(  # FIN-RETURN-UNAPPROVED, FIN-FORM-FALSIFIED
         default_factory=lambda: MappingProxyType(
             {"FIN-RETURN-UNAPPROVED": (5_000, 50_000), "FIN-FORM-FALSIFIED": (5_000, 50_000)}
@@ -54,6 +60,10 @@ class DispatchPolicy:
 
 
 BOOK: Rulebook[DispatchPolicy] = Rulebook(DispatchPolicy(version="dispatch-2026.1"))
+# docs/rules.md §9: FIN-AUDIT-LATE to the recorded auditor, else the head of technical quality; follow-ups
+# every quarter with no end (001 §8.1).
+BOOK.register_policy(DispatchPolicy(version="dispatch-2026.2", followup_count=None, tq_head_id="tq-head"))
+BOOK.current_version = "dispatch-2026.2"
 POLICIES: Mapping[str, DispatchPolicy] = BOOK.policies
 CURRENT_VERSION = BOOK.current_version
 RULES = BOOK.rules
@@ -189,12 +199,27 @@ def add_months(day: dt.date, months: int) -> dt.date:
 @rule("DSP-FOLLOWUP")
 def followup(policy: DispatchPolicy, inputs: Inputs) -> Outputs:
     """A phone follow-up once a quarter after the service: the `quarter`-th is due that many
-    quarters after the service date, at the start of the day (001 §8.1)."""
+    quarters (`followup_months` each) after the service date, at the start of the day (001 §8.1).
+    `last` says no further one follows: after `followup_count` of them, or never when it is None."""
     quarter = int(inputs["quarter"])
     served_on = _time(inputs["served_at"]).astimezone(CHINA).date()
     on = add_months(served_on, policy.followup_months * quarter)
     due = dt.datetime.combine(on, policy.working_hours.start, tzinfo=CHINA)
-    return {"due_at": _iso(due), "quarter": quarter, "last": quarter >= policy.followup_count}
+    last = policy.followup_count is not None and quarter >= policy.followup_count
+    return {"due_at": _iso(due), "quarter": quarter, "last": last}
+
+
+@rule("DSP-SERVICE-FAULT")
+def service_fault(policy: DispatchPolicy, inputs: Inputs) -> Outputs:
+    """tq's finding on whether a complaint is the service's own responsibility (用户抱怨率（确属服务
+    责任的）, 004 公司售后服务管理制度 §3.2.1; docs/rules.md §9): late, rude, the same problem repaired
+    again, or a charge that was not approved. Only a confirmed finding on one of those grounds counts
+    towards the KPI; fines play no part."""
+    at_fault = bool(inputs["at_fault"])
+    ground = inputs.get("ground")
+    valid = not at_fault or ground in policy.service_fault_grounds
+    return {"service_at_fault": at_fault and valid, "ground": ground if at_fault else None, "valid": valid,
+            "grounds": list(policy.service_fault_grounds)}  # fmt: skip
 
 
 # -------------------------------------------------------------------------------------- fines §4
@@ -203,17 +228,26 @@ def followup(policy: DispatchPolicy, inputs: Inputs) -> Outputs:
 @rule("FIN-AUDIT-LATE", calendar=True)
 def audit_late_fine(policy: DispatchPolicy, inputs: Inputs) -> Outputs:
     """DSP-AUDIT-5WD missed: 50 yuan per working day late, to the auditor (001 §6.2.8). One fine
-    per late working day; the next one falls due when the next working day begins."""
+    per late working day; the next one falls due when the next working day begins.
+
+    From dispatch-2026.2 (docs/rules.md §9) the person is the `auditor` recorded when the audit started,
+    or, when nobody was, the head of technical quality (`tq_head_id`). dispatch-2026.1 fined whoever
+    classified the fault: `classified_by`, recorded as `auditor` by decisions taken before audits had
+    an auditor of their own."""
     due = _time(inputs["due_at"])
     day = int(inputs["day"])
-    return {
+    outputs: dict[str, Any] = {
         "amount_fen": policy.fine_audit_late_per_day_fen,
-        "person": inputs["auditor"],
+        "person": inputs.get("classified_by", inputs["auditor"]),
         "role": "tq",
         "day": day,
         "late_since": _iso(late_day_start(policy.calendar, due, day, policy.working_hours)),
         "next_day_at": _iso(late_day_start(policy.calendar, due, day + 1, policy.working_hours)),
     }
+    if policy.tq_head_id is not None:  # dispatch-2026.2
+        assigned = inputs["auditor"] is not None
+        outputs.update(person=inputs["auditor"] if assigned else policy.tq_head_id, auditor_assigned=assigned)
+    return outputs
 
 
 def _ranged_fine(rule_id: str, policy: DispatchPolicy, inputs: Inputs) -> Outputs:

@@ -3,6 +3,8 @@
 - `POST /api/v1/complaints/{complaint_no}/dispatch/...`, `/fines/...`, `/escalations/...`: staff
   commands forwarded to the dispatch service over NATS request/reply;
 - `POST /api/v1/engineers/{engineer_id}` and `/update`: the engineer roster (DSP-ASSIGN);
+- `GET /api/v1/engineers` and `/api/v1/engineers/{engineer_id}`: the roster as projected (JSON, or CSV
+  with `Accept: text/csv`);
 - `GET /api/v1/fines`: the fines ledger (FIN-*, docs/rules.md §6) by person and by department, as JSON and
   as CSV with `Accept: text/csv`. Every fine is an entry, and so is every reversal (a negative
   amount pointing at the fine it reverses), so a reversed fine nets to zero and history stays.
@@ -15,7 +17,7 @@ from collections import defaultdict
 from typing import Any
 
 import msgspec
-from fastapi import FastAPI, Query, Request
+from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 from psycopg.sql import SQL, Identifier
 
@@ -34,7 +36,9 @@ DISPATCH_ROUTES: dict[str, type[cmd.DispatchCommand]] = {
     "dispatch/return-approval": cmd.ApproveReturn,
     "dispatch/return": cmd.RecordReturn,
     "dispatch/report": cmd.FileReport,
+    "dispatch/audit/start": cmd.StartAudit,
     "dispatch/audit": cmd.RecordAudit,
+    "service-fault": cmd.ConfirmServiceFault,
     "dispatch/follow-up": cmd.RecordFollowUp,
     "fines": cmd.LevyFine,
     "fines/dispute": cmd.DisputeFine,
@@ -49,6 +53,7 @@ LEDGER_COLUMNS = (
 )  # fmt: skip
 PERSON_COLUMNS = ("person", "role", "department", "fines", "reversals", "levied_fen", "reversed_fen", "net_fen",
                   "net_yuan")  # fmt: skip
+ENGINEER_COLUMNS = ("engineer_id", "name", "region", "skills", "load", "available", "registered_at", "updated_at")
 DEPARTMENT_COLUMNS = ("department", "fines", "reversals", "levied_fen", "reversed_fen", "net_fen", "net_yuan")
 
 
@@ -164,6 +169,34 @@ def add_routes(api: FastAPI, names: Names) -> None:
         command_route(api, names, "dispatch", path, command)
     for suffix, roster_command in ROSTER_ROUTES.items():
         roster_route(api, names, suffix, roster_command)
+
+    def engineer_csv(engineers: list[dict[str, Any]]) -> Response:
+        return to_csv([{**e, "skills": " ".join(e["skills"])} for e in engineers], ENGINEER_COLUMNS)
+
+    @api.get("/api/v1/engineers", tags=["reports"], response_model=None, responses=READ_RESPONSES)
+    async def engineers(
+        request: Request,
+        region: str | None = Query(None, description="only engineers of this region"),
+        skill: str | None = Query(None, description="only engineers with this product skill (model)"),
+        available: bool | None = Query(None, description="only (un)available engineers"),
+    ) -> Response | list[dict[str, Any]]:
+        """The engineer roster (DSP-ASSIGN): region, product skills, current load and availability of
+        each engineer, as the dispatch service recorded them."""
+        wanted = None if skill is None else skill.strip().upper()
+        rows = [
+            e for e in await asyncio.to_thread(request.app.state.store.engineers)
+            if (region is None or e["region"] == region) and (available is None or e["available"] == available)
+            and (wanted is None or wanted in {s.strip().upper() for s in e["skills"]})
+        ]  # fmt: skip
+        return engineer_csv(rows) if wants_csv(request) else rows
+
+    @api.get("/api/v1/engineers/{engineer_id}", tags=["reports"], response_model=None, responses=READ_RESPONSES)
+    async def engineer(request: Request, engineer_id: str) -> Response | dict[str, Any]:
+        """One engineer of the roster (DSP-ASSIGN)."""
+        row = await asyncio.to_thread(request.app.state.store.engineer, engineer_id)
+        if row is None:
+            raise HTTPException(status_code=404, detail=f"no engineer {engineer_id} on the roster")
+        return engineer_csv([row]) if wants_csv(request) else dict(row)
 
     @api.get("/api/v1/fines", tags=["reports"], response_model=None, responses=READ_RESPONSES)
     async def fines(

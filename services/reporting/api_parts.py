@@ -67,6 +67,16 @@ PART_ROUTES: dict[str, type[cmd.PartCommand]] = {
     "responsibility/settle": cmd.SettleResponsibility,
     "claim/settle": cmd.SettleSupplierClaim,
 }
+# Route texts that say more exactly than the command's docstring what the parts service enforces.
+DESCRIPTIONS: dict[str, str] = {
+    "disposal/approve": (
+        "Approve destruction or give-away at its PRT-SCRAP-APPROVAL level.\n"
+        "The level is by original value, lots of one spec summed so they cannot be split: "
+        "site (up to 20 000 yuan) branch_manager; department (up to 50 000) old_parts_officer; "
+        "leadership (above 50 000) gm. A higher level may approve a lower one. "
+        "Role: branch_manager, old_parts_officer or gm; anyone else, deputy_gm included, is refused (403)."
+    ),
+}
 RESPONSES: dict[int | str, dict[str, Any]] = {
     403: {"description": "role not allowed"},
     404: {"description": "no such part"},
@@ -113,7 +123,7 @@ async def forward(request: Request, names: Names, message: dict[str, Any]) -> JS
 def part_command_route(api: FastAPI, names: Names, path: str, command: type[cmd.PartCommand]) -> None:
     """POST /api/v1/parts/{part_id}/<path>: forward the command to the parts service over NATS."""
     tag = str(command.__struct_config__.tag)
-    doc = (command.__doc__ or "").strip()
+    doc = DESCRIPTIONS.get(path, (command.__doc__ or "").strip())
 
     async def run_command(request: Request, part_id: str) -> JSONResponse:
         body = await read_json_object(request)

@@ -17,7 +17,10 @@ from psycopg.sql import SQL, Identifier
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
+from services.reporting.fold_dispatch import engineer_of, fold_engineer
 from services.reporting.projection import View, apply
+from shared.events import catalog as c
+from shared.events.dispatch_events import ROSTER_CORRELATION
 from shared.events.envelope import Envelope, decode_envelope, encode_envelope
 from shared.runtime.store import DDL_LOCK_CLASS
 
@@ -96,9 +99,16 @@ class ReportingStore:
             "for_kpis": SQL(
                 "SELECT jsonb_build_object('received_at', doc->'received_at', 'deadlines', doc->'deadlines',"
                 " 'surveys', doc->'surveys', 'fines', doc->'fines', 'equipment', doc->'equipment',"
-                " 'cause', doc->'cause') AS doc FROM {0}.complaints"
+                " 'cause', doc->'cause', 'service_fault', doc->'service_fault') AS doc FROM {0}.complaints"
                 " WHERE received_at >= %s AND received_at < %s AND status <> 'void'"
             ).format(s),
+            "engineer_for_update": SQL("SELECT doc FROM {0}.engineers WHERE engineer_id = %s FOR UPDATE").format(s),
+            "engineer_upsert": SQL(
+                "INSERT INTO {0}.engineers (engineer_id, doc) VALUES (%s, %s)"
+                " ON CONFLICT (engineer_id) DO UPDATE SET doc = EXCLUDED.doc"
+            ).format(s),
+            "engineers": SQL("SELECT doc FROM {0}.engineers ORDER BY engineer_id").format(s),
+            "engineer": SQL("SELECT doc FROM {0}.engineers WHERE engineer_id = %s").format(s),
             "positions": SQL("SELECT upstream, position FROM {0}.tracking ORDER BY upstream").format(s),
         }
 
@@ -129,6 +139,11 @@ class ReportingStore:
                 ).format(s)
             )
             self._create_pending(conn)
+            conn.execute(
+                SQL(
+                    "CREATE TABLE IF NOT EXISTS {0}.engineers (engineer_id text PRIMARY KEY, doc jsonb NOT NULL)"
+                ).format(s)
+            )
 
     def _create_pending(self, conn: psycopg.Connection[dict[str, Any]]) -> None:
         conn.execute(
@@ -165,6 +180,13 @@ class ReportingStore:
             unparked: list[int] = []
             for envelope in fresh:
                 key = envelope.correlation_id
+                if key == ROSTER_CORRELATION and envelope.service == "dispatch":
+                    # The roster is about no complaint. Roster events parked by an older projector go first.
+                    for seq, waiting in parked.pop(key, []):
+                        self._project_engineer(cur, waiting)
+                        unparked.append(seq)
+                    self._project_engineer(cur, envelope)
+                    continue
                 view = apply(views.get(key), envelope)
                 if view is None:
                     # Its complaint is not projected yet (streams are consumed independently):
@@ -187,7 +209,28 @@ class ReportingStore:
             cur.execute(q["set_position"], (max(e.position for e in fresh), upstream))
             return len(fresh)
 
+    def _project_engineer(self, cur: psycopg.Cursor[dict[str, Any]], envelope: Envelope) -> None:
+        payload = c.payload(envelope)
+        engineer_id = engineer_of(payload)
+        if engineer_id is None:
+            return
+        cur.execute(self._sql["engineer_for_update"], (engineer_id,))
+        row = cur.fetchone()
+        engineer = fold_engineer(None if row is None else dict(row["doc"]), payload, envelope)
+        if engineer is not None:
+            cur.execute(self._sql["engineer_upsert"], (engineer_id, Jsonb(engineer, _dumps)))
+
     # --- reads for the HTTP API
+
+    def engineers(self) -> list[dict[str, Any]]:
+        """The engineer roster (DSP-ASSIGN), by engineer id."""
+        with self.pool.connection() as conn:
+            return [dict(r["doc"]) for r in conn.execute(self._sql["engineers"]).fetchall()]
+
+    def engineer(self, engineer_id: str) -> dict[str, Any] | None:
+        with self.pool.connection() as conn:
+            row = conn.execute(self._sql["engineer"], (engineer_id,)).fetchone()
+            return None if row is None else dict(row["doc"])
 
     def complaint(self, complaint_no: str) -> View | None:
         with self.pool.connection() as conn:

@@ -39,6 +39,7 @@ def new_dispatch() -> dict[str, Any]:
         "return": {"approved_at": None, "approved_by": None, "returned_at": None, "left_without_approval": None},
         "report": None,
         "audit": None,
+        "auditor": None,
         "followups": [],
     }
 
@@ -109,6 +110,13 @@ def fold(view: dict[str, Any], payload: Any, envelope: Envelope) -> bool:
                               "payments_collected_fen": p.payments_collected_fen,
                               "returned_materials": list(p.returned_materials)}  # fmt: skip
         dispatch["status"] = "reported"
+    elif isinstance(p, d.AuditStarted):
+        _dispatch(view)["auditor"] = {"id": p.auditor, "assigned_by": p.actor, "at": at}
+    elif isinstance(p, d.ServiceFaultDecided):
+        # DSP-SERVICE-FAULT: the latest finding stands; the KPI 用户抱怨率 counts the confirmed ones.
+        view["service_fault"] = {"at_fault": p.outputs["service_at_fault"], "ground": p.outputs["ground"],
+                                 "finding": p.finding, "by": p.actor, "at": at, "rule": envelope.rule,
+                                 "policy_version": envelope.policy_version}  # fmt: skip
     elif isinstance(p, d.AuditCompleted):
         dispatch = _dispatch(view)
         dispatch["audit"] = {"audited_at": p.audited_at.isoformat(), "by": p.actor,
@@ -153,3 +161,30 @@ def fold(view: dict[str, Any], payload: Any, envelope: Envelope) -> bool:
     else:
         return False
     return True
+
+
+def fold_engineer(engineer: dict[str, Any] | None, payload: Any, envelope: Envelope) -> dict[str, Any] | None:
+    """Fold one roster event into that engineer's row of the roster (DSP-ASSIGN); None if not a roster event."""
+    p, at = payload, envelope.occurred_at.isoformat()
+    if isinstance(p, d.EngineerRegistered):
+        return {"engineer_id": p.engineer_id, "name": p.name, "region": p.region, "skills": list(p.skills),
+                "load": p.load, "available": p.available, "registered_at": at, "registered_by": p.actor,
+                "updated_at": at}  # fmt: skip
+    if engineer is None:
+        return None
+    if isinstance(p, d.EngineerUpdated):
+        engineer.update({k: v for k, v in p.changes.items() if k in ("region", "skills", "load", "available")})
+    elif isinstance(p, d.EngineerLoadChanged):
+        engineer["load"] = max(0, int(engineer["load"]) + p.delta)
+    else:
+        return None
+    engineer["updated_at"] = at
+    return engineer
+
+
+def engineer_of(payload: Any) -> str | None:
+    """The engineer a roster event is about (None for RosterOpened and anything else)."""
+    return getattr(payload, "engineer_id", None) if isinstance(payload, ROSTER_EVENTS) else None
+
+
+ROSTER_EVENTS = (d.EngineerRegistered, d.EngineerUpdated, d.EngineerLoadChanged)

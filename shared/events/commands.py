@@ -417,6 +417,14 @@ class FileReport(DispatchCommand, frozen=True, tag="report"):
     returned_materials: list[str] = msgspec.field(default_factory=list)
 
 
+class StartAudit(DispatchCommand, frozen=True, tag="start_audit"):
+    """DSP-AUDIT-5WD: technical quality takes up the audit after the report; the auditor (the actor, or
+    the tq colleague named in `auditor`) answers for FIN-AUDIT-LATE. Again with another auditor hands it
+    over. Role: tq."""
+
+    auditor: NonEmpty | None = None
+
+
 class RecordAudit(DispatchCommand, frozen=True, tag="audit"):
     """DSP-AUDIT-5WD: quality and the customer's rating confirmed, costs audited. Role: tq."""
 
@@ -424,6 +432,18 @@ class RecordAudit(DispatchCommand, frozen=True, tag="audit"):
     rating_confirmed: bool
     cost_approved_fen: Yuan = 0
     notes: str = ""
+
+
+class ConfirmServiceFault(DispatchCommand, frozen=True, tag="confirm_service_fault"):
+    """DSP-SERVICE-FAULT: technical quality's finding on a complaint about the service itself. With
+    `at_fault` (the default) it confirms the service is responsible, on a `ground`: late, rude,
+    repeat_repair (the same problem repaired again) or unapproved_charge; with `at_fault: false` it finds
+    it is not (a later finding supersedes an earlier one). Counts towards the KPI 用户抱怨率 (service at
+    fault < 3 %). Role: tq."""
+
+    finding: NonEmpty
+    at_fault: bool = True
+    ground: NonEmpty | None = None
 
 
 class RecordFollowUp(DispatchCommand, frozen=True, tag="followup"):
@@ -464,7 +484,8 @@ class AcknowledgeEscalation(DispatchCommand, frozen=True, tag="acknowledge_escal
 
 AnyDispatchCommand = (
     RegisterEngineer | UpdateEngineer | RecordFeeConsent | ApproveDispatch | AssignEngineer | ReassignEngineer
-    | RecordArrival | SubmitServiceForm | ApproveReturn | RecordReturn | FileReport | RecordAudit | RecordFollowUp
+    | RecordArrival | SubmitServiceForm | ApproveReturn | RecordReturn | FileReport | StartAudit | RecordAudit
+    | ConfirmServiceFault | RecordFollowUp
     | LevyFine | DisputeFine | ReverseFine | AcknowledgeEscalation
 )  # fmt: skip
 _dispatch_decoder = msgspec.json.Decoder(AnyDispatchCommand)

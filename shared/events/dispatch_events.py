@@ -45,6 +45,9 @@ register(EventSpec("PartsReplaced", 1, PartsReplaced, "dispatch", "Parts replace
 
 # ------------------------------------------------------------------------------------- the roster
 
+ROSTER_CORRELATION = "roster"
+"""The correlation id of every roster event (they are about no complaint)."""
+
 
 class EngineerRegistered(msgspec.Struct, frozen=True):
     engineer_id: str
@@ -197,6 +200,21 @@ class AuditCompleted(msgspec.Struct, frozen=True):
     notes: str
 
 
+class AuditStarted(msgspec.Struct, frozen=True):
+    """DSP-AUDIT-5WD: who audits (and so answers for FIN-AUDIT-LATE)."""
+
+    actor: str
+    auditor: str
+
+
+class ServiceFaultDecided(msgspec.Struct, frozen=True):
+    """DSP-SERVICE-FAULT: `outputs.service_at_fault`, `outputs.ground`; rule, policy and inputs in the envelope."""
+
+    outputs: dict[str, Any]
+    actor: str
+    finding: str
+
+
 class FollowUpScheduled(msgspec.Struct, frozen=True):
     """DSP-FOLLOWUP: `outputs.due_at`, `outputs.quarter`."""
 
@@ -284,7 +302,9 @@ for _type, _payload, _summary in (
     ("ReturnApproved", ReturnApproved, "The engineer may leave the site (DSP-RETURN-APPROVAL)."),
     ("EngineerReturned", EngineerReturned, "The engineer left the site (DSP-RETURN-APPROVAL)."),
     ("ReportFiled", ReportFiled, "The engineer's written report (DSP-REPORT-3WD)."),
+    ("AuditStarted", AuditStarted, "Technical quality took up the audit; names the auditor (DSP-AUDIT-5WD)."),
     ("AuditCompleted", AuditCompleted, "Quality, rating and costs confirmed (DSP-AUDIT-5WD)."),
+    ("ServiceFaultDecided", ServiceFaultDecided, "tq's finding: service itself at fault? (DSP-SERVICE-FAULT)"),
     ("FollowUpScheduled", FollowUpScheduled, "A quarterly follow-up call was scheduled (DSP-FOLLOWUP)."),
     ("FollowUpDue", FollowUpDue, "A quarterly follow-up call is due (DSP-FOLLOWUP)."),
     ("FollowUpRecorded", FollowUpRecorded, "A follow-up call was made (DSP-FOLLOWUP)."),

@@ -227,6 +227,7 @@ async def test_late_audit_is_fined_50_yuan_per_working_day_once_across_a_restart
     await visit(running, no)
     await tick(running, "2026-11-24T10:00:00+08:00")  # Tue
     await ok(await running.command(no, "dispatch/report", ENGINEER, summary="已修复", expense_claim_fen=35_000))
+    await ok(await running.command(no, "dispatch/audit/start", TQ))  # tq-003 audits: FIN-AUDIT-LATE is theirs
     view = await settled(running, no, lambda v: deadline(v, "DSP-AUDIT-5WD")["due_at"], "the audit deadline")
     assert deadline(view, "DSP-REPORT-3WD")["met_at"] == "2026-11-24T10:00:00+08:00"
     assert deadline(view, "DSP-AUDIT-5WD")["due_at"] == "2026-12-01T17:00:00+08:00"

@@ -64,7 +64,7 @@ async def test_a_late_part_from_a_real_form_is_fined_once_and_the_fine_reversed(
     kpis = (await running.http.get("/api/v1/reports/kpis", params={"from": "2026-11-01", "to": "2026-12-01"})).json()
     by_name = {k["kpi"]: k for k in kpis["kpis"]}
     assert (by_name["service_on_time"]["numerator"], by_name["service_on_time"]["denominator"]) == (1, 1)
-    assert by_name["service_at_fault"]["value"] == 0.0  # its only fine was reversed
+    assert by_name["service_at_fault"]["value"] == 0.0  # tq confirmed no service fault; fines do not count
     assert kpis["by_quarter"] == [{"quarter": "2026Q4", "model": "QY25K", "cause": "quality", "complaints": 1}]
     as_csv = await running.http.get("/api/v1/reports/kpis", headers={"Accept": "text/csv"})
     assert as_csv.text.lstrip("\ufeff").splitlines()[0].startswith("kpi,value,target,met")

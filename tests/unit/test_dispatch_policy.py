@@ -186,9 +186,19 @@ def test_dsp_audit_5wd_counts_china_working_days() -> None:
 def test_dsp_followup_once_a_quarter() -> None:
     first = evaluate("DSP-FOLLOWUP", P.version, {"served_at": "2026-11-30T15:00:00+08:00", "quarter": 1})
     assert first == {"due_at": "2027-02-28T08:30:00+08:00", "quarter": 1, "last": False}
-    fourth = evaluate("DSP-FOLLOWUP", P.version, {"served_at": "2026-11-30T15:00:00+08:00", "quarter": 4})
+    fourth = evaluate("DSP-FOLLOWUP", "dispatch-2026.1", {"served_at": "2026-11-30T15:00:00+08:00", "quarter": 4})
     assert fourth["due_at"] == "2027-11-30T08:30:00+08:00"
-    assert fourth["last"] is True
+    assert fourth["last"] is True  # dispatch-2026.1 stopped after 4 quarters
+
+
+def test_dsp_followup_goes_on_every_quarter_without_end_from_2026_2() -> None:
+    # 001 §8.1: after delivery, tq calls the customer regularly, in principle once a quarter; no end is named.
+    served = {"served_at": "2026-11-30T15:00:00+08:00"}
+    fourth = evaluate("DSP-FOLLOWUP", "dispatch-2026.2", {**served, "quarter": 4})
+    assert fourth == {"due_at": "2027-11-30T08:30:00+08:00", "quarter": 4, "last": False}
+    fifth = evaluate("DSP-FOLLOWUP", "dispatch-2026.2", {**served, "quarter": 5})
+    assert fifth == {"due_at": "2028-02-29T08:30:00+08:00", "quarter": 5, "last": False}  # leap day in 2028
+    assert evaluate("DSP-FOLLOWUP", "dispatch-2026.2", {**served, "quarter": 40})["due_at"].startswith("2036-11-30")
 
 
 # -------------------------------------------------------------------------------------- FIN-AUDIT-LATE
@@ -220,6 +230,21 @@ def test_fin_audit_late_is_50_yuan_per_working_day_to_the_auditor() -> None:
     assert outputs["late_since"] == "2026-12-04T08:30:00+08:00"
     assert outputs["next_day_at"] == "2026-12-07T08:30:00+08:00"  # Friday → Monday
     assert late_day_start(P.calendar, DUE, 1, P.working_hours) == cn(2026, 12, 2, 8, 30)
+
+
+def test_fin_audit_late_without_an_auditor_goes_to_the_head_of_technical_quality() -> None:
+    # docs/rules.md §9: nobody recorded when the audit started → the head of TQ (policy data).
+    unassigned = {"due_at": DUE.isoformat(), "day": 1, "auditor": None, "classified_by": "tq-003"}
+    fallback = evaluate("FIN-AUDIT-LATE", "dispatch-2026.2", unassigned)
+    assert (fallback["person"], fallback["auditor_assigned"]) == ("tq-head", False)
+    assigned = evaluate("FIN-AUDIT-LATE", "dispatch-2026.2", {**unassigned, "auditor": "tq-007"})
+    assert (assigned["person"], assigned["auditor_assigned"]) == ("tq-007", True)
+    # dispatch-2026.1 fined whoever classified the fault; its recorded decisions (`auditor` was the
+    # classifier then, no `classified_by`) re-run to the same outputs.
+    assert evaluate("FIN-AUDIT-LATE", "dispatch-2026.1", unassigned)["person"] == "tq-003"
+    recorded = {"due_at": DUE.isoformat(), "day": 1, "auditor": "tq-003"}
+    assert "auditor_assigned" not in evaluate("FIN-AUDIT-LATE", "dispatch-2026.1", recorded)
+    assert evaluate("FIN-AUDIT-LATE", "dispatch-2026.1", recorded)["person"] == "tq-003"
 
 
 # ------------------------------------------------------------------ FIN-RETURN-UNAPPROVED / FORM-FALSIFIED
@@ -262,7 +287,8 @@ def test_decisions_reproduce_from_their_inputs() -> None:
     for rule_id, inputs in (("DSP-ARRIVE", {"received_at": RECEIVED, "distance_km": 800.0}), ("DSP-FORM", form())):
         decision = decide(rule_id, inputs, P)
         assert evaluate(decision.rule, decision.policy_version, decision.inputs) == decision.outputs
-    assert set(POLICIES) == {P.version}
+    assert set(POLICIES) == {"dispatch-2026.1", "dispatch-2026.2"}  # versions are append-only
+    assert P.version == "dispatch-2026.2"
 
 
 # ------------------------------------------------------------------------- the case, given / when / then
