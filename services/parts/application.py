@@ -26,7 +26,7 @@ from services.parts.domain import (
     market_price_id_for,
     part_id_for,
 )
-from services.parts.policy import PartsPolicy, current_policy, decide
+from services.parts.policy import RECORD_FIELDS, PartsPolicy, current_policy, decide
 from shared.events import commands as cmd
 from shared.events.catalog import payload
 from shared.events.decisions import Actor, Decision
@@ -39,6 +39,8 @@ from shared.runtime.timers import fire_due_timers
 PERMISSIONS: dict[type[cmd.PartsCommand], frozenset[str]] = {
     cmd.RecordPart: frozenset({"engineer", "tq"}),
     cmd.RecordMarketPrice: frozenset({"old_parts_officer"}),
+    # PRT-RECORD: the regional warehouse keeper holds the part (and its label), the old-parts officer keeps the report.
+    cmd.CompletePartRecord: frozenset({"warehouse_keeper", "old_parts_officer"}),
     cmd.ReportHandInDelay: frozenset({"engineer"}),
     cmd.HandInPart: frozenset({"engineer"}),
     cmd.RecoverPart: frozenset({"warehouse_keeper"}),
@@ -99,8 +101,15 @@ class PartsApplication(Application[uuid.UUID]):
         at: dt.datetime, causation_id: str,
     ) -> OldPart:  # fmt: skip
         due = decide("PRT-DUE-7D", {"completed_on": record["completed_on"]}, self.policy)
-        return OldPart.record_part(part_id=part_id, complaint_no=complaint_no, dispatch_id=dispatch_id, record=record,
+        part = OldPart.record_part(part_id=part_id, complaint_no=complaint_no, dispatch_id=dispatch_id, record=record,
                                    recorded_by=recorded_by, due=due, at=at, causation_id=causation_id)  # fmt: skip
+        if self.policy.record_enforced:
+            part.flag_incomplete(self._record_check(record), at, causation_id)
+        return part
+
+    def _record_check(self, record: dict[str, Any]) -> Decision:
+        """PRT-RECORD on the record as it stands (the fields of 004 附件三)."""
+        return decide("PRT-RECORD", {name: record.get(name) for name in RECORD_FIELDS}, self.policy)
 
     def on_upstream(self, upstream: str, envelopes: Sequence[Envelope]) -> int:
         """Consume dispatch's events exactly once: each envelope past the tracked position is saved
@@ -176,7 +185,13 @@ class PartsApplication(Application[uuid.UUID]):
                          "sale_value_fen": command.sale_value_fen, "needed_for_analysis": command.needed_for_analysis,
                          "part_id": part.part_id, "must_return": bool(part.record.get("return_to_hq"))}  # fmt: skip
                 part.decide_disposition(actor, decide("PRT-DISPOSITION", facts, p), now, causation_id)
+            case cmd.CompletePartRecord():
+                fields = {name: value.strip() for name, value in msgspec.structs.asdict(command).items()
+                          if name in RECORD_FIELDS and isinstance(value, str)}  # fmt: skip
+                check = self._record_check({**part.record, **fields})
+                part.complete_record(actor, fields, check, now, causation_id)
             case cmd.ReportSale():
+                part.require_record_for_sale(self._record_check(part.record))
                 floor = self._price_floor(part, command, china_date(now))
                 quotes = [msgspec.to_builtins(q) for q in command.quotes]
                 part.report_sale(actor, command.buyer, command.price_fen, quotes, command.reason, floor, now,
@@ -186,12 +201,13 @@ class PartsApplication(Application[uuid.UUID]):
             case cmd.ApproveSale():
                 part.approve_sale(actor, now, causation_id)
             case cmd.RecordSale():
-                part.record_sale(actor, now, causation_id)
+                part.record_sale(actor, self._record_check(part.record), now, causation_id)
             case cmd.RequestDisposal():
                 others = self._request_disposal(part, actor, now, causation_id)
             case cmd.ApproveDisposal():
                 self._approve_disposal(part, actor, now, causation_id)
             case cmd.RecordDisposal(recipient=recipient):
+                self._require_level_still_approved(part, now, causation_id)
                 part.dispose(actor, recipient, now, causation_id)
             case cmd.StartResponsibilityReview(part_class=part_class, review_date=review_date):
                 inputs = {"part_class": part_class, "review_date": _iso(review_date or china_date(now))}
@@ -268,16 +284,22 @@ class PartsApplication(Application[uuid.UUID]):
     # ------------------------------------------------------------------ disposal (PRT-SCRAP-APPROVAL)
 
     def _ledger(self, part: OldPart, now: dt.datetime, causation_id: str) -> ScrapLedger:
-        material, source = part.record["material_code"], part.record["region"]
+        if part.disposal is not None and "ledger" in part.disposal:
+            material, source = part.disposal["ledger"]  # where its lot went, even if the record changed since
+        else:
+            material, source = part.record["material_code"] or "", part.record["region"] or ""
         aggregate_id = ledger_id_for(material, source)
         if recorder_of(self).existing_aggregates([aggregate_id]):
             ledger: ScrapLedger = self.repository.get(aggregate_id)
             return ledger
         return ScrapLedger.open(material, source, now, part.complaint_no, causation_id)
 
-    def _scrap_decision(self, lot: dict[str, Any], ledger: ScrapLedger) -> Decision:
+    def _scrap_decision(self, lot: dict[str, Any], ledger: ScrapLedger, level_before: str | None = None) -> Decision:
         lots = [other for other in ledger.lots if other["part_id"] != lot["part_id"]]
-        return decide("PRT-SCRAP-APPROVAL", {"lot": lot, "lots": lots}, self.policy)
+        inputs: dict[str, Any] = {"lot": lot, "lots": lots}
+        if level_before is not None:
+            inputs["level_before"] = level_before
+        return decide("PRT-SCRAP-APPROVAL", inputs, self.policy)
 
     def _request_disposal(self, part: OldPart, actor: Actor, now: dt.datetime, causation_id: str) -> list[Any]:
         ledger = self._ledger(part, now, causation_id)
@@ -285,7 +307,44 @@ class PartsApplication(Application[uuid.UUID]):
                "on": _iso(china_date(now))}  # fmt: skip
         part.request_disposal(actor, self._scrap_decision(lot, ledger), now, causation_id)
         ledger.add(lot, now, part.complaint_no, causation_id)
-        return [ledger]
+        return [ledger, *self._relevel(part, ledger, now, causation_id)]
+
+    def _relevel(self, requested: OldPart, ledger: ScrapLedger, now: dt.datetime, causation_id: str) -> list[OldPart]:
+        """PRT-SCRAP-APPROVAL (parts-2026.2): the new lot may raise the sum of the lots around it past a
+        threshold; every such lot not yet disposed of is re-levelled, in the same transaction (so a
+        concurrent approval or disposal of one of them conflicts instead of slipping through)."""
+        if not self.policy.relevel_open_lots:
+            return []
+        today = china_date(now)
+        window = dt.timedelta(days=self.policy.scrap_window_days)
+        relevelled = []
+        for lot in ledger.lots:
+            if lot["part_id"] == requested.part_id or abs(dt.date.fromisoformat(lot["on"]) - today) > window:
+                continue
+            other = self.part(lot["part_id"])
+            if other.disposal is None or other.closed:
+                continue
+            decision = self._scrap_decision(lot, ledger, other.disposal["level"])
+            if other.relevel_disposal(decision, now, causation_id):
+                relevelled.append(other)
+        return relevelled
+
+    def _require_level_still_approved(self, part: OldPart, now: dt.datetime, causation_id: str) -> None:
+        """Before carrying out an approved disposal, the level is decided once more over the window's lots:
+        an approval below what the sum needs does not carry it (also for approvals from before parts-2026.2)."""
+        if not self.policy.relevel_open_lots or part.disposal is None or part.disposal["approved_by"] is None:
+            return
+        ledger = self._ledger(part, now, causation_id)
+        lot = {"part_id": part.part_id, "original_value_fen": int(part.record["total_fen"]),
+               "on": part.disposal["requested_on"]}  # fmt: skip
+        decision = self._scrap_decision(lot, ledger, part.disposal["level"])
+        if decision.outputs["raised"]:
+            raise CommandRejected(
+                f"PRT-SCRAP-APPROVAL: part {part.part_id}'s disposal was approved at {part.disposal['level']} level "
+                f"by {part.disposal['approved_by']}, but lots of the same spec now total "
+                f"{decision.outputs['total_fen']} fen and need {decision.outputs['level']} approval "
+                f"({', '.join(decision.outputs['approvers'])})"
+            )
 
     def _approve_disposal(self, part: OldPart, actor: Actor, now: dt.datetime, causation_id: str) -> None:
         """The level is re-decided at approval over every lot now in the window, so lots split and

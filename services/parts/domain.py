@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NoReturn
 from zoneinfo import ZoneInfo
 
 from eventsourcing.domain import Aggregate
@@ -52,6 +52,11 @@ def start_of_day(day: dt.date) -> dt.datetime:
 
 def _day(moment: dt.datetime) -> str:
     return china_date(moment).isoformat()
+
+
+def is_blank(value: object) -> bool:
+    """A record field that says nothing: absent, or an empty or whitespace-only text."""
+    return value is None or (isinstance(value, str) and not value.strip())
 
 
 DEPARTMENT_OF = {"engineer": "after_sales_service", "warehouse_keeper": "warehouse", "old_parts_officer": "old_parts"}
@@ -120,6 +125,7 @@ class OldPart(Aggregate):
         self.responsibility: dict[str, Any] | None = None
         self.claim: dict[str, Any] | None = None
         self.escalations: list[str] = []
+        self.record_missing: list[str] = []  # PRT-RECORD fields the record lacks (parts-2026.2)
 
     @classmethod
     def record_part(
@@ -147,6 +153,63 @@ class OldPart(Aggregate):
             causation_id=causation_id,
             **due.as_record(),
         )
+
+    # ------------------------------------------------------------------ PRT-RECORD enforced (parts-2026.2)
+    class RecordIncomplete(DecisionEvent):
+        """PRT-RECORD: the part came (from dispatch) without some fields of its record; they are named, and
+        a sale waits for those in `outputs.sale_blocked_by` until someone completes the record."""
+
+        wire_type: ClassVar[str] = "PartRecordIncomplete"
+        missing: list[str]
+
+        def apply(self, aggregate: OldPart) -> None:
+            aggregate.record_missing = list(self.missing)
+
+    def flag_incomplete(self, check: Decision, at: dt.datetime, causation_id: str) -> None:
+        if not check.outputs["complete"]:
+            self._decision(self.RecordIncomplete, check, at, causation_id, missing=check.outputs["missing"])
+
+    class RecordCompleted(DecisionEvent):
+        """PRT-RECORD: missing fields of the record filled in; `missing` is what is still lacking."""
+
+        wire_type: ClassVar[str] = "PartRecordCompleted"
+        actor: str
+        role: str
+        fields: dict[str, Any]
+        missing: list[str]
+
+        def apply(self, aggregate: OldPart) -> None:
+            aggregate.record = {**aggregate.record, **self.fields}
+            aggregate.record_missing = list(self.missing)
+
+    def complete_record(
+        self, actor: Actor, fields: dict[str, str], check: Decision, at: dt.datetime, causation_id: str
+    ) -> None:
+        """Fill in fields the record lacks (only those: a recorded value is not overwritten)."""
+        if not fields:
+            raise CommandRejected("PRT-RECORD: nothing to complete; give at least one missing field")
+        blank = [name for name, value in fields.items() if is_blank(value)]
+        if blank:
+            raise CommandRejected(f"PRT-RECORD: {', '.join(blank)} cannot be completed with a blank value")
+        recorded = {name: self.record.get(name) for name in fields if not is_blank(self.record.get(name))}
+        if recorded:
+            raise CommandRejected(
+                f"PRT-RECORD: part {self.part_id} has "
+                + ", ".join(f"{name} {value!r}" for name, value in recorded.items())
+                + " recorded already; only missing fields can be completed"
+            )
+        self._decision(self.RecordCompleted, check, at, causation_id, actor=actor.id, role=actor.role,
+                       fields=fields, missing=check.outputs["missing"])  # fmt: skip
+
+    def require_record_for_sale(self, check: Decision) -> None:
+        """A sale waits for the record fields the policy names (the region: PRT-REMOTE depends on it)."""
+        blocked = check.outputs.get("sale_blocked_by") or []
+        if blocked:
+            raise CommandRejected(
+                f"PRT-RECORD: part {self.part_id} cannot be sold while its record lacks the {', '.join(blocked)} "
+                "(the price floor and the remote-region reduction PRT-REMOTE depend on the region); "
+                "the warehouse keeper or the old-parts officer completes the record first (complete_record)"
+            )
 
     def _trigger(self, event_class: type[Aggregate.Event], at: dt.datetime, causation_id: str, **fields: Any) -> None:
         self.trigger_event(
@@ -410,6 +473,7 @@ class OldPart(Aggregate):
         causation_id: str,
     ) -> None:
         self._require_open()
+        self.require_record_for_sale(floor)
         if self.disposition != "sell_local":
             raise CommandRejected(
                 f"part {self.part_id} is not to be sold locally (disposition "
@@ -499,8 +563,9 @@ class OldPart(Aggregate):
         def apply(self, aggregate: OldPart) -> None:
             aggregate.status = "sold"
 
-    def record_sale(self, actor: Actor, at: dt.datetime, causation_id: str) -> None:
+    def record_sale(self, actor: Actor, record_check: Decision, at: dt.datetime, causation_id: str) -> None:
         sale = self._pending_sale()
+        self.require_record_for_sale(record_check)
         floor = sale["floor"]
         if floor["below_floor"] and (sale["verified_by"] is None or sale["approved_by"] is None):
             missing = [
@@ -545,8 +610,12 @@ class OldPart(Aggregate):
             aggregate.disposal = {
                 "disposition": self.disposition,
                 "level": self.outputs["level"],
+                "total_fen": self.outputs["total_fen"],
+                "approvers": self.outputs["approvers"],
                 "approved_by": None,
                 "requested_on": _day(self.timestamp),
+                # the ledger its lot went into, even if the record is completed later
+                "ledger": [aggregate.record.get("material_code") or "", aggregate.record.get("region") or ""],
             }
 
     def request_disposal(self, actor: Actor, approval: Decision, at: dt.datetime, causation_id: str) -> None:
@@ -577,7 +646,9 @@ class OldPart(Aggregate):
 
         def apply(self, aggregate: OldPart) -> None:
             if aggregate.disposal is not None:
-                aggregate.disposal.update(approved_by=self.actor, level=self.outputs["level"])
+                out = self.outputs
+                aggregate.disposal.update(approved_by=self.actor, level=out["level"], total_fen=out["total_fen"],
+                                          approvers=out["approvers"])  # fmt: skip
 
     def approve_disposal(self, actor: Actor, approval: Decision, at: dt.datetime, causation_id: str) -> None:
         self._require_open()
@@ -586,6 +657,46 @@ class OldPart(Aggregate):
         if self.disposal["approved_by"] is not None:
             raise CommandRejected(f"part {self.part_id}'s disposal was already approved")
         self._decision(self.DisposalApproved, approval, at, causation_id, actor=actor.id, role=actor.role)
+
+    class DisposalRelevelled(DecisionEvent):
+        """PRT-SCRAP-APPROVAL (parts-2026.2): lots of the same spec and source requested since raised the
+        window's sum past a threshold; the disposal now needs the higher level, and an approval given below
+        it (`superseded_approval`) no longer carries it."""
+
+        wire_type: ClassVar[str] = "DisposalRelevelled"
+        level_before: str
+        superseded_approval: str | None
+
+        def apply(self, aggregate: OldPart) -> None:
+            if aggregate.disposal is not None:
+                aggregate.disposal.update(level=self.outputs["level"], total_fen=self.outputs["total_fen"],
+                                          approvers=self.outputs["approvers"], approved_by=None)  # fmt: skip
+                if self.superseded_approval is not None:
+                    aggregate.disposal["superseded"] = {"by": self.superseded_approval, "level": self.level_before}
+
+    def relevel_disposal(self, decision: Decision, at: dt.datetime, causation_id: str) -> bool:
+        """Raise a requested or approved, not yet carried out, disposal to the level the window now needs."""
+        if self.disposal is None or self.closed or not decision.outputs.get("raised"):
+            return False
+        self._decision(self.DisposalRelevelled, decision, at, causation_id, level_before=self.disposal["level"],
+                       superseded_approval=self.disposal["approved_by"])  # fmt: skip
+        return True
+
+    def _refuse_unapproved_disposal(self) -> NoReturn:
+        d = self.disposal
+        if d is None:
+            raise CommandRejected(f"PRT-SCRAP-APPROVAL: part {self.part_id} has no disposal request")
+        superseded = d.get("superseded")
+        if superseded is not None:
+            raise CommandRejected(
+                f"PRT-SCRAP-APPROVAL: part {self.part_id}'s disposal was approved at {superseded['level']} level "
+                f"by {superseded['by']}, but lots of the same spec now total {d['total_fen']} fen and need "
+                f"{d['level']} approval ({', '.join(d['approvers'])})"
+            )
+        raise CommandRejected(
+            f"PRT-SCRAP-APPROVAL: part {self.part_id}'s disposal is not approved; it needs {d['level']} approval "
+            f"({', '.join(d['approvers'])})"
+        )
 
     class Disposed(Event):
         wire_type: ClassVar[str] = "PartDisposed"
@@ -600,7 +711,7 @@ class OldPart(Aggregate):
     def dispose(self, actor: Actor, recipient: str | None, at: dt.datetime, causation_id: str) -> None:
         self._require_open()
         if self.disposal is None or self.disposal["approved_by"] is None:
-            raise CommandRejected(f"PRT-SCRAP-APPROVAL: part {self.part_id}'s disposal is not approved")
+            self._refuse_unapproved_disposal()
         if self.disposal["disposition"] == "give_away" and not (recipient or "").strip():
             raise CommandRejected("a give-away names its recipient")
         self._trigger(

@@ -9,13 +9,14 @@ one frozen value per version: a change of regulation is a new version, never an 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 from types import MappingProxyType
 
-from services.parts.domain import start_of_day
+from services.parts.domain import is_blank, start_of_day
 from shared.events.decisions import Inputs, Outputs, Rulebook
 
 REMOTE_REGIONS = frozenset(
@@ -80,16 +81,32 @@ class PartsPolicy:
         )
     )
     responsibility_escalate_to: str = "branch_manager"
+    # PRT-RECORD enforced (parts-2026.2): a blank field counts as missing, a part recorded from dispatch is
+    # checked, and a sale (PRT-PRICE-FLOOR) waits for these fields: without the region PRT-REMOTE cannot apply.
+    record_enforced: bool = False
+    sale_requires: tuple[str, ...] = ()
+    # PRT-SCRAP-APPROVAL (parts-2026.2): when the window's sum crosses a threshold, lots requested or approved
+    # but not yet disposed of are re-levelled; an approval below the new level no longer carries the disposal.
+    relevel_open_lots: bool = False
 
 
 BOOK: Rulebook[PartsPolicy] = Rulebook(PartsPolicy(version="parts-2026.1"))
 POLICIES: Mapping[str, PartsPolicy] = BOOK.policies
-CURRENT_VERSION = BOOK.current_version
 RULES = BOOK.rules
 rule = BOOK.rule
 decide = BOOK.decide
 evaluate = BOOK.evaluate
 register_policy = BOOK.register_policy
+
+# Issue 13: PRT-RECORD enforced for parts that come from dispatch, split lots re-levelled after approval.
+# parts-2026.1 stays registered unchanged, so the decisions taken under it still re-run to the same outputs.
+register_policy(
+    dataclasses.replace(
+        BOOK.current(), version="parts-2026.2", record_enforced=True, sale_requires=("region",), relevel_open_lots=True
+    )
+)
+BOOK.current_version = "parts-2026.2"
+CURRENT_VERSION = BOOK.current_version
 
 
 def current_policy() -> PartsPolicy:
@@ -204,7 +221,15 @@ def price_floor(policy: PartsPolicy, inputs: Inputs) -> Outputs:
         "min_quotes": policy.min_quotes,
         "approvals_required": ["old_parts_officer", "gm"] if below else [],
         "reason_required": below,
+        **_sale_record(policy, inputs),
     }
+
+
+def _sale_record(policy: PartsPolicy, inputs: Inputs) -> Outputs:
+    """parts-2026.2: the PRT-RECORD fields a sale waits for (the region) that the record lacks."""
+    if not policy.sale_requires:
+        return {}
+    return {"sale_blocked_by": [name for name in policy.sale_requires if is_blank(inputs.get(name))]}
 
 
 # ------------------------------------------------------------------------ scrap approval (PRT-SCRAP-APPROVAL)
@@ -225,7 +250,9 @@ def scrap_approval(policy: PartsPolicy, inputs: Inputs) -> Outputs:
     within the policy window are summed before the threshold applies (004 废旧物资 1.5–1.6).
 
     Inputs: `lot` {part_id, original_value_fen, on} and `lots` (every lot of that spec and source,
-    the lot itself included or not)."""
+    the lot itself included or not). From parts-2026.2 also `level_before`, the level the lot was
+    requested or approved at: `raised` says the sum now needs a higher approver (re-levelling, 1.8
+    "申请处理尚未批准或已批准未处理的物资" are still under the rule)."""
     lot = inputs["lot"]
     on = _date(lot["on"])
     window = policy.scrap_window_days
@@ -236,7 +263,13 @@ def scrap_approval(policy: PartsPolicy, inputs: Inputs) -> Outputs:
     total = sum(counted.values())
     level = scrap_level(policy, total)
     approvers = sorted(set().union(*(policy.scrap_approvers[lv] for lv in SCRAP_LEVELS[SCRAP_LEVELS.index(level) :])))
-    return {"level": level, "total_fen": total, "lots": sorted(counted), "window_days": window, "approvers": approvers}
+    outputs: Outputs = {"level": level, "total_fen": total, "lots": sorted(counted), "window_days": window,
+                        "approvers": approvers}  # fmt: skip
+    before = inputs.get("level_before")
+    if policy.relevel_open_lots and before is not None:
+        outputs["level_before"] = before
+        outputs["raised"] = SCRAP_LEVELS.index(level) > SCRAP_LEVELS.index(before)
+    return outputs
 
 
 # ------------------------------------------------------------------------ responsibility (PRT-RESPONSIBILITY)
@@ -289,11 +322,19 @@ RECORD_FIELDS = (
 def part_record(policy: PartsPolicy, inputs: Inputs) -> Outputs:
     """A replaced part is recorded with dispatch order no. (审批号), equipment no., material code,
     quantity, unit price, total, responsible engineer, region, fault, whether it must return to
-    headquarters, completion date (004 附件三). Reports what is missing and whether the total adds up."""
-    missing = [name for name in RECORD_FIELDS if inputs.get(name) in (None, "")]
+    headquarters, completion date (004 附件三). Reports what is missing and whether the total adds up.
+    From parts-2026.2 a blank field is missing too, and `sale_blocked_by` names the missing fields a
+    sale waits for (the region, without which PRT-REMOTE cannot apply)."""
+    if policy.record_enforced:
+        missing = [name for name in RECORD_FIELDS if is_blank(inputs.get(name))]
+    else:
+        missing = [name for name in RECORD_FIELDS if inputs.get(name) in (None, "")]
     amounts = [inputs.get(name) for name in ("quantity", "unit_price_fen", "total_fen")]
     consistent = None
     if all(a is not None for a in amounts):
         quantity, unit, total = (int(a) for a in amounts if a is not None)
         consistent = quantity * unit == total
-    return {"complete": not missing, "missing": missing, "total_consistent": consistent}
+    outputs: Outputs = {"complete": not missing, "missing": missing, "total_consistent": consistent}
+    if policy.record_enforced:
+        outputs["sale_blocked_by"] = [name for name in policy.sale_requires if name in missing]
+    return outputs

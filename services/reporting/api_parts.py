@@ -45,11 +45,14 @@ OLD_PARTS_COLUMNS = (
     "returned_date",
     "status",
     "disposition",
+    "record_missing",
 )
-"""PRT-RECORD columns, then due date, hand-in date, delay days, recovery date (回收日期), ship date (返司日期)."""
+"""PRT-RECORD columns, then due date, hand-in date, delay days, recovery date (回收日期), ship date (返司日期),
+and the PRT-RECORD fields the record still lacks."""
 
 # POST /api/v1/parts/{part_id}/<path> → command struct.
 PART_ROUTES: dict[str, type[cmd.PartCommand]] = {
+    "record": cmd.CompletePartRecord,
     "report-delay": cmd.ReportHandInDelay,
     "hand-in": cmd.HandInPart,
     "recover": cmd.RecoverPart,
@@ -87,7 +90,13 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def old_parts_row(part: dict[str, Any]) -> dict[str, Any]:
-    return {column: part.get(column) for column in OLD_PARTS_COLUMNS}
+    row = {column: part.get(column) for column in OLD_PARTS_COLUMNS}
+    row["record_missing"] = list(row["record_missing"] or [])
+    return row
+
+
+def _csv_row(row: dict[str, Any]) -> dict[str, Any]:
+    return {**row, "record_missing": " ".join(row["record_missing"])}
 
 
 def _parts(request: Request, part_id: str | None, region: str | None, limit: int, offset: int) -> list[dict[str, Any]]:
@@ -161,10 +170,11 @@ def add_routes(api: FastAPI, names: Names) -> None:
         offset: int = Query(0, ge=0, le=MAX_INT64),
     ) -> Response | list[dict[str, Any]]:
         """旧件返司进度汇报表: one row per old part — PRT-RECORD columns plus due date, hand-in date,
-        delay days, recovery date and ship date (docs/rules.md §6)."""
+        delay days, recovery date and ship date (docs/rules.md §6), and `record_missing`: the PRT-RECORD fields
+        the record lacks (space-separated in CSV)."""
         parts = await asyncio.to_thread(_parts, request, None, region, limit, offset)
         rows = [old_parts_row(p) for p in parts]
-        return to_csv(rows, OLD_PARTS_COLUMNS) if wants_csv(request) else rows
+        return to_csv([_csv_row(r) for r in rows], OLD_PARTS_COLUMNS) if wants_csv(request) else rows
 
     @api.get("/api/v1/parts/{part_id}", tags=["parts"], responses=READ_RESPONSES)
     async def old_part(request: Request, part_id: str) -> dict[str, Any]:

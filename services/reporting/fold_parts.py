@@ -15,6 +15,10 @@ from shared.events import parts_events as e
 from shared.events.envelope import Envelope
 
 PartView = dict[str, Any]
+# The PRT-RECORD columns a person may complete (CompletePartRecord).
+RECORD_COLUMNS = frozenset(
+    {"dispatch_order_no", "equipment_no", "material_code", "responsible_engineer", "region", "fault"}
+)
 
 
 def _new_part(p: e.PartRecorded, envelope: Envelope) -> PartView:
@@ -53,6 +57,9 @@ def _new_part(p: e.PartRecorded, envelope: Envelope) -> PartView:
         "supplier_claim": None,
         "fine_id": None,
         "recorded_by": p.recorded_by,
+        "record_incomplete": False,  # PRT-RECORD: which fields the record lacks, and whether a sale waits for them
+        "record_missing": [],
+        "sale_blocked_by": [],
         "recorded_at": envelope.occurred_at.isoformat(),
     }
 
@@ -83,7 +90,14 @@ def fold(view: dict[str, Any], payload: Any, envelope: Envelope) -> bool:
     part = existing
     at = envelope.occurred_at.isoformat()
     p = payload
-    if isinstance(p, e.PartHandInDelayReported):
+    if isinstance(p, e.PartRecordIncomplete):
+        part.update(record_incomplete=True, record_missing=p.missing,
+                    sale_blocked_by=p.outputs.get("sale_blocked_by", []))  # fmt: skip
+    elif isinstance(p, e.PartRecordCompleted):
+        part.update({name: value for name, value in p.fields.items() if name in RECORD_COLUMNS})
+        part.update(record_incomplete=bool(p.missing), record_missing=p.missing,
+                    sale_blocked_by=p.outputs.get("sale_blocked_by", []), record_completed_by=p.actor)  # fmt: skip
+    elif isinstance(p, e.PartHandInDelayReported):
         part.update(delay_reason=p.reason, delay_excused=p.excuses_fine, expected_hand_in=p.expected_on)
     elif isinstance(p, e.PartOverdue):
         part.update(delay_days=p.delay_days, delay_as_of=at, overdue=True)
@@ -157,13 +171,28 @@ def fold(view: dict[str, Any], payload: Any, envelope: Envelope) -> bool:
             "total_fen": p.outputs["total_fen"],
             "approved_by": None,
             "requested_at": at,
+            "awaiting": f"{p.outputs['level']} approval ({', '.join(p.outputs['approvers'])})",
         }
     elif isinstance(p, e.DisposalApproved) and part["disposal"] is not None:
         part["disposal"] = {
             **part["disposal"],
+            "awaiting": None,
             "approved_by": p.actor,
             "level": p.outputs["level"],
             "total_fen": p.outputs["total_fen"],
+        }
+    elif isinstance(p, e.DisposalRelevelled) and part["disposal"] is not None:
+        # PRT-SCRAP-APPROVAL: the lots of the window now need a higher level; an approval below it is superseded.
+        superseded = {"by": p.superseded_approval, "level": p.level_before} if p.superseded_approval else None
+        part["disposal"] = {
+            **part["disposal"],
+            "level": p.outputs["level"],
+            "total_fen": p.outputs["total_fen"],
+            "approved_by": None,
+            "approvers": p.outputs["approvers"],
+            "relevelled_at": at,
+            **({"superseded_approval": superseded} if superseded else {}),
+            "awaiting": f"{p.outputs['level']} approval ({', '.join(p.outputs['approvers'])})",
         }
     elif isinstance(p, e.PartDisposed):
         part["disposal"] = {**(part["disposal"] or {}), "disposed_on": p.disposed_on, "recipient": p.recipient}

@@ -168,6 +168,19 @@ class RecordPart(PartsCommand, frozen=True, tag="record_part"):
     """Defaults to `<complaint_no>:<dispatch_order_no>:<material_code>`."""
 
 
+class CompletePartRecord(PartCommand, frozen=True, tag="complete_record"):
+    """Fill in what a part's record lacks (PRT-RECORD, 004 附件三), e.g. a part from dispatch without its
+    equipment number or region; a recorded value is not overwritten. Until the region is known the part
+    cannot be sold (PRT-REMOTE depends on it). Role: warehouse_keeper or old_parts_officer."""
+
+    equipment_no: NonEmpty | None = None
+    region: NonEmpty | None = None
+    dispatch_order_no: NonEmpty | None = None
+    material_code: NonEmpty | None = None
+    responsible_engineer: NonEmpty | None = None
+    fault: NonEmpty | None = None
+
+
 class RecordMarketPrice(PartsCommand, frozen=True, tag="record_market_price"):
     """A region's scrap-metal market price of a day, per ton (PRT-PRICE-FLOOR). Role: old_parts_officer."""
 
@@ -289,9 +302,9 @@ class SettleSupplierClaim(PartCommand, frozen=True, tag="settle_claim"):
 
 
 AnyPartsCommand = (
-    RecordPart | RecordMarketPrice | ReportHandInDelay | HandInPart | RecoverPart | ShipPart | ReceivePartAtHq
-    | DecideDisposition | ReportSale | VerifySale | ApproveSale | RecordSale | RequestDisposal | ApproveDisposal
-    | RecordDisposal | StartResponsibilityReview | SettleResponsibility | SettleSupplierClaim
+    RecordPart | RecordMarketPrice | CompletePartRecord | ReportHandInDelay | HandInPart | RecoverPart | ShipPart
+    | ReceivePartAtHq | DecideDisposition | ReportSale | VerifySale | ApproveSale | RecordSale | RequestDisposal
+    | ApproveDisposal | RecordDisposal | StartResponsibilityReview | SettleResponsibility | SettleSupplierClaim
 )  # fmt: skip
 _parts_command_decoder = msgspec.json.Decoder(AnyPartsCommand)
 

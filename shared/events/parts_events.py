@@ -27,6 +27,23 @@ class PartRecorded(msgspec.Struct, frozen=True):
     recorded_by: str
 
 
+class PartRecordIncomplete(msgspec.Struct, frozen=True):
+    """PRT-RECORD (parts-2026.2): the record lacks `missing`; a sale waits for `outputs.sale_blocked_by`."""
+
+    outputs: dict[str, Any]
+    missing: list[str]
+
+
+class PartRecordCompleted(msgspec.Struct, frozen=True):
+    """PRT-RECORD: `fields` filled in by `actor` (`role`); `missing` is what the record still lacks."""
+
+    outputs: dict[str, Any]
+    actor: str
+    role: str
+    fields: dict[str, Any]
+    missing: list[str]
+
+
 class PartHandInDelayReported(msgspec.Struct, frozen=True):
     actor: str
     reason: str
@@ -126,6 +143,15 @@ class DisposalApproved(msgspec.Struct, frozen=True):
     role: str
 
 
+class DisposalRelevelled(msgspec.Struct, frozen=True):
+    """PRT-SCRAP-APPROVAL (parts-2026.2): the window's sum now needs `outputs.level`; an approval given at
+    `level_before` (by `superseded_approval`) no longer carries the disposal."""
+
+    outputs: dict[str, Any]
+    level_before: str
+    superseded_approval: str | None
+
+
 class PartDisposed(msgspec.Struct, frozen=True):
     actor: str
     disposition: str
@@ -189,6 +215,8 @@ class ScrapLotAdded(msgspec.Struct, frozen=True):
 
 for _type, _payload, _summary in (
     ("PartRecorded", PartRecorded, "A replaced part was recorded, with its hand-in due date (PRT-RECORD, PRT-DUE-7D)."),
+    ("PartRecordIncomplete", PartRecordIncomplete, "The record lacks PRT-RECORD fields; a sale waits for the region."),
+    ("PartRecordCompleted", PartRecordCompleted, "Missing fields of the part's record filled in (PRT-RECORD)."),
     ("PartHandInDelayReported", PartHandInDelayReported, "The engineer gave a reason for a late hand-in."),
     ("PartOverdue", PartOverdue, "The part's delay days grew with the clock (PRT-DUE-7D)."),
     ("PartFineLevied", PartFineLevied, "FIN-PART-LATE: not handed in by the due date, no reason reported."),
@@ -203,6 +231,7 @@ for _type, _payload, _summary in (
     ("PartSold", PartSold, "Sold locally: floor, quotes, rule and the proceeds for finance (PRT-PRICE-FLOOR)."),
     ("DisposalRequested", DisposalRequested, "Destruction or give-away requested (PRT-SCRAP-APPROVAL level)."),
     ("DisposalApproved", DisposalApproved, "Destruction or give-away approved at its level (PRT-SCRAP-APPROVAL)."),
+    ("DisposalRelevelled", DisposalRelevelled, "Split lots summed past a threshold: higher approval needed."),
     ("PartDisposed", PartDisposed, "The part was destroyed or given away."),
     ("ResponsibilityReviewStarted", ResponsibilityReviewStarted, "Responsibility review and its deadline."),
     ("ResponsibilityEscalated", ResponsibilityEscalated, "Responsibility not settled in time (PRT-RESPONSIBILITY)."),

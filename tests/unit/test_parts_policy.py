@@ -17,6 +17,7 @@ from services.parts.policy import RULES, current_policy, decide, evaluate
 from shared.events.decisions import Actor
 
 P = current_policy()
+V1 = "parts-2026.1"
 RULE_IDS = {
     "PRT-RECORD",
     "PRT-DUE-7D",
@@ -66,11 +67,68 @@ def test_prt_record_names_missing_fields_and_checks_the_total() -> None:
         "return_to_hq": True,
         "completed_on": "2026-01-01",
     }
-    assert evaluate("PRT-RECORD", P.version, record) == {"complete": True, "missing": [], "total_consistent": True}
+    assert evaluate("PRT-RECORD", V1, record) == {"complete": True, "missing": [], "total_consistent": True}
     broken = {**record, "total_fen": 1, "equipment_no": ""}
-    out = evaluate("PRT-RECORD", P.version, broken)
+    out = evaluate("PRT-RECORD", V1, broken)
     assert out["missing"] == ["equipment_no"]
     assert out["total_consistent"] is False
+    assert evaluate("PRT-RECORD", P.version, record) == {
+        "complete": True,
+        "missing": [],
+        "total_consistent": True,
+        "sale_blocked_by": [],
+    }
+
+
+RECORD = {
+    "dispatch_order_no": "PG-1",
+    "equipment_no": "QY25K-1",
+    "material_code": "M-100",
+    "quantity": 2,
+    "unit_price_fen": 150_00,
+    "total_fen": 300_00,
+    "responsible_engineer": "eng-9",
+    "region": "四川",
+    "fault": "漏油",
+    "return_to_hq": True,
+    "completed_on": "2026-01-01",
+}
+
+
+def test_prt_record_2026_2_a_blank_region_or_equipment_no_is_missing_and_blocks_a_sale() -> None:
+    # 004 附件三: 设备编号 (equipment no.) and 区域 (region) are columns of every part's line.
+    out = evaluate("PRT-RECORD", "parts-2026.2", {**RECORD, "equipment_no": "", "region": "  "})
+    assert (out["complete"], out["missing"], out["sale_blocked_by"]) == (False, ["equipment_no", "region"], ["region"])
+    only_equipment = evaluate("PRT-RECORD", "parts-2026.2", {**RECORD, "equipment_no": ""})
+    assert (only_equipment["missing"], only_equipment["sale_blocked_by"]) == (["equipment_no"], [])
+    # Under parts-2026.1 a whitespace region passed as recorded: that version still computes the same.
+    assert evaluate("PRT-RECORD", V1, {**RECORD, "region": "  "})["missing"] == []
+
+
+def test_prt_price_floor_2026_2_names_a_missing_region_the_sale_waits_for() -> None:
+    inputs = {"region": "", "day": "2026-12-02", "market_price_per_ton_fen": 200_000, "price_source": "reference",
+              "weight_kg": 5_000, "price_fen": 850_000, "quote_count": 3, "remote_reduction": None}  # fmt: skip
+    assert evaluate("PRT-PRICE-FLOOR", "parts-2026.2", inputs)["sale_blocked_by"] == ["region"]
+    assert evaluate("PRT-PRICE-FLOOR", "parts-2026.2", {**inputs, "region": "四川"})["sale_blocked_by"] == []
+    assert "sale_blocked_by" not in evaluate("PRT-PRICE-FLOOR", V1, inputs)  # 2026.1: an empty region sold
+
+
+def test_a_part_without_region_cannot_be_sold_until_the_record_is_completed() -> None:
+    part = recorded_part(region="")
+    at = dt.datetime.fromisoformat("2026-01-03T10:00:00+08:00")
+    part.flag_incomplete(decide("PRT-RECORD", part.record, P), at, "c")
+    assert part.record_missing == ["region"]
+    with pytest.raises(CommandRejected, match="lacks the region"):
+        part.require_record_for_sale(decide("PRT-RECORD", part.record, P))
+    with pytest.raises(CommandRejected, match="recorded already"):
+        part.complete_record(Actor("wk-1", "warehouse_keeper"), {"equipment_no": "X"}, decide("PRT-RECORD", {}, P),
+                             at, "c")  # fmt: skip
+    with pytest.raises(CommandRejected, match="blank"):
+        part.complete_record(Actor("wk-1", "warehouse_keeper"), {"region": " "}, decide("PRT-RECORD", {}, P), at, "c")
+    check = decide("PRT-RECORD", {**part.record, "region": "四川"}, P)
+    part.complete_record(Actor("wk-1", "warehouse_keeper"), {"region": "四川"}, check, at, "c")
+    assert (part.record["region"], part.record_missing) == ("四川", [])
+    part.require_record_for_sale(decide("PRT-RECORD", part.record, P))  # no longer refused
 
 
 # ------------------------------------------------------------------------------ PRT-DUE-7D, FIN-PART-LATE
@@ -207,6 +265,44 @@ def test_prt_scrap_approval_lots_outside_the_window_are_not_summed() -> None:
     assert (out["level"], out["lots"]) == ("site", ["LOT"])
 
 
+def test_prt_scrap_approval_2026_2_a_lot_approved_at_site_is_raised_when_the_window_crosses_20_000() -> None:
+    # 004 废旧物资 1.5–1.6: ≤ 20 000 site, 20 000–50 000 department, > 50 000 leadership; no splitting.
+    lot = {"part_id": "FIRST", "original_value_fen": 1_500_000, "on": "2026-12-01"}
+    second = {"part_id": "SECOND", "original_value_fen": 1_500_000, "on": "2026-12-20"}
+    inputs = {"lot": lot, "lots": [second], "level_before": "site"}
+    out = evaluate("PRT-SCRAP-APPROVAL", "parts-2026.2", inputs)
+    assert (out["level"], out["total_fen"], out["raised"], out["approvers"]) == (
+        "department",
+        3_000_000,
+        True,
+        ["gm", "old_parts_officer"],
+    )
+    same = evaluate("PRT-SCRAP-APPROVAL", "parts-2026.2", {**inputs, "level_before": "department"})
+    assert same["raised"] is False
+    far = {**second, "on": "2027-01-05"}  # 35 days later: outside the 30-day window, not summed
+    assert evaluate("PRT-SCRAP-APPROVAL", "parts-2026.2", {**inputs, "lots": [far]})["raised"] is False
+    assert "raised" not in evaluate("PRT-SCRAP-APPROVAL", V1, inputs)  # 2026.1 computes what it computed
+
+
+def test_a_relevelled_disposal_is_refused_until_the_higher_level_approves() -> None:
+    part = recorded_part()
+    at = dt.datetime.fromisoformat("2026-01-03T10:00:00+08:00")
+    officer, keeper = Actor("opo-1", "old_parts_officer"), Actor("wk-1", "warehouse_keeper")
+    part.decide_disposition(officer, decide("PRT-DISPOSITION", facts("destroy_local"), P), at, "c")
+    lot = {"part_id": "P1", "original_value_fen": 1_500_000, "on": "2026-01-03"}
+    site = decide("PRT-SCRAP-APPROVAL", {"lot": lot, "lots": []}, P)
+    part.request_disposal(keeper, site, at, "c")
+    part.approve_disposal(Actor("bm-1", "branch_manager"), site, at, "c")
+    second = {"part_id": "P2", "original_value_fen": 1_000_000, "on": "2026-01-10"}
+    raised = decide("PRT-SCRAP-APPROVAL", {"lot": lot, "lots": [second], "level_before": "site"}, P)
+    assert part.relevel_disposal(raised, at, "c") is True
+    with pytest.raises(CommandRejected, match=r"approved at site level by bm-1.*need department approval"):
+        part.dispose(keeper, None, at, "c")
+    part.approve_disposal(officer, raised, at, "c")
+    part.dispose(keeper, None, at, "c")
+    assert part.status == "disposed"
+
+
 def test_prt_scrap_approval_higher_levels_may_approve_lower_ones() -> None:
     assert scrap(100)["approvers"] == ["branch_manager", "gm", "old_parts_officer"]
     assert scrap(3_000_000)["approvers"] == ["gm", "old_parts_officer"]
@@ -277,7 +373,7 @@ def test_prt_disposition_follows_the_facts(values: dict[str, Any], allowed: list
 # ------------------------------------------------------------------------------ the aggregate (given / when / then)
 
 
-def recorded_part(return_to_hq: bool = False) -> OldPart:
+def recorded_part(return_to_hq: bool = False, region: str = "四川") -> OldPart:
     at = dt.datetime.fromisoformat("2026-01-01T18:00:00+08:00")
     record = {
         "dispatch_order_no": "PG-1",
@@ -287,7 +383,7 @@ def recorded_part(return_to_hq: bool = False) -> OldPart:
         "unit_price_fen": 2_000_000,
         "total_fen": 2_000_000,
         "responsible_engineer": "eng-9",
-        "region": "四川",
+        "region": region,
         "fault": "漏油",
         "return_to_hq": return_to_hq,
         "completed_on": "2026-01-01",
@@ -376,9 +472,9 @@ def test_a_sale_below_the_floor_is_refused_until_verified_and_approved_by_the_gm
         part.verify_sale(Actor("wk-1", "old_parts_officer"), at, "c")  # the reporter cannot verify their own sale
     part.verify_sale(Actor("opo-1", "old_parts_officer"), at, "c")
     with pytest.raises(CommandRejected, match="general manager's approval"):
-        part.record_sale(Actor("opo-1", "old_parts_officer"), at, "c")
+        part.record_sale(Actor("opo-1", "old_parts_officer"), decide("PRT-RECORD", part.record, P), at, "c")
     part.approve_sale(Actor("gm-1", "gm"), at, "c")
-    part.record_sale(Actor("opo-1", "old_parts_officer"), at, "c")
+    part.record_sale(Actor("opo-1", "old_parts_officer"), decide("PRT-RECORD", part.record, P), at, "c")
     sold = [e for e in part.collect_events() if isinstance(e, OldPart.Sold)]
     assert len(sold) == 1
     assert (sold[0].rule, sold[0].floor_fen, sold[0].quotes, sold[0].payable_to) == (
