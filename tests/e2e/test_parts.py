@@ -152,8 +152,8 @@ async def part_view(running: Running, part_id: str, predicate: Any = bool, what:
     return found
 
 
-async def complaint_no_for(running: Running, call_id: str) -> str:
-    await running.bus.publish_call(call(call_id, received_at="2026-11-23T09:15:00+08:00"))
+async def complaint_no_for(running: Running, call_id: str, received_at: str = "2026-11-23T09:15:00+08:00") -> str:
+    await running.bus.publish_call(call(call_id, received_at=received_at))
     no: str = (await running.complaint_for_call(call_id))["complaint_no"]
     return no
 
@@ -402,7 +402,7 @@ async def test_a_sale_below_the_floor_needs_the_gms_approval_and_every_sale_name
     assert len(envelopes) == 2
     for envelope in envelopes.values():
         assert envelope["rule"] == "PRT-PRICE-FLOOR"
-        assert envelope["policy_version"] == "parts-2026.1"
+        assert envelope["policy_version"] == "parts-2026.2"
         assert envelope["correlation_id"] == no
         assert envelope["inputs"]["market_price_per_ton_fen"] == 200_000
         assert envelope["inputs"]["price_source"] == "market:湖南:2026-12-02"
@@ -485,3 +485,95 @@ async def test_split_scrap_lots_need_leadership_and_responsibility_escalates_whe
     assert part["responsibility"]["attributed_to"] == "supplier"
     disposed = await part_view(running, "L-0", lambda p: p["status"] == "disposed", "the disposal")
     assert (disposed["disposal"]["level"], disposed["disposal"]["total_fen"]) == ("leadership", 6_000_000)
+
+
+async def test_a_part_from_dispatch_without_region_is_flagged_and_sold_only_once_its_record_is_completed(
+    running: Running,
+) -> None:
+    """PRT-RECORD (004 附件三: every line names 设备编号 and 区域) and PRT-REMOTE, as the old-parts staff see it."""
+    await running.tick("2027-12-30T09:00:00+08:00")
+    no = await complaint_no_for(running, "CALL-PARTS-NOREGION", "2027-12-30T09:15:00+08:00")
+    dispatch = DispatchStream(running)
+    forms = PartsReplaced(
+        complaint_no=no,
+        dispatch_id="D-NR",
+        completed_at=dt.datetime.fromisoformat("2027-12-30T16:00:00+08:00"),
+        parts=[replaced("P-NOREGION", region="", equipment_no="", return_to_hq=False)],
+    )
+    await dispatch.publish("PartsReplaced", forms, no, forms.completed_at)
+    part = await part_view(running, "P-NOREGION", lambda p: p["record_incomplete"], "flagged incomplete")
+    assert (part["record_missing"], part["sale_blocked_by"]) == (["equipment_no", "region"], ["region"])
+    report = (await running.http.get("/api/v1/reports/old-parts")).json()
+    assert next(r for r in report if r["part_id"] == "P-NOREGION")["record_missing"] == ["equipment_no", "region"]
+    csv_report = await running.http.get("/api/v1/reports/old-parts", headers={"Accept": "text/csv"})
+    rows = list(csv.DictReader(io.StringIO(csv_report.text.lstrip("\ufeff"))))
+    assert next(r for r in rows if r["part_id"] == "P-NOREGION")["record_missing"] == "equipment_no region"
+
+    decided = await part_cmd(running, "P-NOREGION", "disposition", OFFICER, disposition="sell_local",
+                             reuse_value_fen=100_000, return_freight_fen=400_000, sale_value_fen=850_000)  # fmt: skip
+    assert decided.status_code == 200, decided.text
+    await running.tick("2028-01-03T09:00:00+08:00")
+    quotes = [{"buyer": f"回收站{i}", "contact": f"1390000000{i}", "price_fen": 765_000} for i in range(3)]
+    sale = {"buyer": "回收站0", "price_fen": 765_000, "weight_kg": 5_000, "quotes": quotes,
+            "reference_class": "structural", "remote_reduction": "0.10"}  # fmt: skip
+    refused = await part_cmd(running, "P-NOREGION", "sale", KEEPER, **sale)
+    assert refused.status_code == 409
+    assert "lacks the region" in refused.json()["error"]
+    assert "PRT-REMOTE" in refused.json()["error"]
+    assert (await part_cmd(running, "P-NOREGION", "sale/record", OFFICER)).status_code == 409
+
+    assert (await part_cmd(running, "P-NOREGION", "record", ENGINEER, region="四川")).status_code == 403
+    completed = await part_cmd(running, "P-NOREGION", "record", KEEPER, region="四川", equipment_no="QY25K-2024-00871")
+    assert completed.status_code == 200, completed.text
+    assert completed.json()["events"] == ["PartRecordCompleted"]
+    part = await part_view(running, "P-NOREGION", lambda p: not p["record_incomplete"], "the completed record")
+    assert (part["region"], part["equipment_no"], part["record_missing"]) == ("四川", "QY25K-2024-00871", [])
+
+    # 四川 is remote: floor = 10 000 × 0.85 × 0.90 = 7 650 yuan; 7 650 sells without the GM.
+    reported = await part_cmd(running, "P-NOREGION", "sale", KEEPER, **sale)
+    assert reported.status_code == 200, reported.text
+    sold = await part_cmd(running, "P-NOREGION", "sale/record", OFFICER)
+    assert sold.status_code == 200, sold.text
+    part = await part_view(running, "P-NOREGION", lambda p: p["status"] == "sold", "the sale")
+    assert (part["sale"]["floor_fen"], part["sale"]["inputs"]["region"]) == (765_000, "四川")
+
+
+async def test_a_split_lot_approved_at_site_is_refused_until_the_department_approves(running: Running) -> None:
+    """PRT-SCRAP-APPROVAL (004 废旧物资 1.5–1.8): 15 000 approved at site, its other half arrives within 30 days."""
+    await running.tick("2027-12-28T09:00:00+08:00")
+    no = await complaint_no_for(running, "CALL-PARTS-RELEVEL", "2027-12-28T09:15:00+08:00")
+    for part_id in ("H-1", "H-2"):
+        recorded = await running.command(
+            no, "parts", ENGINEER, part_id=part_id, dispatch_order_no=f"PG-{part_id}", equipment_no="QY25K-7",
+            material_code="M-TRUSS", quantity=1, unit_price_fen=1_500_000, responsible_engineer="eng-9",
+            region="湖南", fault="锈蚀", return_to_hq=False, completed_on="2027-12-27",
+        )  # fmt: skip
+        assert recorded.status_code == 200, recorded.text
+        destroy = await part_cmd(running, part_id, "disposition", OFFICER, disposition="destroy_local")
+        assert destroy.status_code == 200, destroy.text
+    assert (await part_cmd(running, "H-1", "disposal", KEEPER)).status_code == 200
+    assert (await part_cmd(running, "H-1", "disposal/approve", ("bm-1", "branch_manager"))).status_code == 200
+
+    await running.tick("2028-01-15T09:00:00+08:00")
+    for part_id in ("H-1", "H-2"):  # the clock's overdue checks (PRT-DUE-7D) are done before anyone acts
+        await part_view(running, part_id, lambda p: p["delay_days"] == 12, "the overdue check")
+    second = await part_cmd(running, "H-2", "disposal", KEEPER)
+    assert second.status_code == 200, second.text
+    assert "DisposalRelevelled" in second.json()["events"]
+    first = await part_view(running, "H-1", lambda p: (p["disposal"] or {}).get("relevelled_at"), "re-levelled")
+    assert first["disposal"] == {
+        **first["disposal"],
+        "level": "department",
+        "total_fen": 3_000_000,
+        "approved_by": None,
+        "superseded_approval": {"by": "bm-1", "level": "site"},
+        "awaiting": "department approval (gm, old_parts_officer)",
+    }
+    refused = await part_cmd(running, "H-1", "disposal/record", KEEPER)
+    assert refused.status_code == 409
+    assert "need department approval" in refused.json()["error"]
+    assert (await part_cmd(running, "H-1", "disposal/approve", ("bm-1", "branch_manager"))).status_code == 403
+    assert (await part_cmd(running, "H-1", "disposal/approve", OFFICER)).status_code == 200
+    assert (await part_cmd(running, "H-1", "disposal/record", KEEPER)).status_code == 200
+    done = await part_view(running, "H-1", lambda p: p["status"] == "disposed", "disposed at department level")
+    assert (done["disposal"]["level"], done["disposal"]["approved_by"]) == ("department", "opo-1")
