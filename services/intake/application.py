@@ -316,8 +316,6 @@ class IntakeApplication(Application[uuid.UUID]):
                 fine = decide("FIN-RECORD-INCOMPLETE", facts, self.policy)
                 complaint.levy_fine(fine, now, causation_id, reason=reason)
             case cmd.RecordFirstContact(channel=channel, agreed=agreed, visit_at=visit_at):
-                if visit_at is not None and visit_at.tzinfo is None:
-                    raise CommandRejected("visit_at needs a UTC offset, e.g. 2026-11-24T09:00:00+08:00")
                 complaint.record_first_contact(actor, channel, agreed, visit_at, now, causation_id)
             case cmd.AttributeFine(fine_id=fine_id, person=person, role=role, reason=reason):
                 complaint.attribute_fine(actor, fine_id, person, role, reason, now, causation_id)

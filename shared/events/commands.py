@@ -86,7 +86,8 @@ class RecordFirstContact(IntakeCommand, frozen=True, tag="first_contact"):
 
     channel: Literal["phone", "sms", "email", "wechat", "on_site"]
     agreed: NonEmpty
-    visit_at: dt.datetime | None = None
+    visit_at: Annotated[dt.datetime, msgspec.Meta(tz=True)] | None = None
+    """The agreed visit time, with its UTC offset, e.g. `2026-11-24T09:00:00+08:00`."""
 
 
 class AttributeFine(IntakeCommand, frozen=True, tag="attribute_fine"):

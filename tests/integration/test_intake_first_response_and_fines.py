@@ -148,6 +148,11 @@ async def test_int_levels_a_timely_first_contact_meets_the_first_response_and_no
     no = await desk.register(call("CALL-I13-CONTACT", received_at="2027-03-02T09:00:00+08:00"))
     assert (await desk.command(no, "classify", TQ, cause="quality", level=2, on_site=True)).status_code == 200
     await desk.tick("2027-03-02T10:30:00+08:00")
+    naive = await desk.command(no, "first-contact", AGENT, channel="phone", agreed="x", visit_at="2027-03-03T09:00:00")
+    assert naive.status_code == 422  # a visit time without its UTC offset is ambiguous
+    past = await desk.command(no, "first-contact", AGENT, channel="phone", agreed="x",
+                              visit_at="2027-03-01T09:00:00+08:00")  # fmt: skip
+    assert past.status_code == 409  # a visit agreed for a time already gone
     # 003: contact the customer and agree the time of the visit. The engineer may be known only to dispatch.
     contact = await desk.command(no, "first-contact", ENGINEER, channel="phone", agreed="明早九点到现场",
                                  visit_at="2027-03-03T09:00:00+08:00")  # fmt: skip
