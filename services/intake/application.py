@@ -19,7 +19,6 @@ from eventsourcing.persistence import IntegrityError
 
 from services.intake import policy
 from services.intake.domain import (
-    ESCALATED_DEADLINES,
     CalendarYear,
     CommandRejected,
     Complaint,
@@ -54,9 +53,13 @@ PERMISSIONS: dict[type[cmd.IntakeCommand], frozenset[str]] = {
     cmd.RecordRepair: frozenset({"engineer", "tq"}),
     cmd.Close: frozenset({"tq", "agent"}),
     cmd.FineRecordIncomplete: frozenset({"branch_manager", "tq"}),
+    # docs/rules.md §9: who talks to the customer records the first response; the dispatched
+    # engineer may be known only to dispatch, so the role is what is checked.
+    cmd.RecordFirstContact: frozenset({"agent", "tq", "engineer"}),
+    cmd.AttributeFine: frozenset({"branch_manager"}),  # docs/rules.md §9: unattributed fines
 }
 COMPLETABLE_FIELDS = frozenset({
-    "customer.name", "customer.phone", "equipment.model", "equipment.serial", "equipment.acceptance_date",
+    "agent_id", "customer.name", "customer.phone", "equipment.model", "equipment.serial", "equipment.acceptance_date",
     "description", "site.region", "site.distance_km", "site.address", "site.lat", "site.lon",
 })  # fmt: skip
 
@@ -210,7 +213,7 @@ class IntakeApplication(Application[uuid.UUID]):
             equipment=msgspec.to_builtins(call.equipment),
             site=msgspec.to_builtins(call.site),
             description=call.description,
-            missing_fields=policy.missing_fields(call),
+            missing_fields=policy.missing_fields(call, p),
             decisions=decisions,
             causation_id=inbound.causation_id,
         )
@@ -305,10 +308,17 @@ class IntakeApplication(Application[uuid.UUID]):
             case cmd.Close(outcome=outcome_):
                 complaint.close(actor, outcome_, now, causation_id)
             case cmd.FineRecordIncomplete(reason=reason, extra_cost_fen=extra):
+                # FIN-RECORD-INCOMPLETE: what the record lacked when received, the extra cost it
+                # caused, and how often this record was fined so before (at most once, §9).
                 facts = {"receiver": complaint.agent_id, "extra_cost_fen": extra,
-                         "missing_fields": complaint.missing_fields}  # fmt: skip
+                         "missing_fields": complaint.missing_at_receipt,
+                         "levied_before": complaint.fines_under("FIN-RECORD-INCOMPLETE")}  # fmt: skip
                 fine = decide("FIN-RECORD-INCOMPLETE", facts, self.policy)
                 complaint.levy_fine(fine, now, causation_id, reason=reason)
+            case cmd.RecordFirstContact(channel=channel, agreed=agreed, visit_at=visit_at):
+                complaint.record_first_contact(actor, channel, agreed, visit_at, now, causation_id)
+            case cmd.AttributeFine(fine_id=fine_id, person=person, role=role, reason=reason):
+                complaint.attribute_fine(actor, fine_id, person, role, reason, now, causation_id)
         return self._save([complaint, *others])
 
     def _complete(
@@ -324,9 +334,10 @@ class IntakeApplication(Application[uuid.UUID]):
                 dt.date.fromisoformat(str(fields["equipment.acceptance_date"]))
             except ValueError:
                 raise CommandRejected("equipment.acceptance_date must be a date like 2025-06-01") from None
-        current = {name: _field(complaint, name) for name in policy.REQUIRED_FIELDS}
+        required = policy.required_fields(self.policy)
+        current = {name: _field(complaint, name) for name in required}
         current.update({k: v for k, v in fields.items() if k in current})
-        missing = [name for name in policy.REQUIRED_FIELDS if not str(current[name] or "").strip()]
+        missing = [name for name in required if not str(current[name] or "").strip()]
         has_distance = fields.get("site.distance_km", complaint.site.get("distance_km")) is not None
         has_coordinates = all(fields.get(f"site.{c}", complaint.site.get(c)) is not None for c in ("lat", "lon"))
         if not has_distance and not has_coordinates:
@@ -453,8 +464,7 @@ class IntakeApplication(Application[uuid.UUID]):
             fine = decide("FIN-RELAY-LATE", {"receiver": complaint.agent_id, "deadline": rule,
                                              "due_at": complaint.deadlines[rule]["due_at"],
                                              "breached_at": _iso(now)}, self.policy)  # fmt: skip
-        escalate_to = "branch_manager" if rule in ESCALATED_DEADLINES else None
-        complaint.breach(rule, now, causation_id, fine, escalate_to)
+        complaint.breach(rule, now, causation_id, fine, complaint.breach_escalates_to(rule))
 
     def _settle_overdue(self, complaint: Complaint, now: dt.datetime, causation_id: str) -> None:
         """Bring the complaint up to `now` before acting on it: a deadline already past is breached

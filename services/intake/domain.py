@@ -39,6 +39,15 @@ def _uuid(namespace: uuid.UUID, *parts: object) -> str:
     return str(uuid.uuid5(namespace, ":".join(str(p) for p in parts)))
 
 
+def _deadline_state(outputs: dict[str, Any], previous: dict[str, Any]) -> dict[str, Any]:
+    """A deadline as its decision set it; what met or breached it before stays."""
+    state = {"due_at": outputs["due_at"], "met_at": previous.get("met_at"), "breached_at": previous.get("breached_at")}
+    for key in ("met_by", "on_breach_escalate_to"):  # INT-LEVELS from intake-2026.2
+        if key in outputs:
+            state[key] = outputs[key]
+    return state
+
+
 class Complaint(Aggregate):
     # ------------------------------------------------------------------ registration (INT-REGISTER)
     class Received(Aggregate.Created):
@@ -89,6 +98,7 @@ class Complaint(Aggregate):
         self.description = description
         self.record_incomplete = record_incomplete
         self.missing_fields = missing_fields
+        self.missing_at_receipt = list(missing_fields)  # FIN-RECORD-INCOMPLETE: was the record incomplete?
         self.status = "registered"
         self.relayed_at: dt.datetime | None = None
         self.cause: str | None = None
@@ -99,6 +109,8 @@ class Complaint(Aggregate):
         self.payer: dict[str, Any] | None = None
         self.repairs: list[dict[str, Any]] = []
         self.fines: list[str] = []
+        self.fine_records: dict[str, dict[str, Any]] = {}  # fine_id → rule, person (None: unattributed)
+        self.first_contact_at: dt.datetime | None = None
         self.escalations: list[str] = []
         self.surveys: list[dict[str, Any]] = []
         self.replacement = False
@@ -110,7 +122,7 @@ class Complaint(Aggregate):
         if rule == "WAR-PERIOD":
             self.warranty = {**self.warranty, "in_warranty": outputs["in_warranty"], "until": outputs["until"]}
         elif "due_at" in outputs:
-            self.deadlines[rule] = {"due_at": outputs["due_at"], "met_at": None, "breached_at": None}
+            self.deadlines[rule] = _deadline_state(outputs, {})
 
     @classmethod
     def receive(
@@ -184,12 +196,7 @@ class Complaint(Aggregate):
         wire_type: ClassVar[str] = "DeadlineSet"
 
         def apply(self, aggregate: Complaint) -> None:
-            previous = aggregate.deadlines.get(self.rule, {})
-            aggregate.deadlines[self.rule] = {
-                "due_at": self.outputs["due_at"],
-                "met_at": previous.get("met_at"),
-                "breached_at": previous.get("breached_at"),
-            }
+            aggregate.deadlines[self.rule] = _deadline_state(self.outputs, aggregate.deadlines.get(self.rule, {}))
 
     class DeadlineMet(Event):
         wire_type: ClassVar[str] = "DeadlineMet"
@@ -212,16 +219,31 @@ class Complaint(Aggregate):
     def set_deadline(self, decision: Decision, at: dt.datetime, causation_id: str) -> None:
         self._trigger_decision(self.DeadlineSet, decision, at, causation_id)
 
+    def breach_escalates_to(self, rule: str) -> str | None:
+        """Whom a breach of `rule` goes to (docs/rules.md §4): as its decision recorded it (INT-LEVELS
+        from intake-2026.2: nobody more for a level-1 fault, already with management), else the
+        branch manager for the deadlines of ESCALATED_DEADLINES."""
+        deadline = self.deadlines.get(rule, {})
+        if "on_breach_escalate_to" in deadline:
+            escalate_to: str | None = deadline["on_breach_escalate_to"]
+            return escalate_to
+        return "branch_manager" if rule in ESCALATED_DEADLINES else None
+
+    def _met_only_by_contact(self, rule: str) -> bool:
+        return self.deadlines.get(rule, {}).get("met_by") == "customer_contact"
+
     def deadline_open(self, rule: str) -> bool:
         deadline = self.deadlines.get(rule)
         return deadline is not None and deadline["met_at"] is None and deadline["breached_at"] is None
 
-    def _meet(self, rule: str, at: dt.datetime, causation_id: str) -> None:
+    def _meet(self, rule: str, at: dt.datetime, causation_id: str, met_at: dt.datetime | None = None) -> None:
+        """Meet `rule`'s deadline, recorded at `at`; `met_at` when it was met earlier (default `at`)."""
         deadline = self.deadlines.get(rule)
         if deadline is None or deadline["met_at"] is not None:
             return
-        late = deadline["breached_at"] is not None or at > dt.datetime.fromisoformat(deadline["due_at"])
-        self._trigger(self.DeadlineMet, at, causation_id, deadline=rule, met_at=at, late=late)
+        met_at = met_at or at
+        late = deadline["breached_at"] is not None or met_at > dt.datetime.fromisoformat(deadline["due_at"])
+        self._trigger(self.DeadlineMet, at, causation_id, deadline=rule, met_at=met_at, late=late)
 
     def breach(
         self, rule: str, now: dt.datetime, causation_id: str, fine: Decision | None, escalate_to: str | None
@@ -253,6 +275,23 @@ class Complaint(Aggregate):
 
         def apply(self, aggregate: Complaint) -> None:
             aggregate.fines.append(self.fine_id)
+            aggregate.fine_records[self.fine_id] = {"rule": self.rule, "person": self.person}
+
+    class FineAttributed(Event):
+        """An unattributed fine (no person known when it was levied) attributed by the branch
+        manager (docs/rules.md §9); the FineLevied stays as it was."""
+
+        wire_type: ClassVar[str] = "FineAttributed"
+        fine_id: str
+        fine_rule: str
+        person: str
+        role: str
+        department: str
+        actor: str
+        reason: str
+
+        def apply(self, aggregate: Complaint) -> None:
+            aggregate.fine_records[self.fine_id]["person"] = self.person
 
     class EscalationRaised(Event):
         wire_type: ClassVar[str] = "EscalationRaised"
@@ -264,8 +303,17 @@ class Complaint(Aggregate):
         def apply(self, aggregate: Complaint) -> None:
             aggregate.escalations.append(self.escalation_id)
 
+    def fines_under(self, rule: str) -> int:
+        return sum(1 for record in self.fine_records.values() if record["rule"] == rule)
+
     def levy_fine(self, decision: Decision, at: dt.datetime, causation_id: str, reason: str) -> str:
-        fine_id = _uuid(self.id, decision.rule, len(self.fines))
+        if decision.outputs.get("levy") is False:
+            raise CommandRejected(str(decision.outputs.get("refused") or f"{decision.rule} does not apply"))
+        # A rule levied at most once per record (FIN-RECORD-INCOMPLETE from intake-2026.2) has one id per record.
+        once = "levy" in decision.outputs
+        fine_id = _uuid(self.id, decision.rule, "record") if once else _uuid(self.id, decision.rule, len(self.fines))
+        if fine_id in self.fine_records:
+            raise CommandRejected(f"{decision.rule} was already levied on {self.complaint_no}")
         self._trigger_decision(
             self.FineLevied,
             decision,
@@ -279,6 +327,18 @@ class Complaint(Aggregate):
             reason=reason,
         )
         return fine_id
+
+    def attribute_fine(
+        self, actor: Actor, fine_id: str, person: str, role: str, reason: str, at: dt.datetime, causation_id: str
+    ) -> None:
+        """docs/rules.md §9: the branch manager names the person of an unattributed fine, once."""
+        record = self.fine_records.get(fine_id)
+        if record is None:
+            raise CommandRejected(f"no fine {fine_id} on {self.complaint_no}")
+        if record["person"]:
+            raise CommandRejected(f"fine {fine_id} is already charged to {record['person']}")
+        self._trigger(self.FineAttributed, at, causation_id, fine_id=fine_id, fine_rule=record["rule"], person=person,
+                      role=role, department=DEPARTMENTS.get(role, role), actor=actor.id, reason=reason)  # fmt: skip
 
     def escalate(self, trigger_rule: str, to: str, reason: str, at: dt.datetime, causation_id: str) -> None:
         escalation_id = _uuid(self.id, "escalation", trigger_rule, to)
@@ -369,6 +429,36 @@ class Complaint(Aggregate):
             self.set_deadline(first_response, at, causation_id)
             if first_response.outputs.get("escalate_to_management"):
                 self.escalate("INT-LEVELS", "management", "level 1 fault: system down", at, causation_id)
+            if self.first_contact_at is not None and self._met_only_by_contact("INT-LEVELS"):
+                self._meet("INT-LEVELS", at, causation_id, met_at=self.first_contact_at)  # contacted before
+
+    class CustomerContacted(Event):
+        """INT-LEVELS first response (docs/rules.md §9): a recorded contact with the customer — who,
+        when, by which channel, what was agreed (e.g. the time of the visit)."""
+
+        wire_type: ClassVar[str] = "FirstContactRecorded"
+        actor: str
+        role: str
+        channel: str
+        agreed: str
+        visit_at: dt.datetime | None
+        contacted_at: dt.datetime
+
+        def apply(self, aggregate: Complaint) -> None:
+            aggregate.first_contact_at = self.contacted_at
+
+    def record_first_contact(
+        self, actor: Actor, channel: str, agreed: str, visit_at: dt.datetime | None, at: dt.datetime,
+        causation_id: str,
+    ) -> None:  # fmt: skip
+        self._require_open()
+        if self.first_contact_at is not None:
+            raise CommandRejected(f"the first contact with the customer was recorded at {self.first_contact_at}")
+        if visit_at is not None and visit_at < at:
+            raise CommandRejected("the agreed visit time is before the contact")
+        self._trigger(self.CustomerContacted, at, causation_id, actor=actor.id, role=actor.role, channel=channel,
+                      agreed=agreed, visit_at=visit_at, contacted_at=at)  # fmt: skip
+        self._meet("INT-LEVELS", at, causation_id)
 
     class Answered(Event):
         """INT-REPLY-8WH: a consultation answered."""
@@ -386,7 +476,7 @@ class Complaint(Aggregate):
             raise CommandRejected("a fault gets a solution, not an answer")
         self._trigger(self.Answered, at, causation_id, actor=actor.id, answer=answer)
         self._meet("INT-REPLY-8WH", at, causation_id)
-        self._meet("INT-LEVELS", at, causation_id)
+        self._meet("INT-LEVELS", at, causation_id)  # an answer is itself a contact with the customer
 
     class SolutionDecided(Event):
         """INT-REPLY-8WH: a fault's solution decided."""
@@ -416,7 +506,8 @@ class Complaint(Aggregate):
         self._trigger(self.SolutionDecided, at, causation_id, actor=actor.id, solution=solution,
                       expected_repair_hours=expected_repair_hours)  # fmt: skip
         self._meet("INT-REPLY-8WH", at, causation_id)
-        self._meet("INT-LEVELS", at, causation_id)
+        if not self._met_only_by_contact("INT-LEVELS"):
+            self._meet("INT-LEVELS", at, causation_id)  # intake-2026.1; deciding is no contact (§9)
         if loaner.outputs["loaner"] and self.warranty["in_warranty"]:
             self._trigger_decision(self.LoanerDecided, loaner, at, causation_id)
             repair_deadline = Decision("WAR-LOANER", loaner.policy_version, loaner.inputs,

@@ -112,7 +112,7 @@ def build_router(
         decoder=raw_batch,
         title="intake/commands",
         description="Staff commands (request/reply): relay, complete, classify, answer, decide_solution, "
-        "record_repair, close, fine_record_incomplete. Replies with CommandReply.",
+        "record_repair, close, fine_record_incomplete, first_contact, attribute_fine. Replies with CommandReply.",
     )
     async def on_command(body: bytes, msg: NatsMessage) -> bytes:
         reply = await _execute(app, ports, body, msg.raw_message)

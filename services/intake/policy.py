@@ -38,9 +38,30 @@ class IntakePolicy:
     expiry_notice_days: int = 10  # WAR-EXPIRY-NOTICE
     fine_relay_late_fen: int = 5_000  # FIN-RELAY-LATE
     fine_record_incomplete_fen: int = 5_000  # FIN-RECORD-INCOMPLETE
+    # intake-2026.2 (issue 13, docs/rules.md §9). All False in intake-2026.1, whose decisions must
+    # re-run unchanged: each rule branches on these, it never changes what an old version computes.
+    first_response_is_contact: bool = False
+    """INT-LEVELS: only a recorded contact with the customer meets the first response; a level-1
+    fault goes to management at classification and its breach is not escalated again."""
+    fine_person_may_be_unknown: bool = False
+    """FIN-*: a fine whose person is not known is recorded as unattributed (`unattributed: true`)."""
+    record_fine_needs_incomplete_record: bool = False
+    """FIN-RECORD-INCOMPLETE: only for a record that was in fact incomplete, with extra cost > 0."""
+    receiver_required: bool = False
+    """INT-REQUIRED: a call without `agent_id` (the receiver) is flagged incomplete."""
 
 
-BOOK: Rulebook[IntakePolicy] = Rulebook(IntakePolicy(version="intake-2026.1"))
+FIRST_VERSION = IntakePolicy(version="intake-2026.1")
+ISSUE_13_VERSION = IntakePolicy(
+    version="intake-2026.2",
+    first_response_is_contact=True,
+    fine_person_may_be_unknown=True,
+    record_fine_needs_incomplete_record=True,
+    receiver_required=True,
+)
+BOOK: Rulebook[IntakePolicy] = Rulebook(FIRST_VERSION)
+BOOK.register_policy(ISSUE_13_VERSION)
+BOOK.current_version = ISSUE_13_VERSION.version
 POLICIES: Mapping[str, IntakePolicy] = BOOK.policies
 CURRENT_VERSION = BOOK.current_version
 RULES = BOOK.rules
@@ -83,13 +104,21 @@ def register_number_in(year: int, sequence: int) -> str:
 REQUIRED_FIELDS = (
     "customer.name", "customer.phone", "equipment.model", "equipment.serial", "description", "site.region",
 )  # fmt: skip
+RECEIVER_FIELD = "agent_id"
 
 
-def missing_fields(call: ComplaintReceivedV1) -> list[str]:
+def required_fields(policy: IntakePolicy) -> tuple[str, ...]:
+    """INT-REQUIRED under `policy`: from intake-2026.2 the receiver (`agent_id`) too (docs/rules.md §9)."""
+    return (*REQUIRED_FIELDS, RECEIVER_FIELD) if policy.receiver_required else REQUIRED_FIELDS
+
+
+def missing_fields(call: ComplaintReceivedV1, policy: IntakePolicy | None = None) -> list[str]:
     """INT-REQUIRED: what a complaint lacks; anything missing flags the record incomplete.
 
     The site needs a region and either the distance from the nearest base or coordinates.
     An unknown acceptance date is not "missing" here: WAR-PERIOD leaves warranty undetermined.
+    From intake-2026.2 a call without its receiver (`agent_id`) is incomplete as well: a fine for
+    the receiver (FIN-RELAY-LATE) would otherwise be charged to nobody.
     """
     values: dict[str, str | None] = {
         "customer.name": call.customer.name,
@@ -102,6 +131,8 @@ def missing_fields(call: ComplaintReceivedV1) -> list[str]:
     missing = [name for name in REQUIRED_FIELDS if not (values[name] or "").strip()]
     if call.site.distance_km is None and (call.site.lat is None or call.site.lon is None):
         missing.append("site.distance_km")
+    if (policy or current_policy()).receiver_required and not (call.agent_id or "").strip():
+        missing.append(RECEIVER_FIELD)
     return missing
 
 
@@ -128,7 +159,13 @@ def first_response_deadline(policy: IntakePolicy, inputs: Inputs) -> Outputs:
     key = "consultation" if inputs["kind"] == "consultation" else str(inputs["level"])
     hours = policy.first_response_hours[key]
     due = _time(inputs["received_at"]) + dt.timedelta(hours=hours)
-    return {"due_at": _iso(due), "hours": hours, "escalate_to_management": key == "1"}
+    outputs: Outputs = {"due_at": _iso(due), "hours": hours, "escalate_to_management": key == "1"}
+    if policy.first_response_is_contact:
+        # docs/rules.md §4, §9: met by a recorded contact with the customer; a missed first response
+        # goes to the branch manager, but a level-1 fault is with management already (at classification).
+        outputs["met_by"] = "customer_contact"
+        outputs["on_breach_escalate_to"] = None if key == "1" else "branch_manager"
+    return outputs
 
 
 # ---------------------------------------------------------------------------------- warranty §2
@@ -220,13 +257,38 @@ def expiry_notice(policy: IntakePolicy, inputs: Inputs) -> Outputs:
 # -------------------------------------------------------------------------------------- fines §4
 
 
+def _to_person(policy: IntakePolicy, outputs: Outputs) -> Outputs:
+    """From intake-2026.2 a fine says whether its person is known; the branch manager attributes an
+    unattributed one later (docs/rules.md §9)."""
+    if policy.fine_person_may_be_unknown:
+        outputs["unattributed"] = not (outputs["person"] or "").strip()
+    return outputs
+
+
 @rule("FIN-RELAY-LATE")
 def relay_late_fine(policy: IntakePolicy, inputs: Inputs) -> Outputs:
     """INT-RELAY-4WH missed: 50 yuan per occurrence, to the receiver (001 §6.1.4)."""
-    return {"amount_fen": policy.fine_relay_late_fen, "person": inputs["receiver"], "role": "agent"}
+    return _to_person(policy, {"amount_fen": policy.fine_relay_late_fen, "person": inputs["receiver"], "role": "agent"})
 
 
 @rule("FIN-RECORD-INCOMPLETE")
 def record_incomplete_fine(policy: IntakePolicy, inputs: Inputs) -> Outputs:
-    """A record unclear or incomplete that caused extra service cost: 50 yuan per record (001 §6.1.5)."""
-    return {"amount_fen": policy.fine_record_incomplete_fen, "person": inputs["receiver"], "role": "agent"}
+    """A record unclear or incomplete that caused extra service cost: 50 yuan per record (001 §6.1.5).
+
+    From intake-2026.2 (docs/rules.md §9) only a record that was in fact incomplete (`missing_fields`:
+    what it lacked when received), only with the extra service cost it caused (`extra_cost_fen` > 0),
+    and at most once per record (`levied_before`: such fines on the record already); otherwise
+    `levy` is false and `refused` says why."""
+    outputs: Outputs = {"amount_fen": policy.fine_record_incomplete_fen, "person": inputs["receiver"], "role": "agent"}
+    if not policy.record_fine_needs_incomplete_record:
+        return outputs
+    refused = None
+    if int(inputs.get("levied_before", 0)) > 0:
+        refused = "FIN-RECORD-INCOMPLETE is levied at most once per complaint record"
+    elif not inputs.get("missing_fields"):
+        refused = "the record was complete when received: FIN-RECORD-INCOMPLETE does not apply"
+    elif int(inputs.get("extra_cost_fen") or 0) <= 0:
+        refused = "no extra service cost was caused: FIN-RECORD-INCOMPLETE does not apply"
+    if refused is not None:
+        return {"levy": False, "refused": refused, "amount_fen": 0, "person": inputs["receiver"], "role": "agent"}
+    return _to_person(policy, {**outputs, "levy": True})

@@ -101,6 +101,8 @@ INTAKE_ROUTES: dict[str, type[cmd.IntakeCommand]] = {
     "repairs": cmd.RecordRepair,
     "close": cmd.Close,
     "fines/record-incomplete": cmd.FineRecordIncomplete,
+    "first-contact": cmd.RecordFirstContact,
+    "fines/attribute": cmd.AttributeFine,
 }
 EARLIEST, LATEST = dt.date(2000, 1, 1), dt.date(2100, 1, 1)
 KPI_COLUMNS = ("kpi", "value", "target", "met", "numerator", "denominator", "definition")

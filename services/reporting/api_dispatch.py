@@ -69,11 +69,14 @@ def ledger_entries(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "amount_yuan": yuan(fine["amount_fen"]), "reason": fine["reason"], "at": fine["levied_at"],
                 "status": fine["status"],
             })  # fmt: skip
+        # A fine attributed after it was levied (docs/rules.md §9): its reversal nets that person's fine.
+        charged = {fine["fine_id"]: fine for fine in row["fines"] or [] if fine["person"]}
         for reversal in row["reversals"] or []:
+            whose = reversal if reversal["person"] else charged.get(reversal["fine_id"], reversal)
             entries.append({
                 "event": "FineReversed", "fine_id": reversal["fine_id"], "complaint_no": row["complaint_no"],
-                "rule": reversal["rule"], "person": reversal["person"], "role": reversal["role"],
-                "department": reversal["department"], "amount_fen": -reversal["amount_fen"],
+                "rule": reversal["rule"], "person": whose["person"], "role": whose["role"],
+                "department": whose["department"], "amount_fen": -reversal["amount_fen"],
                 "amount_yuan": yuan(-reversal["amount_fen"]), "reason": reversal["reason"],
                 "at": reversal["reversed_at"], "status": "reversed",
             })  # fmt: skip
@@ -101,10 +104,14 @@ def _totals(entries: list[dict[str, Any]], key: tuple[str, ...]) -> list[dict[st
 
 
 def ledger(entries: list[dict[str, Any]]) -> dict[str, Any]:
+    """`by_person` counts only fines charged to someone; a fine with no person yet (docs/rules.md §9)
+    is listed apart in `unattributed` until the branch manager attributes it."""
     net = sum(e["amount_fen"] for e in entries)
+    attributed = [e for e in entries if e["person"]]
     return {
         "entries": entries,
-        "by_person": _totals(entries, ("person", "role", "department")),
+        "by_person": _totals(attributed, ("person", "role", "department")),
+        "unattributed": [e for e in entries if not e["person"]],
         "by_department": _totals(entries, ("department",)),
         "net_fen": net,
         "net_yuan": yuan(net),

@@ -55,6 +55,7 @@ def new_view(p: c.ComplaintReceived, envelope: Envelope) -> View:
         "repairs": [],
         "dispatch": None,
         "parts": [],
+        "first_contact": None,
         "fines": [],
         "escalations": [],
         "surveys": [],
@@ -115,7 +116,18 @@ def _fold(view: View, p: Any, envelope: Envelope) -> None:
             "person": p.person, "role": p.role, "department": p.department, "amount_fen": p.amount_fen,
             "amount_yuan": yuan(p.amount_fen), "reason": p.reason,
             "levied_at": envelope.occurred_at.isoformat(), "status": "levied",
+            "unattributed": not p.person,  # docs/rules.md §9: the branch manager attributes it
         })  # fmt: skip
+    elif isinstance(p, c.FineAttributed):
+        for fine in view["fines"]:
+            if fine["fine_id"] == p.fine_id:
+                fine.update(person=p.person, role=p.role, department=p.department, unattributed=False,
+                            attributed_by=p.actor, attributed_at=envelope.occurred_at.isoformat(),
+                            attribution_reason=p.reason)  # fmt: skip
+    elif isinstance(p, c.FirstContactRecorded):
+        view["first_contact"] = {"by": p.actor, "role": p.role, "channel": p.channel, "agreed": p.agreed,
+                                 "visit_at": None if p.visit_at is None else p.visit_at.isoformat(),
+                                 "contacted_at": p.contacted_at.isoformat()}  # fmt: skip
     elif isinstance(p, c.EscalationRaised):
         view["escalations"].append({
             "escalation_id": p.escalation_id, "rule": p.trigger_rule, "to": p.to, "reason": p.reason,

@@ -175,6 +175,29 @@ class FineLevied(msgspec.Struct, frozen=True):
     reason: str
 
 
+class FineAttributed(msgspec.Struct, frozen=True):
+    """An unattributed fine charged to a person by the branch manager (docs/rules.md §9)."""
+
+    fine_id: str
+    fine_rule: str
+    person: str
+    role: str
+    department: str
+    actor: str
+    reason: str
+
+
+class FirstContactRecorded(msgspec.Struct, frozen=True):
+    """INT-LEVELS first response (docs/rules.md §9): who contacted the customer, when, how, what was agreed."""
+
+    actor: str
+    role: str
+    channel: str
+    agreed: str
+    visit_at: dt.datetime | None
+    contacted_at: dt.datetime
+
+
 class EscalationRaised(msgspec.Struct, frozen=True):
     escalation_id: str
     trigger_rule: str
@@ -265,6 +288,8 @@ for _type, _payload, _summary in (
     ("DeadlineMet", DeadlineMet, "A deadline was met."),
     ("DeadlineBreached", DeadlineBreached, "The clock passed an open deadline."),
     ("FineLevied", FineLevied, "A fine was levied on a person (FIN-*)."),
+    ("FineAttributed", FineAttributed, "An unattributed fine was charged to a person by the branch manager."),
+    ("FirstContactRecorded", FirstContactRecorded, "The first response: a recorded contact with the customer."),
     ("EscalationRaised", EscalationRaised, "A matter was escalated (branch manager, management)."),
     ("ComplaintRelayed", ComplaintRelayed, "Relayed to the technical-quality department."),
     ("RecordCompleted", RecordCompleted, "The receiver completed the record (INT-REQUIRED)."),

@@ -79,13 +79,44 @@ class FineRecordIncomplete(IntakeCommand, frozen=True, tag="fine_record_incomple
     extra_cost_fen: Annotated[int, msgspec.Meta(gt=0)]
 
 
+class RecordFirstContact(IntakeCommand, frozen=True, tag="first_contact"):
+    """The first response (INT-LEVELS, docs/rules.md §9): a contact with the customer — who (the
+    actor), when (now), by which channel, what was agreed, and the agreed visit time if any.
+    Meets the first-response deadline of a fault or a consultation. Role: agent, tq or engineer."""
+
+    channel: Literal["phone", "sms", "email", "wechat", "on_site"]
+    agreed: NonEmpty
+    visit_at: Annotated[dt.datetime, msgspec.Meta(tz=True)] | None = None
+    """The agreed visit time, with its UTC offset, e.g. `2026-11-24T09:00:00+08:00`."""
+
+
+class AttributeFine(IntakeCommand, frozen=True, tag="attribute_fine"):
+    """Name the person of an unattributed fine (no person was known when it was levied, docs/rules.md
+    §9); recorded as FineAttributed, the fine itself stays as levied. Role: branch_manager."""
+
+    fine_id: NonEmpty
+    person: NonEmpty
+    role: Role
+    reason: Annotated[str, msgspec.Meta(max_length=2000)] = ""
+
+
 AnyIntakeCommand = (
-    Relay | CompleteRecord | Classify | Answer | DecideSolution | RecordRepair | Close | FineRecordIncomplete
+    Relay
+    | CompleteRecord
+    | Classify
+    | Answer
+    | DecideSolution
+    | RecordRepair
+    | Close
+    | FineRecordIncomplete
+    | RecordFirstContact
+    | AttributeFine
 )
 INTAKE_COMMANDS: dict[str, type[IntakeCommand]] = {
     "relay": Relay, "complete": CompleteRecord, "classify": Classify, "answer": Answer,
     "decide_solution": DecideSolution, "record_repair": RecordRepair, "close": Close,
-    "fine_record_incomplete": FineRecordIncomplete,
+    "fine_record_incomplete": FineRecordIncomplete, "first_contact": RecordFirstContact,
+    "attribute_fine": AttributeFine,
 }  # fmt: skip
 
 

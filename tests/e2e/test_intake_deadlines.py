@@ -103,6 +103,9 @@ async def test_classification_warranty_and_repairs_end_to_end(running: Running) 
     classified = await running.command(no, "classify", TQ, cause="quality", level=1, on_site=True)
     assert classified.status_code == 200, classified.text
     assert "FaultClassified" in classified.json()["events"]
+    contact = await running.command(no, "first-contact", ("eng-9", "engineer"), channel="phone",
+                                    agreed="今天下午到现场", visit_at="2026-11-23T14:00:00+08:00")  # fmt: skip
+    assert contact.status_code == 200, contact.text  # INT-LEVELS: the first response (docs/rules.md §9)
     solution = await running.command(no, "solution", TQ, solution="更换主臂伸缩油缸密封件", expected_repair_hours=30)
     assert solution.status_code == 200, solution.text
     for _ in range(2):

@@ -51,11 +51,11 @@ def test_v1_fines_still_verify_after_v2_changes_the_amount(app: IntakeApplicatio
         history.close()
     fines = [s for s in steps if s.envelope.type == "FineLevied"]
     assert sorted((f.envelope.policy_version, f.envelope.data["amount_fen"]) for f in fines) == [
-        ("intake-2026.1", 5_000),
+        (policy.CURRENT_VERSION, 5_000),
         ("intake-test-v2", 10_000),
     ]
     assert all(step.reproduced for step in steps)  # every decision, v1 ones included
-    v1_fine = next(f for f in fines if f.envelope.policy_version == "intake-2026.1")
+    v1_fine = next(f for f in fines if f.envelope.policy_version == policy.CURRENT_VERSION)
     # Re-run under the wrong version, the v1 fine would not reproduce: the version is what counts.
     assert (
         policy.evaluate("FIN-RELAY-LATE", "intake-test-v2", v1_fine.envelope.inputs or {})

@@ -264,7 +264,8 @@ def test_intake_fines_fin_relay_late_and_fin_record_incomplete_are_50_yuan() -> 
 
     version = intake_policy().version
     assert intake_evaluate("FIN-RELAY-LATE", version, {"receiver": "a-1"})["amount_fen"] == 5_000
-    assert intake_evaluate("FIN-RECORD-INCOMPLETE", version, {"receiver": "a-1"})["amount_fen"] == 5_000
+    incomplete = {"receiver": "a-1", "missing_fields": ["customer.phone"], "extra_cost_fen": 20_000}
+    assert intake_evaluate("FIN-RECORD-INCOMPLETE", version, incomplete)["amount_fen"] == 5_000
 
 
 def test_fin_part_late_is_a_policy_amount() -> None:

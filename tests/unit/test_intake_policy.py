@@ -65,6 +65,12 @@ def test_int_required_lists_each_missing_field() -> None:
     ]  # fmt: skip
 
 
+def test_int_required_a_call_without_its_receiver_is_incomplete() -> None:
+    # docs/rules.md §9: a call that arrives without agent_id is flagged record_incomplete.
+    assert missing_fields(decode(call("C", agent_id=None)), P) == ["agent_id"]
+    assert missing_fields(decode(call("C", agent_id=None)), POLICIES["intake-2026.1"]) == []
+
+
 def test_int_required_coordinates_stand_in_for_distance() -> None:
     assert missing_fields(decode(call("C", site={"region": "四川", "lat": 30.6, "lon": 104.1}))) == []
     assert missing_fields(decode(call("C", site={"region": "四川", "lat": 30.6}))) == ["site.distance_km"]
@@ -122,6 +128,28 @@ def test_int_levels_first_response_in_calendar_hours(
     outputs = evaluate("INT-LEVELS", P.version, {"received_at": received.isoformat(), "kind": kind, "level": level})
     assert dt.datetime.fromisoformat(outputs["due_at"]) == received + dt.timedelta(hours=hours)
     assert outputs["escalate_to_management"] is to_management
+
+
+@pytest.mark.parametrize(
+    ("kind", "level", "breach_to"),
+    [("fault", 1, None), ("fault", 2, "branch_manager"), ("fault", 3, "branch_manager"),
+     ("fault", 4, "branch_manager"), ("consultation", None, "branch_manager")],
+)  # fmt: skip
+def test_int_levels_a_missed_first_response_goes_to_the_branch_manager_level_1_is_already_with_management(
+    kind: str, level: int | None, breach_to: str | None
+) -> None:
+    # docs/rules.md §4: a missed first response → branch manager; a level-1 fault → management at once.
+    inputs = {"received_at": cn(2027, 2, 10, 8, 0).isoformat(), "kind": kind, "level": level}
+    outputs = evaluate("INT-LEVELS", P.version, inputs)
+    assert outputs["on_breach_escalate_to"] == breach_to
+    assert outputs["met_by"] == "customer_contact"  # §9: classification alone is no response
+
+
+def test_int_levels_under_intake_2026_1_computes_what_it_always_did() -> None:
+    inputs = {"received_at": cn(2026, 11, 23, 9, 0).isoformat(), "kind": "fault", "level": 1}
+    assert evaluate("INT-LEVELS", "intake-2026.1", inputs) == {
+        "due_at": cn(2026, 11, 23, 11, 0).isoformat(), "hours": 2.0, "escalate_to_management": True,
+    }  # fmt: skip
 
 
 def test_int_classify_levels_outside_1_to_4_are_refused_at_the_boundary() -> None:
@@ -249,12 +277,44 @@ def test_war_expiry_notice_ten_days_before() -> None:
 
 def test_fin_relay_late_is_50_yuan_to_the_receiver() -> None:
     outputs = evaluate("FIN-RELAY-LATE", P.version, {"receiver": "agent-017"})
-    assert outputs == {"amount_fen": 5000, "person": "agent-017", "role": "agent"}
+    assert outputs == {"amount_fen": 5000, "person": "agent-017", "role": "agent", "unattributed": False}
+
+
+def test_fin_relay_late_without_a_known_receiver_is_unattributed() -> None:
+    # docs/rules.md §9: the fine is recorded as unattributed; the branch manager attributes it.
+    outputs = evaluate("FIN-RELAY-LATE", P.version, {"receiver": None})
+    assert (outputs["person"], outputs["unattributed"], outputs["amount_fen"]) == (None, True, 5000)
+
+
+INCOMPLETE = {"receiver": "agent-017", "extra_cost_fen": 30000, "missing_fields": ["customer.phone"]}
 
 
 def test_fin_record_incomplete_is_50_yuan_per_record() -> None:
-    outputs = evaluate("FIN-RECORD-INCOMPLETE", P.version, {"receiver": "agent-017", "extra_cost_fen": 30000})
-    assert outputs["amount_fen"] == 5000
+    outputs = evaluate("FIN-RECORD-INCOMPLETE", P.version, {**INCOMPLETE, "levied_before": 0})
+    assert (outputs["levy"], outputs["amount_fen"], outputs["person"]) == (True, 5000, "agent-017")
+
+
+@pytest.mark.parametrize(
+    ("facts", "why"),
+    [({"levied_before": 1}, "at most once"), ({"missing_fields": []}, "complete"), ({"extra_cost_fen": 0}, "extra")],
+)  # fmt: skip
+def test_fin_record_incomplete_only_once_only_for_an_incomplete_record_that_cost_extra(
+    facts: dict[str, object], why: str
+) -> None:
+    outputs = evaluate("FIN-RECORD-INCOMPLETE", P.version, {**INCOMPLETE, **facts})
+    assert outputs["levy"] is False
+    assert outputs["amount_fen"] == 0
+    assert why in outputs["refused"]
+
+
+def test_intake_2026_1_fines_compute_what_they_always_did() -> None:
+    # Decisions recorded under intake-2026.1 must re-run to the same outputs (aftersales replay).
+    assert evaluate("FIN-RECORD-INCOMPLETE", "intake-2026.1", {"receiver": None, "extra_cost_fen": 1}) == {
+        "amount_fen": 5000, "person": None, "role": "agent",
+    }  # fmt: skip
+    assert evaluate("FIN-RELAY-LATE", "intake-2026.1", {"receiver": None}) == {
+        "amount_fen": 5000, "person": None, "role": "agent",
+    }  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- versioned policy
