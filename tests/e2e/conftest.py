@@ -31,6 +31,26 @@ class Running:
 
         await self.bus.js.publish(self.settings.names.clock_tick, encode_tick(dt.datetime.fromisoformat(iso)))
 
+    async def clock_reached(self, service: str, iso: str, timeout_s: float = 30) -> None:
+        """Wait until `service` has taken the tick `iso` (its persisted clock is at or past it)."""
+        import datetime as dt
+
+        import psycopg
+        from psycopg.sql import SQL, Identifier
+
+        target = dt.datetime.fromisoformat(iso)
+        query = SQL("SELECT now FROM {0}.clock WHERE id = 1").format(Identifier(self.settings.names.db_schema(service)))
+
+        async def reached() -> bool:
+            async with await psycopg.AsyncConnection.connect(self.settings.database_url, autocommit=True) as conn:
+                try:
+                    row = await (await conn.execute(query)).fetchone()
+                except psycopg.errors.UndefinedTable:
+                    return False
+            return row is not None and row[0] >= target
+
+        await wait_until(reached, timeout_s=timeout_s, interval_s=0.05, what=f"{service}'s clock at {iso}")
+
     async def complaint_for_call(self, call_id: str, timeout_s: float = 20) -> dict[str, Any]:
         found: list[dict[str, Any]] = []
 
