@@ -299,8 +299,9 @@ class RequestDisposal(PartCommand, frozen=True, tag="request_disposal"):
 
 
 class ApproveDisposal(PartCommand, frozen=True, tag="approve_disposal"):
-    """Approve destruction or give-away at its level: site (branch_manager), department
-    (old_parts_officer), leadership (gm, deputy_gm). Role: one of those."""
+    """Approve destruction or give-away at its level (PRT-SCRAP-APPROVAL): site (branch_manager),
+    department (old_parts_officer), leadership (gm); a higher level may approve a lower one. Role: one
+    of those (deputy_gm is refused)."""
 
 
 class RecordDisposal(PartCommand, frozen=True, tag="dispose"):
