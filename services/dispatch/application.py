@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError, OperationalError
+from eventsourcing.persistence import IntegrityError
 
 from services.dispatch.domain import ROSTER_ID, Case, CommandRejected, Roster, case_id_for
 from services.dispatch.policy import (
@@ -29,6 +29,7 @@ from shared.events import commands as cmd
 from shared.events.decisions import Actor, Decision
 from shared.events.envelope import Envelope
 from shared.events.parts_events import PartFineLevied
+from shared.runtime.failures import RetryLater
 from shared.runtime.store import Timer, Tracking, recorder_of
 from shared.runtime.timers import fire_due_timers
 from shared.workcal import CalendarRegistry, YearSchedule, late_day_start, with_calendar, working_days_late
@@ -167,7 +168,7 @@ class DispatchApplication(Application[uuid.UUID]):
             else:
                 # Never skip an upstream event: the batch is nak'ed and comes back (a later one
                 # would otherwise move the position past it).
-                raise OperationalError(f"{upstream} #{envelope.position} kept conflicting; retrying later")
+                raise RetryLater(f"{upstream} #{envelope.position} kept conflicting; retrying later")
         return changed
 
     def _apply_upstream(self, upstream: str, envelopes: Sequence[Envelope]) -> int:

@@ -35,6 +35,7 @@ from shared.events.decisions import Actor, Decision
 from shared.events.dispatch_events import RepairOutcomeRecorded
 from shared.events.envelope import Envelope
 from shared.events.telephony import ComplaintReceivedV1, SurveyCompletedV1
+from shared.runtime.failures import RetryLater
 from shared.runtime.store import RegisterClaim, RegisterNumbersTaken, Timer, Tracking, recorder_of
 from shared.runtime.timers import fire_due_timers
 from shared.workcal import CalendarRegistry, InvalidSchedule, YearSchedule, with_calendar
@@ -329,6 +330,10 @@ class IntakeApplication(Application[uuid.UUID]):
             raise CommandRejected(
                 f"cannot complete {', '.join(unknown)}; completable: {', '.join(sorted(COMPLETABLE_FIELDS))}"
             )
+        if "agent_id" in fields and (complaint.agent_id or "").strip():
+            # The receiver carries FIN-RELAY-LATE; once known it is not rewritten by a record
+            # completion (an unattributed fine is attributed by the branch manager, docs/rules.md §9).
+            raise CommandRejected(f"the receiver is already recorded ({complaint.agent_id}); it is not completable")
         if "equipment.acceptance_date" in fields:
             try:
                 dt.date.fromisoformat(str(fields["equipment.acceptance_date"]))
@@ -426,7 +431,10 @@ class IntakeApplication(Application[uuid.UUID]):
             try:
                 self._save([complaint, *unit], position=Tracking(upstream, envelope.position))
             except IntegrityError:
-                continue  # already applied by an earlier delivery
+                if (recorder_of(self).max_tracking_id(upstream) or 0) >= envelope.position:
+                    continue  # already applied by an earlier delivery
+                # A concurrent write to the complaint or its unit: never skip the outcome, come back.
+                raise RetryLater(f"{upstream} #{envelope.position} conflicted with a concurrent change") from None
             done = envelope.position
             changed += 1
         return changed

@@ -34,6 +34,10 @@ def _dumps(obj: Any) -> str:
     return _json.encode(obj).decode()
 
 
+NOT_ABOUT_A_COMPLAINT = frozenset({"CalendarPublished"})
+"""Events with no complaint and no register row (the working calendar is policy data, docs/rules.md §9)."""
+
+
 class ReportingStore:
     """Every wait on PostgreSQL is bounded: a connection from the pool within `wait_s` (else
     `PoolTimeout`, an `OperationalError`), a new connection within `wait_s`, a statement within
@@ -180,6 +184,8 @@ class ReportingStore:
             unparked: list[int] = []
             for envelope in fresh:
                 key = envelope.correlation_id
+                if envelope.type in NOT_ABOUT_A_COMPLAINT:
+                    continue
                 if key == ROSTER_CORRELATION and envelope.service == "dispatch":
                     # The roster is about no complaint. Roster events parked by an older projector go first.
                     for seq, waiting in parked.pop(key, []):

@@ -1,4 +1,4 @@
-"""The three kinds of failure (STYLE: poison, transient, backpressure), one definition for every service.
+"""The three kinds of failure (poison, transient, backpressure), one definition for every service.
 
 - `PermanentFailure`: a problem with one message, command or timer that no retry can fix (its data, a
   domain refusal, an event too large to publish). The unit is dead-lettered (a message) or parked (a
@@ -31,6 +31,10 @@ class EventTooLarge(PermanentFailure):
     """An event whose stored form could never be published to the broker (its max payload)."""
 
 
+class RetryLater(Exception):
+    """Transient by construction: the unit kept conflicting with concurrent writers; try it again."""
+
+
 def is_transient(exc: BaseException) -> bool:
     """Database or broker away, or a bounded wait ran out: worth another delivery."""
     return isinstance(
@@ -42,5 +46,6 @@ def is_transient(exc: BaseException) -> bool:
         | nats.errors.TimeoutError
         | nats.errors.NoRespondersError
         | asyncio.TimeoutError
-        | ConnectionError,
+        | ConnectionError
+        | RetryLater,
     )

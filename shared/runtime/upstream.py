@@ -14,10 +14,12 @@ Ack behaviour (`settle_in_order` in `shared/runtime/batches.py`), always in stre
   non-transient error, found by splitting the batch): dead-lettered on
   `aftersales.deadletter.<consumer>` with its reason, acked, and the position moves past it;
 - a transient failure (database or broker away): that event and everything after it are nak'ed
-  with a growing delay (`RETRY_BASE_S` ×4 per delivery); after `MAX_DELIVERIES` deliveries that
-  failed on this event (counted by this process: the events queued behind it are redelivered as
-  often, so `num_delivered` does not tell) it is dead-lettered with "gave up after N deliveries:
-  <reason>" and the position moves on;
+  with a growing delay (`RETRY_BASE_S` ×4 per delivery, capped). It is never skipped: skipping an
+  upstream event would lose it for good (a dead letter cannot go back onto another service's
+  stream, and the position would already be past it), and a transient failure is the
+  infrastructure's, not the event's. From `MAX_DELIVERIES` failed deliveries on (counted by this
+  process) the consumer is *stalled*: logged as an error each time, counted in
+  `aftersales_upstream_stalled`, and visible as consumer lag on `/healthz`, until it goes through;
 - everything else is acked after the handler committed it.
 """
 
@@ -33,16 +35,19 @@ from faststream import AckPolicy, Context
 from faststream.nats import JStream, NatsRouter, PullSub
 from faststream.nats.message import NatsBatchMessage
 from nats.aio.msg import Msg
+from prometheus_client import Counter
 
 from shared.events.catalog import UnknownEventType, payload
 from shared.events.envelope import Envelope, decode_envelope
 from shared.events.subjects import Names
-from shared.runtime.batches import gave_up_reason, gives_up, retry_delay, settle_in_order
+from shared.runtime.batches import gives_up, retry_delay, settle_in_order
 from shared.runtime.deadletter import dead_letter
-from shared.runtime.ordering import GAP_RETRY_DELAY_S, InOrderGate, Split
+from shared.runtime.ordering import InOrderGate, Split
 from shared.runtime.service import Ports, consumer_config, raw_batch
 
 log = structlog.get_logger()
+STALLED = Counter("aftersales_upstream_stalled", "Retries of an upstream event past MAX_DELIVERIES (never skipped)",
+                  ["consumer", "upstream"])  # fmt: skip
 
 UpstreamHandler = Callable[[str, Sequence[Envelope]], int]
 """(upstream service, envelopes in stream order) -> how many changed something. Runs in a thread;
@@ -51,6 +56,8 @@ Unit = tuple[Msg, Envelope | str]
 """A message and its envelope, or why it could not be decoded."""
 
 RETRY_BASE_S = 2.0
+RETRY_CAP_S = 30.0
+"""A stalled consumer tries again at least this often, so it moves on soon after the database is back."""
 
 
 def subscribe_upstream(
@@ -101,14 +108,12 @@ def subscribe_upstream(
             head = rest[0]
             seq = head.metadata.sequence.stream
             delivered = failures[seq] = failures.get(seq, 0) + 1
-            if gives_up(delivered):
-                failures.pop(seq)
-                await dead_letter(ports.js, names, consumer, head, gave_up_reason(delivered, settled.retry_reason))
-                handled.append(head)
-                rest = rest[1:]
-                delay = GAP_RETRY_DELAY_S  # the position moves on; what followed comes back at once
+            delay = min(retry_delay(delivered, RETRY_BASE_S), RETRY_CAP_S)
+            if gives_up(delivered):  # stalled: never skipped, the operator is told
+                STALLED.labels(consumer, upstream).inc()
+                log.error("upstream_stalled", upstream=upstream, consumer=consumer, delivered=delivered,
+                          delay_s=delay, stream_seq=seq, reason=settled.retry_reason)  # fmt: skip
             else:
-                delay = retry_delay(delivered, RETRY_BASE_S)
                 log.warning("upstream_retry", upstream=upstream, consumer=consumer, delivered=delivered,
                             delay_s=delay, reason=settled.retry_reason)  # fmt: skip
         for m in handled:

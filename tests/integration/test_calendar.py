@@ -14,7 +14,9 @@ from typing import Any
 
 import httpx
 import msgspec
+import psycopg
 import pytest
+from psycopg.sql import SQL, Identifier
 
 from aftersales.replay import History
 from services.dispatch.main import build as build_dispatch
@@ -148,6 +150,12 @@ async def test_publishing_2027_reaches_every_service_and_replay_still_reproduces
     published_events = [s for s in steps if s.envelope.type == "CalendarPublished"]
     assert len(published_events) == 1
     assert published_events[0].envelope.data["published_by"] == "ops-001"
+    # The read model does not keep the calendar waiting for a complaint it will never see.
+    with psycopg.connect(settings.database_url) as conn:
+        parked = conn.execute(
+            SQL("SELECT count(*) FROM {0}.pending").format(Identifier(system.store.schema))
+        ).fetchone()
+    assert parked == (0,)
 
 
 async def test_only_ops_publish_and_a_contradictory_year_is_refused(system: System, settings: Settings) -> None:

@@ -265,6 +265,10 @@ async def test_a_fine_with_no_known_receiver_is_unattributed_until_the_branch_ma
     assert view["record_incomplete"] is True  # INT-REQUIRED, docs/rules.md §9
     assert view["missing_fields"] == ["agent_id"]
     charged = await desk.register(call("CALL-I13-AGENT", received_at="2027-03-02T09:00:00+08:00"))
+    # The receiver who will carry FIN-RELAY-LATE cannot be rewritten by completing the record.
+    moved = await desk.command(charged, "complete", AGENT, fields={"agent_id": "agent-099"})
+    assert moved.status_code == 409, moved.text
+    assert "receiver is already recorded" in moved.json()["error"]
 
     await desk.tick("2027-03-02T13:01:00+08:00")  # INT-RELAY-4WH missed by both: FIN-RELAY-LATE
     view = await desk.settled(no, lambda v: v["fines"], "the relay fine")

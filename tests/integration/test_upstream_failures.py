@@ -15,6 +15,8 @@ import msgspec
 import psycopg
 import pytest
 from nats.js.api import ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
+from prometheus_client import REGISTRY
 from psycopg.sql import SQL, Identifier
 
 from services.intake.domain import complaint_id_for
@@ -60,6 +62,15 @@ async def dead_letter_of(system: System) -> dict[str, Any]:
     return letter  # type: ignore[no-any-return]
 
 
+async def dead_letter_count(system: System) -> int:
+    names = system.bus.names
+    try:
+        info = await system.bus.js.stream_info(names.deadletter_stream, subjects_filter=names.deadletter("intake"))
+    except NotFoundError:
+        return 0
+    return sum((info.state.subjects or {}).values())
+
+
 async def publish_outcome(system: System, complaint_no: str, position: int) -> None:
     envelope = outcome_envelope(complaint_no, position, "failed")
     subject = system.bus.names.event("dispatch", "RepairOutcomeRecorded")
@@ -97,14 +108,16 @@ async def test_an_event_that_fails_alone_is_dead_lettered_and_the_position_moves
     assert sum(1 for e in events if e.topic.endswith("ReplacementDecided")) == 1
 
 
-async def test_an_event_failing_transiently_is_retried_with_backoff_then_given_up(
+async def test_an_event_failing_transiently_is_retried_and_never_skipped(
     system: System, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A real database condition, for this consumer only: another session holds a lock on the
     consumer-position table (say a long maintenance transaction), so saving the event's outcome with
     its position hits the lock timeout (LockNotAvailable: transient). The event is retried with a
-    growing delay, then dead-lettered with "gave up after N deliveries"; the next one is applied."""
+    growing delay; past MAX_DELIVERIES the consumer is reported stalled, never skips it (that would
+    lose it for good), and applies it and the next one, once each, as soon as the lock is gone."""
     monkeypatch.setattr(upstream, "RETRY_BASE_S", 0.05)
+    monkeypatch.setattr(upstream, "RETRY_CAP_S", 0.5)
     complaint_no = await classified_complaint(system, "CALL-UPSTREAM-TRANSIENT")
     assert system.intake.app is not None
     recorder = recorder_of(system.intake.app)
@@ -112,20 +125,28 @@ async def test_an_event_failing_transiently_is_retried_with_backoff_then_given_u
     await publish_outcome(system, complaint_no, 1)
     await wait_until(lambda: _applied(system, 1), timeout_s=15, what="position 1 applied")
 
+    def stalled() -> float:
+        return REGISTRY.get_sample_value("aftersales_upstream_stalled_total",
+                                         {"consumer": "intake", "upstream": "dispatch"}) or 0.0  # fmt: skip
+
+    before = stalled()
     table = SQL("{0}.{1}").format(Identifier(recorder.datastore.schema), Identifier(recorder.tracking_table_name))
     with psycopg.connect(system.intake.settings.database_url) as holder:
         holder.execute(SQL("LOCK TABLE {0} IN SHARE MODE").format(table))
         await publish_outcome(system, complaint_no, 2)
-        letter = await dead_letter_of(system)
-        holder.rollback()
-    assert json.loads(base64.b64decode(letter["original_b64"]))["position"] == 2
-    assert letter["reason"].startswith(f"gave up after {MAX_DELIVERIES} deliveries: ")
-    assert "lock" in letter["reason"].lower()
+        await publish_outcome(system, complaint_no, 3)
 
-    await publish_outcome(system, complaint_no, 3)
-    await wait_until(lambda: _applied(system, 3), timeout_s=15, what="position 3 applied after the given-up one")
+        async def reported_stalled() -> bool:
+            return stalled() > before
+
+        await wait_until(reported_stalled, timeout_s=30, what=f"stalled after {MAX_DELIVERIES} deliveries")
+        assert not await _applied(system, 2)
+        holder.rollback()
+
+    await wait_until(lambda: _applied(system, 3), timeout_s=15, what="positions 2 and 3 applied once the lock is gone")
     events = recorder.select_events(complaint_id_for("CALL-UPSTREAM-TRANSIENT"))
-    assert sum(1 for e in events if e.topic.endswith("RepairRecorded")) == 2  # positions 1 and 3, once each
+    assert sum(1 for e in events if e.topic.endswith("RepairRecorded")) == 3  # positions 1, 2 and 3, once each
+    assert await dead_letter_count(system) == 0
 
 
 async def _applied(system: System, position: int) -> bool:
