@@ -9,6 +9,10 @@ Ack behaviour (explicit, never faststream's default), per message (`shared/runti
 - a transient failure (database or broker) of a message: nak'ed with a growing delay (`RETRY_BASE_S`
   ×4 per delivery) and after `MAX_DELIVERIES` deliveries dead-lettered with "gave up after N
   deliveries: <reason>"; registering is idempotent on `call_id`, so a redelivery changes nothing.
+  A message is given up only if the database demonstrably worked for others when its attempt began
+  (something committed within `WORKING_DATABASE_S` before): during an outage for everyone nothing is
+  given up, the calls wait (nak'ed, at most `OUTAGE_RETRY_CAP_S` apart) and go through when the
+  database is back.
 - the database work of a batch runs on one ordered worker thread while the next batch is fetched;
   at most two batches are in flight, and a batch is acked only after its transaction committed.
 """
@@ -16,6 +20,7 @@ Ack behaviour (explicit, never faststream's default), per message (`shared/runti
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Sequence
 from typing import Annotated, Any
 
@@ -47,6 +52,23 @@ log = structlog.get_logger()
 
 RETRY_BASE_S = 2.0
 """First retry delay of a transient failure; then ×4 per delivery (2 s, 8 s, 32 s, 128 s)."""
+WORKING_DATABASE_S = 60.0
+OUTAGE_RETRY_CAP_S = 30.0
+
+
+class LastCommit:
+    """When a batch last committed (monotonic): the evidence that a failure is one message's own."""
+
+    def __init__(self) -> None:
+        self.at = float("-inf")
+
+    def seen(self) -> None:
+        self.at = time.monotonic()
+
+    def database_worked_before(self, started: float) -> bool:
+        """Something committed shortly before `started`: the database was up when the attempt began."""
+        return self.at <= started and started - self.at < WORKING_DATABASE_S
+
 
 Inbound = tuple[Msg, ComplaintReceivedV1 | SurveyCompletedV1]
 
@@ -64,6 +86,7 @@ def build_router(
     # Registration is idempotent on call_id and order-free: two batches may be in the database at once.
     pipeline = pipeline or OrderedPipeline(depth=3, name="intake-db", workers=2)
     durable = names.durable("intake-telephony")
+    last_commit = LastCommit()
 
     @router.subscriber(
         names.telephony_all,
@@ -87,17 +110,23 @@ def build_router(
                 COMPLAINTS.labels("dead_lettered").inc()
                 await m.ack()
 
+        started = time.monotonic()
+
         def work() -> Settlement[Inbound, list[tuple[Inbound, str]]]:
             return settle(units, lambda part: _apply(app, part))
 
         async def done(settled: Settlement[Inbound, list[tuple[Inbound, str]]]) -> None:
-            await _finish(ports, names, settled)
+            gave_up_allowed = last_commit.database_worked_before(started)
+            if settled.committed:
+                last_commit.seen()
+            await _finish(ports, names, settled, gave_up_allowed)
             await msg.ack()
 
         async def failed(exc: BaseException) -> None:
             # `settle` classifies every failure of `apply`; this is the worker itself failing.
             log.error("intake_batch_failed", error=repr(exc), size=len(units))
-            await _come_back(ports, names, [(unit, repr(exc)) for unit in units])
+            retry = [(unit, repr(exc)) for unit in units]
+            await _come_back(ports, names, retry, last_commit.database_worked_before(started))
 
         await pipeline.submit(work, done, failed)
 
@@ -172,7 +201,9 @@ def _apply(app: IntakeApplication, units: Sequence[Inbound]) -> list[tuple[Inbou
     return refused
 
 
-async def _finish(ports: Ports, names: Names, settled: Settlement[Inbound, list[tuple[Inbound, str]]]) -> None:
+async def _finish(
+    ports: Ports, names: Names, settled: Settlement[Inbound, list[tuple[Inbound, str]]], may_give_up: bool
+) -> None:
     """Dead-letter the poison (with its reason) before acking it, ack what committed, and send
     what failed transiently back with a growing delay, or give it up after MAX_DELIVERIES."""
     refused = {id(m): reason for result in settled.results for (m, _), reason in result}
@@ -185,17 +216,24 @@ async def _finish(ports: Ports, names: Names, settled: Settlement[Inbound, list[
     for m, _ in settled.committed:
         if id(m) not in refused:
             await m.ack()
-    await _come_back(ports, names, settled.retry)
+    await _come_back(ports, names, settled.retry, may_give_up)
     if settled.attempts > 1:
         log.warning("intake_batch_split", attempts=settled.attempts, committed=len(settled.committed),
                     poison=len(poison), retry=len(settled.retry))  # fmt: skip
     ports.relay_wakeup.set()
 
 
-async def _come_back(ports: Ports, names: Names, units: Sequence[tuple[Inbound, str]]) -> None:
+async def _come_back(ports: Ports, names: Names, units: Sequence[tuple[Inbound, str]], may_give_up: bool) -> None:
+    """`may_give_up`: the database worked for others when these were tried (else: an outage, wait)."""
     for (m, _), reason in units:
         delivered = m.metadata.num_delivered or 1
-        if gives_up(delivered):
+        if gives_up(delivered) and not may_give_up:  # an outage for everyone: wait
+            delay = min(retry_delay(delivered, RETRY_BASE_S), OUTAGE_RETRY_CAP_S)
+            log.error("intake_waiting_for_database", delivered=delivered, delay_s=delay, reason=reason,
+                      stream_seq=m.metadata.sequence.stream)  # fmt: skip
+            COMPLAINTS.labels("waiting_for_database").inc()
+            await m.nak(delay=delay)
+        elif gives_up(delivered):
             await dead_letter(ports.js, names, "telephony", m, gave_up_reason(delivered, reason))
             COMPLAINTS.labels("gave_up").inc()
             await m.ack()
