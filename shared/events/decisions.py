@@ -14,11 +14,11 @@ Re-running it pins exactly those versions (`shared.workcal.CalendarRegistry.pinn
 
 from __future__ import annotations
 
-import dataclasses
+import copy
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Generic, Protocol, TypeVar, cast
+from typing import Any, Generic, Protocol, TypeVar
 
 from shared.workcal import CalendarRegistry, WorkingCalendar, default_calendar
 
@@ -135,7 +135,11 @@ def _on_calendar(
 ) -> tuple[Outputs, dict[str, str]]:
     """Run a calendar rule on a tracking view; the versions it used, and which were provisional."""
     view = calendar.tracking()
-    outputs = fn(cast(P, dataclasses.replace(cast(Any, policy), calendar=view)), inputs)
+    # The same frozen policy deciding on the view: a shallow copy (dataclasses.replace re-runs
+    # __init__ and costs several times more; this is on every registration's hot path).
+    on_view = copy.copy(policy)
+    object.__setattr__(on_view, "calendar", view)
+    outputs = fn(on_view, inputs)
     used = {str(year): version for year, version in sorted((view.used or {}).items())}
     provisional = [int(year) for year, version in used.items() if "-provisional-" in version]
     if provisional:

@@ -116,6 +116,25 @@ def _shown(text: str, limit: int = 40) -> str:
     return cut + ("…" if len(text) > limit else "")
 
 
+def _suspect(document: Any, max_chars: int) -> bool:
+    """Whether any string (keys included) is too long or holds a forbidden character: a quick pass
+    without paths; `_check_strings` then says which one and why."""
+    stack = [document]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            if len(value) > max_chars or _FORBIDDEN.search(value):
+                return True
+        elif isinstance(value, dict):
+            for key in value:
+                if len(key) > max_chars or _FORBIDDEN.search(key):
+                    return True
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return False
+
+
 def _check_strings(value: Any, path: str, limits: DoorLimits) -> None:
     """Every string in the document, keys included: no forbidden character, none too long."""
     if isinstance(value, str):
@@ -204,7 +223,11 @@ def decode_telephony(raw: bytes, now: dt.datetime | None = None, limits: DoorLim
         raise PoisonMessage(f"not valid JSON: {exc}") from None
     except RecursionError:
         raise PoisonMessage("not valid JSON: nested too deeply") from None
-    _check_strings(document, "$", limits)
+    # `json.loads` refuses raw control characters in strings and the UTF-8 check refuses raw
+    # surrogates, so a forbidden character can only come through a `\u` escape; and no string is
+    # longer than the whole text. Most messages need no walk over their strings.
+    if ("\\u" in text or len(text) > limits.max_field_chars) and _suspect(document, limits.max_field_chars):
+        _check_strings(document, "$", limits)  # names the string and the reason
     try:
         decoded: TelephonyMessage = _decoder.decode(raw)
     except msgspec.ValidationError as exc:
