@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Generic, Protocol, TypeVar
 
-from shared.workcal import CalendarRegistry, WorkingCalendar, default_calendar
+from shared.workcal import CalendarRegistry, WorkingCalendar, default_calendar, is_provisional_version
 
 Inputs = Mapping[str, Any]
 Outputs = dict[str, Any]
@@ -141,7 +141,7 @@ def _on_calendar(
     object.__setattr__(on_view, "calendar", view)
     outputs = fn(on_view, inputs)
     used = {str(year): version for year, version in sorted((view.used or {}).items())}
-    provisional = [int(year) for year, version in used.items() if "-provisional-" in version]
+    provisional = [int(year) for year, version in used.items() if is_provisional_version(version)]
     if provisional:
         outputs = {**outputs, "calendar_provisional": provisional}
     return outputs, used

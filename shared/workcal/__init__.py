@@ -102,6 +102,11 @@ class YearSchedule:
                 "workdays": sorted(d.isoformat() for d in self.workdays)}  # fmt: skip
 
 
+def is_provisional_version(version: str) -> bool:
+    """Whether a recorded version (`2027-provisional-…`) names a provisional year."""
+    return version.split("-")[1:2] == ["provisional"]
+
+
 def _digest(year: int, holidays: frozenset[dt.date], workdays: frozenset[dt.date]) -> str:
     canonical = json.dumps(
         {"year": year, "holidays": sorted(d.isoformat() for d in holidays),
@@ -221,7 +226,7 @@ class CalendarRegistry:
         for year_text, version in versions.items():
             year = int(year_text)
             schedule = self._by_version.get(version)
-            if schedule is None and version.split("-")[1:2] == ["provisional"]:
+            if schedule is None and is_provisional_version(version):
                 schedule = provisional_year(year)
             if schedule is None or schedule.version != version:
                 raise CalendarVersionUnknown(f"calendar version {version} is not known here")

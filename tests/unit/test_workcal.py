@@ -27,6 +27,7 @@ from shared.workcal import (
     end_of_working_days,
     provisional_year,
     seed_years,
+    with_calendar,
     working_days_late,
 )
 
@@ -209,7 +210,7 @@ def test_a_working_time_decision_records_its_calendar_and_replays_on_it_after_pu
     registry.publish(published_2027(extra_off=(dt.date(2027, 1, 4),)))  # suppose 4 Jan became a day off
     policy = intake_policy.current_policy()
     published = intake_policy.BOOK.decide(
-        "INT-RELAY-4WH", {"received_at": received}, _with_calendar(policy, registry.current())
+        "INT-RELAY-4WH", {"received_at": received}, with_calendar(policy, registry.current())
     )
     assert published.outputs["due_at"] == "2027-01-05T11:30:00+08:00"
     assert "calendar_provisional" not in published.outputs
@@ -228,12 +229,6 @@ def test_decisions_recorded_before_calendar_versions_replay_on_the_seed() -> Non
     inputs = {"returned_at": "2026-09-29T18:00:00+08:00"}  # no "calendar" key: recorded by policy 2026.1 code
     outputs = dispatch_policy.evaluate("DSP-REPORT-3WD", dispatch_policy.CURRENT_VERSION, inputs)
     assert outputs == {"due_at": "2026-10-09T17:00:00+08:00", "working_days": 3}
-
-
-def _with_calendar(policy: intake_policy.IntakePolicy, calendar: WorkingCalendar) -> intake_policy.IntakePolicy:
-    import dataclasses
-
-    return dataclasses.replace(policy, calendar=calendar)
 
 
 @pytest.mark.parametrize(
