@@ -24,6 +24,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from services.reporting import api_dispatch, api_parts
 from services.reporting.application import ReportingStore
+from services.reporting.console import add_console, live
 from services.reporting.edge import (
     COMMAND_RESPONSES,
     MAX_INT64,
@@ -174,7 +175,9 @@ def create_api(
             following = follow_calendars(js, names, health, calendar_today)
             app.state.calendar = asyncio.create_task(following, name="api-calendar")
         await health.reasons()  # the baseline of the dead-letter window
+        await live.start(app, store.database_url, store.schema)
         yield
+        await live.stop(app)
         if js is not None:
             app.state.calendar.cancel()
         if app.state.nats is not None:
@@ -187,6 +190,8 @@ def create_api(
         version="1.0.0",
         description="Registers and KPIs of the after-sales service (售后服务), docs/contract.md §4.",
         lifespan=lifespan,
+        docs_url=None,  # /docs and /redoc are served by the console, with self-hosted assets
+        redoc_url=None,
     )
     api.state.limits = limits
     api.state.health = health
@@ -239,6 +244,7 @@ def create_api(
         command_route(api, names, "intake", path, command)
     api_dispatch.add_routes(api, names)
     api_parts.add_routes(api, names)
+    add_console(api)
 
     @api.get(
         "/healthz",

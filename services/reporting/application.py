@@ -34,6 +34,11 @@ def _dumps(obj: Any) -> str:
     return _json.encode(obj).decode()
 
 
+def change_channel(schema: str) -> str:
+    """The NOTIFY channel on which `project` announces each commit (one per schema; the console's live updates)."""
+    return f"reporting_changed_{schema}"[:63]
+
+
 NOT_ABOUT_A_COMPLAINT = frozenset({"CalendarPublished"})
 """Events with no complaint and no register row (the working calendar is policy data, docs/rules.md §9)."""
 
@@ -114,6 +119,8 @@ class ReportingStore:
             "engineers": SQL("SELECT doc FROM {0}.engineers ORDER BY engineer_id").format(s),
             "engineer": SQL("SELECT doc FROM {0}.engineers WHERE engineer_id = %s").format(s),
             "positions": SQL("SELECT upstream, position FROM {0}.tracking ORDER BY upstream").format(s),
+            # Delivered at commit, so a listener re-reading the read model sees the change.
+            "notify": SQL("SELECT pg_notify(%s, %s)").format(),
         }
 
     def open(self) -> None:
@@ -213,6 +220,7 @@ class ReportingStore:
             if rows:
                 cur.executemany(q["upsert"], rows)
             cur.execute(q["set_position"], (max(e.position for e in fresh), upstream))
+            cur.execute(q["notify"], (change_channel(self.schema), upstream))
             return len(fresh)
 
     def _project_engineer(self, cur: psycopg.Cursor[dict[str, Any]], envelope: Envelope) -> None:

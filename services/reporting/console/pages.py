@@ -1,0 +1,9 @@
+"""The console's page routers, in the order they are included (see the package docstring)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from services.reporting.console import dashboard
+
+ROUTERS: tuple[APIRouter, ...] = (dashboard.router,)
