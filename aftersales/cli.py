@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -162,6 +163,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     """Start every service and keep them running: a child that exits is restarted with backoff
     (`aftersales.processes.Supervisor`); SIGINT/SIGTERM stop them all within seconds."""
     from aftersales.processes import Supervisor
+    from shared.runtime.checkpoints import create_key
     from shared.runtime.embedded import EmbeddedNats, free_port, start_postgres
 
     data_dir = Path(args.data_dir).resolve()
@@ -175,6 +177,10 @@ def cmd_up(args: argparse.Namespace) -> int:
         env["DATABASE_URL"] = start_postgres(data_dir / "pg")
         print(f"up: embedded PostgreSQL at {env['DATABASE_URL']}", flush=True)
     env.setdefault("AFTERSALES_HTTP_PORT", str(args.port or free_port()))
+    if not env.get("AFTERSALES_CHECKPOINT_KEY"):  # the signing key lives beside the database, never in it
+        env["AFTERSALES_CHECKPOINT_KEY"] = str(data_dir / "keys" / "checkpoint-ed25519.pem")
+    create_key(Path(env["AFTERSALES_CHECKPOINT_KEY"]))
+    print(f"up: chain checkpoints signed with {env['AFTERSALES_CHECKPOINT_KEY']}", flush=True)
     metrics_dir = data_dir / "metrics"
     metrics_dir.mkdir(parents=True, exist_ok=True)
     for stale in metrics_dir.glob("*.db"):
@@ -401,14 +407,38 @@ def cmd_replay(args: argparse.Namespace) -> int:
         history.close()
 
 
+EMBEDDED_KEY = Path(".aftersales") / "keys" / "checkpoint-ed25519.pem"
+
+
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     from aftersales.audit import verify_all
 
-    verdicts = verify_all(_settings())
+    settings = _settings()
+    if args.public_key:
+        settings = dataclasses.replace(settings, checkpoint_public_key=args.public_key)
+    elif settings.checkpoint_key is None and settings.checkpoint_public_key is None and EMBEDDED_KEY.exists():
+        settings = dataclasses.replace(settings, checkpoint_key=str(EMBEDDED_KEY))  # what `aftersales up` made
+    verdicts = verify_all(settings)
     for v in verdicts:
         status = "ok" if v.ok else f"BROKEN: {v.problem}"
         print(f"{v.service:<9} {v.events:>8} events chained  {status}")
+        for problem in v.problems[1:]:
+            print(f"{'':<9} BROKEN: {problem}")
+        for note in v.notes:
+            print(f"{'':<9} note: {note}")
     return 0 if all(v.ok for v in verdicts) else 1
+
+
+def cmd_audit_keygen(args: argparse.Namespace) -> int:
+    from shared.runtime.checkpoints import load_signer, public_pem
+
+    path = Path(args.path)
+    existed = path.exists()
+    verifier = load_signer(path, create=True).verifier
+    print(f"{'kept the existing' if existed else 'wrote a new'} checkpoint key {path} (key id {verifier.key_id})",
+          file=sys.stderr)  # fmt: skip
+    print(public_pem(verifier), end="")
+    return 0
 
 
 def cmd_dossier(args: argparse.Namespace) -> int:
@@ -498,7 +528,18 @@ def parser() -> argparse.ArgumentParser:
     audit = sub.add_parser("audit", help="tamper evidence")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
     verify = audit_sub.add_parser("verify", help="check every stored event against its hash chain")
+    verify.add_argument(
+        "--public-key",
+        default=None,
+        help="PEM public key of the checkpoint signer (default: AFTERSALES_CHECKPOINT_PUBLIC_KEY, else derived"
+        " from AFTERSALES_CHECKPOINT_KEY, else from .aftersales/keys/ of `aftersales up`)",
+    )
     verify.set_defaults(func=cmd_audit_verify)
+    keygen = audit_sub.add_parser(
+        "keygen", help="create the Ed25519 checkpoint key (0600) unless it exists; print its public key"
+    )
+    keygen.add_argument("path", help="where the private key goes (AFTERSALES_CHECKPOINT_KEY), outside the database")
+    keygen.set_defaults(func=cmd_audit_keygen)
 
     dossier = sub.add_parser("dossier", help="export a complaint's dossier as JSON and printable HTML")
     dossier.add_argument("complaint_no")

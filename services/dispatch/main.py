@@ -8,6 +8,7 @@ import datetime as dt
 from services.dispatch.application import DispatchApplication
 from services.dispatch.handlers import build_router
 from shared.runtime.calendar_feed import CalendarFeed, clock_today
+from shared.runtime.checkpoints import signer_for
 from shared.runtime.clock import ServiceClock
 from shared.runtime.service import Ports, ServiceRuntime
 from shared.runtime.settings import Settings
@@ -19,7 +20,11 @@ SERVICE = "dispatch"
 def build(settings: Settings, run_relay: bool = True, consume: bool = True) -> ServiceRuntime:
     names = settings.names
     app = build_application(
-        DispatchApplication, settings.database_url, names.db_schema(SERVICE), max_event_bytes=settings.max_event_bytes
+        DispatchApplication,
+        settings.database_url,
+        names.db_schema(SERVICE),
+        max_event_bytes=settings.max_event_bytes,
+        signer=signer_for(settings),
     )
     recorder = recorder_of(app)
     ports = Ports(names, ServiceClock(settings.clock, recorder.load_clock, recorder.save_clock))

@@ -7,6 +7,7 @@ import datetime as dt
 
 from services.parts.application import PartsApplication
 from services.parts.handlers import build_router
+from shared.runtime.checkpoints import signer_for
 from shared.runtime.clock import ServiceClock
 from shared.runtime.service import Ports, ServiceRuntime
 from shared.runtime.settings import Settings
@@ -18,7 +19,11 @@ SERVICE = "parts"
 def build(settings: Settings, run_relay: bool = True) -> ServiceRuntime:
     names = settings.names
     app = build_application(
-        PartsApplication, settings.database_url, names.db_schema(SERVICE), max_event_bytes=settings.max_event_bytes
+        PartsApplication,
+        settings.database_url,
+        names.db_schema(SERVICE),
+        max_event_bytes=settings.max_event_bytes,
+        signer=signer_for(settings),
     )
     recorder = recorder_of(app)
     ports = Ports(names, ServiceClock(settings.clock, recorder.load_clock, recorder.save_clock))

@@ -65,6 +65,18 @@ class Names:
     def events_stream(self, service: str) -> str:
         return self._stream(f"AFTERSALES_{service.upper()}")
 
+    # --- signed chain checkpoints (shared/runtime/checkpoints.py), one subject per store
+    def checkpoints(self, service: str) -> str:
+        return self._subject(f"aftersales.checkpoints.{service}")
+
+    @property
+    def checkpoints_all(self) -> str:
+        return self._subject("aftersales.checkpoints.>")
+
+    @property
+    def checkpoints_stream(self) -> str:
+        return self._stream("AFTERSALES_CHECKPOINTS")
+
     # --- staff commands (request/reply, core NATS)
     def commands(self, service: str) -> str:
         return self._subject(f"aftersales.cmd.{service}")

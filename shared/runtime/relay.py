@@ -43,6 +43,16 @@ from shared.events.envelope import (
     event_id_for,
 )
 from shared.events.subjects import Names
+from shared.runtime.chain import ChainBroken, starting_hash, vet_batch
+from shared.runtime.checkpoints import (
+    HDR_CHAIN,
+    HDR_SIGNATURE,
+    HDR_SIGNED_AT,
+    Checkpoint,
+    Verifier,
+    encode_checkpoint,
+)
+from shared.runtime.store import ChainLink, recorder_of
 
 HDR_EXPECTED_LAST_SEQUENCE = "Nats-Expected-Last-Sequence"
 WRONG_LAST_MSG_ID = 10070
@@ -53,6 +63,12 @@ RESYNC_WALK_LIMIT = 10_000
 RELAYED = Counter("aftersales_relayed_events_total", "Domain events published by the relay", ["service"])
 RELAY_POSITION = Gauge("aftersales_relay_position", "Last notification id published", ["service"])
 RELAY_RESYNCS = Counter("aftersales_relay_resyncs_total", "Times the relay resumed from its stream", ["service"])
+CHAIN_BROKEN = Counter(
+    "aftersales_relay_chain_broken_total", "Batches refused: the store's chain does not continue what was published",
+    ["service"],
+)  # fmt: skip
+MAX_READ_LIMIT = 100_000
+"""How far a relay reads ahead for the signed last link of a transaction larger than its batch."""
 log = structlog.get_logger()
 
 _META_FIELDS = frozenset({"originator_id", "originator_version", "timestamp", "originator_topic"})
@@ -91,6 +107,7 @@ class ChainMismatch(RuntimeError):
 
 RETRYABLE: tuple[type[BaseException], ...] = (
     ChainMismatch,
+    ChainBroken,
     APIError,
     nats.errors.Error,
     PersistenceError,
@@ -114,6 +131,8 @@ class Relay:
         wakeup: asyncio.Event | None = None,
         ack_timeout_s: float = 10.0,
         max_backoff_s: float = 5.0,
+        verifier: Verifier | None = None,
+        checkpoint_interval_s: float = 5.0,
     ) -> None:
         self.app = app
         self.js = js
@@ -129,6 +148,16 @@ class Relay:
         self.last_sequence: int | None = None
         """Set after a resynchronisation: the next publish is chained by this stream sequence."""
         self.resyncs = 0
+        self.verifier = verifier
+        """With a key, only what a writer signed is published (`shared.runtime.chain.vet_batch`)."""
+        self.checkpoint_interval_s = checkpoint_interval_s
+        self.last_hash: bytes | None = None
+        """The chain hash on the last message published (None: not known from the stream)."""
+        self.pending_checkpoint: Checkpoint | None = None
+        self.checkpointed_position = 0
+        self._checkpointed_at = 0.0
+        self._read_limit = batch_size
+        self._store = recorder_of(app).datastore.schema
         self._stopping = False
         self._listener: threading.Thread | None = None
 
@@ -139,7 +168,7 @@ class Relay:
             info = await self.js.stream_info(stream)
         last_seq = int(info.state.last_seq or 0)
         self.last_sequence = last_seq
-        self.position, self.last_event_id = 0, None
+        self.position, self.last_event_id, self.last_hash = 0, None, None
         if last_seq == 0 or info.state.messages == 0:
             return
         first_seq = int(info.state.first_seq or 1)
@@ -153,15 +182,37 @@ class Relay:
             if HDR_POSITION in headers and HDR_MSG_ID in headers:
                 self.position = int(headers[HDR_POSITION])
                 self.last_event_id = headers[HDR_MSG_ID]
+                self.last_hash = bytes.fromhex(headers[HDR_CHAIN]) if HDR_CHAIN in headers else None
                 if seq != last_seq:
                     log.warning("relay_foreign_messages", stream=stream, ours=seq, last=last_seq)
                 return
         raise ChainMismatch(f"no message of ours in the last {RESYNC_WALK_LIMIT} of {stream}")
 
-    def _read(self) -> list[tuple[Notification, Any]]:
-        notifications = self.app.recorder.select_notifications(start=self.position + 1, limit=self.batch_size)
+    def _read(self) -> tuple[list[tuple[Notification, Any]], dict[int, ChainLink], bool]:
+        """The next events, their chain links (from the last published one on) and whether the read
+        was cut by its limit."""
+        limit = self._read_limit
+        notifications = self.app.recorder.select_notifications(start=self.position + 1, limit=limit)
         to_event: Callable[[Notification], Any] = self.app.mapper.to_domain_event
-        return [(n, to_event(n)) for n in notifications]
+        links = recorder_of(self.app).chain_links(self.position, notifications[-1].id) if notifications else {}
+        return [(n, to_event(n)) for n in notifications], links, len(notifications) >= limit
+
+    def _vet(self, batch: list[tuple[Notification, Any]], links: dict[int, ChainLink], full: bool) -> list[bytes]:
+        """The chain hashes of the prefix of `batch` that may be published (see `vet_batch`)."""
+        try:
+            previous_hash = starting_hash(self.position, self.last_hash, links)
+            vetted = vet_batch(
+                self._store, [n for n, _ in batch], links, self.position or None, previous_hash, self.verifier, full
+            )
+        except ChainBroken as exc:
+            CHAIN_BROKEN.labels(self.service).inc()
+            log.error("relay_chain_broken", service=self.service, position=exc.position, reason=exc.reason)
+            raise
+        if vetted.count == 0 and full:
+            self._read_limit = min(self._read_limit * 2, MAX_READ_LIMIT)  # a transaction larger than the batch
+        else:
+            self._read_limit = self.batch_size
+        return vetted.hashes
 
     async def publish_pending(self) -> int:
         """Publish one batch; return how many events were published.
@@ -169,7 +220,11 @@ class Relay:
         Bounded: raises `TimeoutError` when the stream does not acknowledge the batch within
         `ack_timeout_s`, `ChainMismatch` when it refuses the chain; either way nothing is waited for
         any more (pending acknowledgements are cancelled, which frees their publish slots)."""
-        batch = await asyncio.to_thread(self._read)
+        batch, links, full = await asyncio.to_thread(self._read)
+        if not batch:
+            return 0
+        hashes = self._vet(batch, links, full)
+        batch = batch[: len(hashes)]
         if not batch:
             return 0
         expected = self.last_event_id
@@ -184,7 +239,12 @@ class Relay:
                         HDR_POSITION: str(notification.id),
                         HDR_TYPE: envelope.type,
                         HDR_CORRELATION: envelope.correlation_id,
+                        HDR_CHAIN: hashes[i].hex(),
                     }
+                    link = links[notification.id]
+                    if link.signature is not None and link.signed_at is not None:
+                        headers[HDR_SIGNATURE] = link.signature.hex()
+                        headers[HDR_SIGNED_AT] = link.signed_at.isoformat()
                     if i == 0 and self.last_sequence is not None:
                         headers[HDR_EXPECTED_LAST_SEQUENCE] = str(self.last_sequence)
                     elif expected is not None:
@@ -210,10 +270,38 @@ class Relay:
                 raise ack
         self.position = batch[-1][0].id
         self.last_event_id = expected
+        self.last_hash = hashes[-1]
         self.last_sequence = None
+        self._note_checkpoint(links[self.position])
         RELAYED.labels(self.service).inc(len(batch))
         RELAY_POSITION.labels(self.service).set(self.position)
         return len(batch)
+
+    def _note_checkpoint(self, link: ChainLink) -> None:
+        if link.signature is not None and link.signed_at is not None and self.verifier is not None:
+            self.pending_checkpoint = Checkpoint(
+                self._store, link.position, link.hash.hex(), link.signed_at, link.signature.hex(), self.verifier.key_id
+            )
+
+    async def publish_checkpoint(self, force: bool = False) -> bool:
+        """Copy the newest signed checkpoint published so far to the checkpoint stream, at most once
+        per `checkpoint_interval_s` (the stream refuses deletes and purges: the anchor outside the
+        database). True if one was published."""
+        pending = self.pending_checkpoint
+        if pending is None or pending.position <= self.checkpointed_position:
+            return False
+        if not force and time.monotonic() - self._checkpointed_at < self.checkpoint_interval_s:
+            return False
+        async with asyncio.timeout(self.ack_timeout_s):
+            await self.js.publish(
+                self.names.checkpoints(self.service),
+                encode_checkpoint(pending),
+                stream=self.names.checkpoints_stream,
+                headers={HDR_MSG_ID: f"{pending.store}:{pending.position}"},
+            )
+        self.checkpointed_position = pending.position
+        self._checkpointed_at = time.monotonic()
+        return True
 
     def _reconnects(self) -> int:
         nc = getattr(self.js, "_nc", None)
@@ -276,6 +364,7 @@ class Relay:
         while not self._stopping:
             try:
                 published = await self.publish_pending()
+                await self.publish_checkpoint()
                 backoff = 0.25
             except RETRYABLE as exc:  # store or broker away, chain refused: resync and retry
                 log.warning("relay_retry", error=repr(exc), retry_in_s=backoff, position=self.position)

@@ -29,6 +29,7 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 from shared.events.subjects import Names
 from shared.events.telephony import DoorLimits
 from shared.runtime import compat
+from shared.runtime.checkpoints import verifier_for
 from shared.runtime.clock import ClockNotStarted, ServiceClock, decode_tick, wall_now
 from shared.runtime.deadletter import dead_letter
 from shared.runtime.relay import Relay
@@ -176,7 +177,10 @@ class ServiceRuntime:
             self._tasks.append(await hook(js))
         await self.broker.start()
         if self._run_relay and self.app is not None:
-            self.relay = Relay(self.app, js, self.settings.names, self.service, wakeup=self.ports.relay_wakeup)
+            self.relay = Relay(
+                self.app, js, self.settings.names, self.service, wakeup=self.ports.relay_wakeup,
+                verifier=verifier_for(self.settings), checkpoint_interval_s=self.settings.checkpoint_interval_s,
+            )  # fmt: skip
             self._tasks.append(asyncio.create_task(self.relay.run(), name=f"{self.service}-relay"))
         if self.on_tick is not None and self.settings.clock == "wall":
             self._tasks.append(asyncio.create_task(self._wall_clock(), name=f"{self.service}-clock"))

@@ -42,6 +42,13 @@ class Settings:
     max_received_age: dt.timedelta = _DOOR.max_age
     max_received_ahead: dt.timedelta = _DOOR.max_ahead
     max_event_bytes: int = MAX_EVENT_BYTES
+    checkpoint_key: str | None = None
+    """Path of the Ed25519 private key that signs chain checkpoints (outside the database; `aftersales
+    up` makes one in its data dir). None: links are not signed and the relay does not require it."""
+    checkpoint_public_key: str | None = None
+    """Path of the matching public key (PEM) for `audit verify` where the private key is not at hand."""
+    checkpoint_interval_s: float = 5.0
+    """How often (at most) each relay copies the newest signed checkpoint to the checkpoint stream."""
 
     @property
     def door_limits(self) -> DoorLimits:
@@ -77,6 +84,9 @@ class Settings:
             max_received_age=dt.timedelta(days=float(env.get("AFTERSALES_MAX_RECEIVED_AGE_DAYS", "30"))),
             max_received_ahead=dt.timedelta(hours=float(env.get("AFTERSALES_MAX_RECEIVED_AHEAD_HOURS", "24"))),
             max_event_bytes=_event_limit(int(env.get("AFTERSALES_MAX_EVENT_BYTES", str(MAX_EVENT_BYTES)))),
+            checkpoint_key=env.get("AFTERSALES_CHECKPOINT_KEY") or None,
+            checkpoint_public_key=env.get("AFTERSALES_CHECKPOINT_PUBLIC_KEY") or None,
+            checkpoint_interval_s=float(env.get("AFTERSALES_CHECKPOINT_INTERVAL_S", "5")),
         )
 
 

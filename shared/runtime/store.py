@@ -35,11 +35,13 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier, Literal
 
+from shared.runtime.checkpoints import Signer
 from shared.runtime.failures import EventTooLarge
 from shared.runtime.settings import BROKER_MAX_PAYLOAD, MAX_EVENT_BYTES, postgres_env
 
 __all__ = [
     "AftersalesRecorder",
+    "ChainLink",
     "IntegrityError",
     "ParkedTimer",
     "RegisterClaim",
@@ -63,6 +65,18 @@ def chain_hash(previous_hash: bytes, notification_id: int, event: Any) -> bytes:
     digest.update(f"{notification_id}|{event.originator_id}|{event.originator_version}|{event.topic}|".encode())
     digest.update(bytes(event.state))
     return digest.digest()
+
+
+@dataclass(frozen=True)
+class ChainLink:
+    """A row of `audit_chain`: the event's hash, its predecessor, and on the last link of a
+    transaction the writer's signed checkpoint (`shared.runtime.checkpoints`)."""
+
+    position: int
+    previous_id: int | None
+    hash: bytes
+    signed_at: dt.datetime | None = None
+    signature: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -126,6 +140,8 @@ def connection_lost(exc: BaseException) -> bool:
 class AftersalesRecorder(PostgresProcessRecorder):
     max_event_bytes: int = MAX_EVENT_BYTES
     """What the store accepts is what the relay can publish: see `refuse_oversize`."""
+    signer: Signer | None = None
+    """Signs the last link of each transaction (`build_application(signer=…)`); None: links unsigned."""
     lock_timeout_ms: int = LOCK_TIMEOUT_MS
     """How long a write waits for a lock (the register counter, the event table, a tracking row)
     before failing transiently: another session holding it that long is an outage, not a queue."""
@@ -148,6 +164,11 @@ class AftersalesRecorder(PostgresProcessRecorder):
                 SQL(
                     "CREATE TABLE IF NOT EXISTS {0}.audit_chain (notification_id bigint PRIMARY KEY,"
                     " previous_id bigint, hash bytea NOT NULL)"
+                ).format(schema),
+                # The writer's signed checkpoint on the last link of each transaction (checkpoints.py).
+                SQL(
+                    "ALTER TABLE {0}.audit_chain ADD COLUMN IF NOT EXISTS signed_at timestamptz,"
+                    " ADD COLUMN IF NOT EXISTS signature bytea"
                 ).format(schema),
                 SQL(
                     "CREATE TABLE IF NOT EXISTS {0}.clock (id int PRIMARY KEY CHECK (id = 1), now timestamptz NOT NULL)"
@@ -210,8 +231,12 @@ class AftersalesRecorder(PostgresProcessRecorder):
             "SELECT notification_id, hash FROM {0}.audit_chain ORDER BY notification_id DESC LIMIT 1"
         ).format(schema)
         self._insert_chain = SQL(
-            "INSERT INTO {0}.audit_chain (notification_id, previous_id, hash)"
-            " SELECT * FROM unnest(%s::int8[], %s::int8[], %s::bytea[])"
+            "INSERT INTO {0}.audit_chain (notification_id, previous_id, hash, signed_at, signature)"
+            " SELECT * FROM unnest(%s::int8[], %s::int8[], %s::bytea[], %s::timestamptz[], %s::bytea[])"
+        ).format(schema)
+        self._chain_links = SQL(
+            "SELECT notification_id, previous_id, hash, signed_at, signature FROM {0}.audit_chain"
+            " WHERE notification_id BETWEEN %s AND %s ORDER BY notification_id"
         ).format(schema)
         self._insert_columns = SQL(
             "INSERT INTO {0}.{1} (originator_id, originator_version, topic, state)"
@@ -322,7 +347,13 @@ class AftersalesRecorder(PostgresProcessRecorder):
             rows_prev.append(previous_id)
             rows_hash.append(digest)
             previous_id, previous_hash = notification_id, digest
-        curs.execute(self._insert_chain, (rows_id, rows_prev, rows_hash), binary=True)
+        rows_at: list[dt.datetime | None] = [None] * len(rows_id)
+        rows_sig: list[bytes | None] = [None] * len(rows_id)
+        if self.signer is not None:
+            at = dt.datetime.now(dt.UTC)
+            rows_at[-1] = at
+            rows_sig[-1] = self.signer.sign(self._schema, rows_id[-1], rows_hash[-1], at)
+        curs.execute(self._insert_chain, (rows_id, rows_prev, rows_hash, rows_at, rows_sig), binary=True)
 
     def _insert_stored_events(self, curs: Cursor[DictRow], stored_events: Sequence[Any], **kwargs: Any) -> None:
         """The library's insert (table lock for commit-ordered ids, NOTIFY, RETURNING ids), with the
@@ -374,6 +405,21 @@ class AftersalesRecorder(PostgresProcessRecorder):
                 raise RegisterNumbersTaken(f"register {claim.year} moved past {claim.after}")
 
     # --- reads used by the application services (no writes outside `insert_events`)
+
+    def chain_links(self, first: int, last: int) -> dict[int, ChainLink]:
+        """The chain links of positions `first` … `last` (the relay checks them before publishing)."""
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._chain_links, (first, last), prepare=True, binary=True)
+            return {
+                r["notification_id"]: ChainLink(
+                    r["notification_id"],
+                    r["previous_id"],
+                    bytes(r["hash"]),
+                    r["signed_at"],
+                    None if r["signature"] is None else bytes(r["signature"]),
+                )
+                for r in curs.fetchall()
+            }
 
     def existing_aggregates(self, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
@@ -477,10 +523,16 @@ A = TypeVar("A", bound=Application[uuid.UUID])
 
 
 def build_application(
-    cls: type[A], database_url: str, schema: str, pool_size: int = 4, max_event_bytes: int = MAX_EVENT_BYTES
+    cls: type[A],
+    database_url: str,
+    schema: str,
+    pool_size: int = 4,
+    max_event_bytes: int = MAX_EVENT_BYTES,
+    signer: Signer | None = None,
 ) -> A:
     """An eventsourcing application on PostgreSQL, its tables in `schema`; its store refuses an event
-    stored larger than `max_event_bytes` with `EventTooLarge`.
+    stored larger than `max_event_bytes` with `EventTooLarge`; with a `signer`, the last chain link
+    of each transaction carries a signed checkpoint.
 
     Several processes may start at once on one schema (intake and its relay): the schema, and then
     the tables (`AftersalesRecorder.create_table`), are created under an advisory lock, so their DDL
@@ -499,6 +551,7 @@ def build_application(
         conn.execute(SQL("CREATE SCHEMA IF NOT EXISTS {0}").format(Identifier(schema)))
     app = cls(env=env)
     recorder_of(app).max_event_bytes = max_event_bytes
+    recorder_of(app).signer = signer
     return app
 
 

@@ -32,6 +32,10 @@ def stream_configs(names: Names, replicas: int = 1) -> list[StreamConfig]:
         cfg(names.deadletter_stream, [names.deadletter_all], "Poison messages with their reason"),
         cfg(names.clock_stream, [names.clock_tick], "External clock ticks (docs/contract.md §2)"),
     ]
+    checkpoints = cfg(names.checkpoints_stream, [names.checkpoints_all], "Signed chain checkpoints (audit verify)")
+    checkpoints.deny_delete = checkpoints.deny_purge = True  # nobody rewrites the anchor of the chain
+    checkpoints.allow_rollup_hdrs = False
+    configs.append(checkpoints)
     configs += [cfg(names.events_stream(s), [names.events_of(s)], f"Domain events recorded by {s}") for s in SERVICES]
     return configs
 
