@@ -38,10 +38,11 @@ async def _read(
 ) -> list[tuple[int, dict[str, str], bytes]]:
     """(stream sequence, headers, body) of every message on `subject`, oldest first."""
     try:
-        info = await js.stream_info(stream)
+        info = await js.stream_info(stream, subjects_filter=subject)
     except NotFoundError:
         return []
-    if not info.state.messages:
+    expected = sum((info.state.subjects or {}).values())
+    if not expected:
         return []
     config = ConsumerConfig(deliver_policy=DeliverPolicy.ALL, headers_only=headers_only)
     sub = await js.subscribe(subject, stream=stream, ordered_consumer=True, config=config)
@@ -49,12 +50,12 @@ async def _read(
     try:
         while True:
             try:
-                msg = await sub.next_msg(timeout=READ_TIMEOUT_S if not found else 2.0)
+                msg = await sub.next_msg(timeout=READ_TIMEOUT_S)
             except TimeoutError:
-                return found  # nothing (more) on this subject
+                raise TimeoutError(f"{stream} delivered {len(found)} of {expected} messages on {subject}") from None
             meta = msg.metadata
             found.append((meta.sequence.stream, dict(msg.headers or {}), msg.data))
-            if meta.num_pending == 0:
+            if meta.num_pending == 0 and len(found) >= expected:
                 return found
     finally:
         await sub.unsubscribe()
