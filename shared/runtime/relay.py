@@ -10,6 +10,12 @@ does not match, e.g. after a NATS restart or a foreign message on the stream) or
 in time makes the relay resynchronise from the stream's last message, with a capped backoff, and
 carry on. The first publish after a resynchronisation is chained by sequence
 (`Nats-Expected-Last-Sequence`), so a last message that is not ours does not block the chain.
+
+Tamper evidence: a batch is published only as far as its events continue the chain hash on the last
+published message and (with a checkpoint key) a writer's signed link covers them
+(`shared.runtime.chain.vet_batch`); each message carries its chain hash, and the newest signed
+checkpoint is copied to the checkpoint stream every `checkpoint_interval_s`. A store whose chain
+does not continue what was published stops the relay (`ChainBroken`, logged, retried with backoff).
 """
 
 from __future__ import annotations

@@ -221,6 +221,15 @@ async def test_each_child_of_up_killed_under_traffic_is_restarted(settings: Sett
         for name in PROCESSES:
             assert f"up: {name} exited with -9" in said
             assert f"up: {name} restarted" in said
+        # Every child killed mid-write, yet each store's chain is signed to its end and matches its stream.
+        key = tmp_path / "up" / "keys" / "checkpoint-ed25519.pem"
+        assert key.stat().st_mode & 0o777 == 0o600
+        verified = await asyncio.to_thread(
+            subprocess.run, [sys.executable, "-m", "aftersales.cli", "audit", "verify"],
+            env=service_env(settings, AFTERSALES_CHECKPOINT_KEY=str(key)), capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert verified.returncode == 0, verified.stdout + verified.stderr
+        assert "signed checkpoints hold" in verified.stdout
         print(
             f"\n{len(caller.sent)} calls, as many complaints, none doubled; SIGKILL → flowing again: "
             + ", ".join(f"{n} {s:.1f} s" for n, s in recoveries.items())

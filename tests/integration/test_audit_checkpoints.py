@@ -189,3 +189,34 @@ async def test_a_forged_append_with_a_recomputed_link_is_named_and_never_publish
     result = await keyed.cli_verify()
     assert result.returncode == 1
     assert f"event #{forged_position} " in result.stdout
+
+
+async def test_an_edit_below_a_checkpoint_with_every_later_link_recomputed_is_named(keyed: Keyed) -> None:
+    schema = keyed.schema
+    with psycopg.connect(keyed.settings.database_url, autocommit=True) as conn:
+        rows = conn.execute(
+            f"SELECT e.notification_id, e.originator_id, e.originator_version, e.topic, e.state, c.previous_id"
+            f' FROM "{schema}".intake_events e JOIN "{schema}".audit_chain c USING (notification_id) ORDER BY 1'
+        ).fetchall()
+        edited = rows[1][0]
+        previous = bytes(conn.execute(
+            f'SELECT hash FROM "{schema}".audit_chain WHERE notification_id = %s', (rows[0][0],)
+        ).fetchone()[0])  # fmt: skip
+        # The forger changes the second event's bytes and recomputes every link after it.
+        for position, originator_id, version, topic, state, _ in rows[1:]:
+            state = bytes(state)
+            if position == edited:
+                state = state.replace(b"1380000", b"1399999") + b" "
+                conn.execute(f'UPDATE "{schema}".intake_events SET state = %s WHERE notification_id = %s',
+                             (state, position))  # fmt: skip
+            previous = chain_hash(previous, position, StoredEvent(originator_id, version, topic, state))
+            conn.execute(
+                f'UPDATE "{schema}".audit_chain SET hash = %s WHERE notification_id = %s', (previous, position)
+            )
+    verdict = await keyed.verify()
+    assert not verdict.ok
+    text = "\n".join(verdict.problems)
+    assert "the checkpoint signed on its link is not valid" in text
+    assert f"event #{edited} " in text
+    assert "differs from what was published" in text
+    assert "the store's chain no longer passes through it" in text
