@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import csv
 import datetime as dt
-import io
 import os
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import Annotated, Any
 
 import msgspec
@@ -17,12 +16,12 @@ import nats
 import nats.errors
 import psycopg
 import structlog
-from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 from nats.js import JetStreamContext
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 
-from services.reporting import api_dispatch, api_parts
+from services.reporting import api_dispatch, api_parts, api_quality
 from services.reporting.application import ReportingStore
 from services.reporting.console import add_console, live
 from services.reporting.edge import (
@@ -36,8 +35,23 @@ from services.reporting.edge import (
     read_json_object,
 )
 from services.reporting.health import Check, Health, HealthLimits, default_checks, provisional_calendar_check
-from services.reporting.kpis import CHINA
 from services.reporting.kpis import compute as compute_kpis
+from services.reporting.read_filter import ReadFilter
+from services.reporting.reads import (
+    CSV_RESPONSES,
+    TOTAL_HEADER,
+    TOTAL_RESPONSES,
+    UNKNOWN_PARAMETER_RESPONSE,
+    FormatQuery,
+    Model,
+    Region,
+    china_times,
+    day_start,
+    register_filter,
+    reject_unknown_query,
+    to_csv,
+    wants_csv,
+)
 from shared.events import commands as cmd
 from shared.events.subjects import Names
 from shared.runtime.calendar_feed import CalendarFeed
@@ -71,19 +85,6 @@ def register_row(view: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def wants_csv(request: Request) -> bool:
-    return "text/csv" in request.headers.get("accept", "")
-
-
-def to_csv(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> Response:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(rows)
-    # BOM so that spreadsheet programs show the Chinese text properly.
-    return Response("\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8")
-
-
 def metrics_payload() -> bytes:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
@@ -106,7 +107,17 @@ INTAKE_ROUTES: dict[str, type[cmd.IntakeCommand]] = {
     "fines/attribute": cmd.AttributeFine,
 }
 EARLIEST, LATEST = dt.date(2000, 1, 1), dt.date(2100, 1, 1)
-KPI_COLUMNS = ("kpi", "value", "target", "met", "numerator", "denominator", "definition")
+KPI_COLUMNS = ("section", "kpi", "value", "target", "met", "numerator", "denominator", "definition", "quarter",
+               "model", "cause", "complaints")  # fmt: skip
+"""One CSV, two tables: `section` kpi rows (the KPIs), then `by_quarter` rows (complaints per quarter by model
+and cause); each row fills its own table's columns."""
+READS = {**READ_RESPONSES, **UNKNOWN_PARAMETER_RESPONSE}
+
+
+def kpi_csv_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"section": "kpi", **row} for row in result["kpis"]] + [
+        {"section": "by_quarter", **row} for row in result["by_quarter"]
+    ]
 
 
 def command_body_schema(command: type[msgspec.Struct]) -> dict[str, Any]:
@@ -192,6 +203,7 @@ def create_api(
         lifespan=lifespan,
         docs_url=None,  # /docs and /redoc are served by the console, with self-hosted assets
         redoc_url=None,
+        dependencies=[Depends(reject_unknown_query)],
     )
     api.state.limits = limits
     api.state.health = health
@@ -202,42 +214,67 @@ def create_api(
         store: ReportingStore = request.app.state.store
         return store
 
-    @api.get("/api/v1/complaints", tags=["complaints"], responses=READ_RESPONSES)
-    async def complaints_for_call(request: Request, call_id: str = Query(..., min_length=1)) -> list[dict[str, Any]]:
-        """The complaints for a telephony call (at most one)."""
-        return await asyncio.to_thread(store_of(request).complaints_for_call, call_id)
+    @api.get("/api/v1/complaints", tags=["complaints"], response_model=None, responses={**READS, **TOTAL_RESPONSES})
+    async def complaints(
+        request: Request,
+        where: Annotated[ReadFilter, Depends(register_filter)],
+        fmt: FormatQuery = None,
+        call_id: str | None = Query(None, min_length=1, description="only the complaint of this telephony call"),
+        limit: int = Query(100, ge=1, le=10_000),
+        offset: int = Query(0, ge=0, le=MAX_INT64),
+    ) -> Response:
+        """Complaints (whole views) in register order, filtered; `X-Total-Count` is how many match in all.
+        With `call_id`: the complaints of that call (at most one). CSV: the register columns."""
+        where = replace(where, call_id=call_id)
+        views, total = await asyncio.to_thread(store_of(request).register_page, where, limit, offset)
+        if wants_csv(request):
+            return to_csv([register_row(v) for v in views], REGISTER_COLUMNS, total)
+        return JSONResponse(china_times(views), headers={TOTAL_HEADER: str(total)})
 
-    @api.get("/api/v1/complaints/{complaint_no}", tags=["complaints"], responses=READ_RESPONSES)
+    @api.get("/api/v1/complaints/{complaint_no}", tags=["complaints"], responses=READS)
     async def complaint(request: Request, complaint_no: str) -> dict[str, Any]:
         """One complaint: status, cause, level, warranty, deadlines, dispatch, parts, fines, escalations."""
         view = await asyncio.to_thread(store_of(request).complaint, complaint_no)
         if view is None:
             raise HTTPException(status_code=404, detail=f"no complaint {complaint_no}")
-        return view
+        shown: dict[str, Any] = china_times(view)
+        return shown
 
-    @api.get("/api/v1/reports/tracking-register", tags=["reports"], response_model=None, responses=READ_RESPONSES)
+    @api.get(
+        "/api/v1/reports/tracking-register", tags=["reports"], response_model=None,
+        responses={**READS, **TOTAL_RESPONSES},
+    )  # fmt: skip
     async def tracking_register(
-        request: Request, limit: int = Query(1000, ge=1, le=100_000), offset: int = Query(0, ge=0, le=MAX_INT64)
-    ) -> Response | list[dict[str, Any]]:
-        """客户投诉登记追踪表: every complaint with its classification, warranty and status."""
-        views = await asyncio.to_thread(store_of(request).tracking_register, limit, offset)
+        request: Request,
+        where: Annotated[ReadFilter, Depends(register_filter)],
+        fmt: FormatQuery = None,
+        limit: int = Query(1000, ge=1, le=100_000),
+        offset: int = Query(0, ge=0, le=MAX_INT64),
+    ) -> Response:
+        """客户投诉登记追踪表: every complaint with its classification, warranty and status, filtered;
+        `X-Total-Count` is how many rows match in all."""
+        views, total = await asyncio.to_thread(store_of(request).register_page, where, limit, offset)
         rows = [register_row(v) for v in views]
-        return to_csv(rows, REGISTER_COLUMNS) if wants_csv(request) else rows
+        if wants_csv(request):
+            return to_csv(rows, REGISTER_COLUMNS, total)
+        return JSONResponse(china_times(rows), headers={TOTAL_HEADER: str(total)})
 
-    @api.get("/api/v1/reports/kpis", tags=["reports"], response_model=None, responses=READ_RESPONSES)
+    @api.get("/api/v1/reports/kpis", tags=["reports"], response_model=None, responses={**READS, **CSV_RESPONSES})
     async def kpis(
         request: Request,
         since: Annotated[dt.date, Query(alias="from", description="received on or after (China date)")] = EARLIEST,
         until: Annotated[dt.date, Query(alias="to", description="received before (China date)")] = LATEST,
+        region: Region = None,
+        model: Model = None,
+        fmt: FormatQuery = None,
     ) -> Response | dict[str, Any]:
         """Service KPIs (service on time ≥ 90 %, satisfaction ≥ 85 %, service at fault < 3 %) and
-        complaints per quarter by model and cause."""
-        start = dt.datetime.combine(since, dt.time(), tzinfo=CHINA)
-        end = dt.datetime.combine(until, dt.time(), tzinfo=CHINA)
-        views = await asyncio.to_thread(store_of(request).views_for_kpis, start, end)
+        complaints per quarter by model and cause. The CSV holds both tables (column `section`)."""
+        where = ReadFilter(region=region, model=model)
+        views = await asyncio.to_thread(store_of(request).views_for_kpis, day_start(since), day_start(until), where)
         result = compute_kpis(views)
         if wants_csv(request):
-            return to_csv(result["kpis"], KPI_COLUMNS)
+            return to_csv(kpi_csv_rows(result), KPI_COLUMNS)
         return {"from": since.isoformat(), "to": until.isoformat(), **result}
 
     for path, command in INTAKE_ROUTES.items():
@@ -245,6 +282,7 @@ def create_api(
     api_dispatch.add_routes(api, names)
     api_parts.add_routes(api, names)
     add_console(api)
+    api_quality.add_routes(api)
 
     @api.get(
         "/healthz",

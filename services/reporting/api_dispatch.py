@@ -4,25 +4,38 @@
   commands forwarded to the dispatch service over NATS request/reply;
 - `POST /api/v1/engineers/{engineer_id}` and `/update`: the engineer roster (DSP-ASSIGN);
 - `GET /api/v1/engineers` and `/api/v1/engineers/{engineer_id}`: the roster as projected (JSON, or CSV
-  with `Accept: text/csv`);
+  with `?format=csv` or `Accept: text/csv`);
 - `GET /api/v1/fines`: the fines ledger (FIN-*, docs/rules.md §6) by person and by department, as JSON and
-  as CSV with `Accept: text/csv`. Every fine is an entry, and so is every reversal (a negative
+  as CSV, filtered and paged. Every fine is an entry, and so is every reversal (a negative
   amount pointing at the fine it reverses), so a reversed fine nets to zero and history stays.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections import defaultdict
-from typing import Any
+from dataclasses import replace
+from typing import Annotated, Any
 
 import msgspec
-from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
-from psycopg.sql import SQL, Identifier
 
-from services.reporting.edge import COMMAND_RESPONSES, READ_RESPONSES, forward_command, read_json_object
+from services.reporting.edge import COMMAND_RESPONSES, MAX_INT64, READ_RESPONSES, forward_command, read_json_object
 from services.reporting.money import yuan
+from services.reporting.read_filter import ReadFilter
+from services.reporting.reads import (
+    CSV_RESPONSES,
+    TOTAL_HEADER,
+    TOTAL_RESPONSES,
+    UNKNOWN_PARAMETER_RESPONSE,
+    FormatQuery,
+    china_times,
+    place_filter,
+    to_csv,
+    wants_csv,
+)
 from shared.events import commands as cmd
 from shared.events.subjects import Names
 
@@ -49,12 +62,20 @@ ROSTER_ROUTES: dict[str, type[cmd.RosterCommand]] = {"": cmd.RegisterEngineer, "
 
 LEDGER_COLUMNS = (
     "event", "fine_id", "complaint_no", "rule", "person", "role", "department", "amount_fen", "amount_yuan",
-    "reason", "at", "status",
+    "reason", "at", "status", "region", "model",
 )  # fmt: skip
 PERSON_COLUMNS = ("person", "role", "department", "fines", "reversals", "levied_fen", "reversed_fen", "net_fen",
                   "net_yuan")  # fmt: skip
 ENGINEER_COLUMNS = ("engineer_id", "name", "region", "skills", "load", "available", "registered_at", "updated_at")
 DEPARTMENT_COLUMNS = ("department", "fines", "reversals", "levied_fen", "reversed_fen", "net_fen", "net_yuan")
+CSV_READS = {**READ_RESPONSES, **UNKNOWN_PARAMETER_RESPONSE, **CSV_RESPONSES}
+FINE_RESPONSES = {**READ_RESPONSES, **UNKNOWN_PARAMETER_RESPONSE, **TOTAL_RESPONSES}
+
+
+def in_period(at: str, since: dt.datetime | None, until: dt.datetime | None) -> bool:
+    """Whether the ISO time `at` falls in [since, until) (either end open when None)."""
+    moment = dt.datetime.fromisoformat(at)
+    return (since is None or moment >= since) and (until is None or moment < until)
 
 
 def ledger_entries(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -78,7 +99,8 @@ def ledger_entries(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "rule": reversal["rule"], "person": whose["person"], "role": whose["role"],
                 "department": whose["department"], "amount_fen": -reversal["amount_fen"],
                 "amount_yuan": yuan(-reversal["amount_fen"]), "reason": reversal["reason"],
-                "at": reversal["reversed_at"], "status": "reversed",
+                "at": reversal["reversed_at"], "status": "reversed", "region": row.get("region"),
+                "model": row.get("model"),
             })  # fmt: skip
     entries.sort(key=lambda e: (e["at"], e["complaint_no"], e["event"] == "FineReversed"))
     return entries
@@ -116,15 +138,6 @@ def ledger(entries: list[dict[str, Any]]) -> dict[str, Any]:
         "net_fen": net,
         "net_yuan": yuan(net),
     }
-
-
-def _fine_rows(store: Any) -> list[dict[str, Any]]:
-    query = SQL(
-        "SELECT complaint_no, doc->'fines' AS fines, doc->'fine_reversals' AS reversals FROM {0}.complaints"
-        " WHERE jsonb_array_length(doc->'fines') > 0 OR doc ? 'fine_reversals' ORDER BY received_at, complaint_no"
-    ).format(Identifier(store.schema))
-    with store.pool.connection() as conn:
-        return [dict(r) for r in conn.execute(query).fetchall()]
 
 
 def roster_body_schema(command: type[msgspec.Struct]) -> dict[str, Any]:
@@ -170,7 +183,7 @@ def roster_route(api: FastAPI, names: Names, suffix: str, command: type[cmd.Rost
 
 def add_routes(api: FastAPI, names: Names) -> None:
     """Add dispatch's routes (fines ledger, roster, dispatch commands)."""
-    from services.reporting.api import command_route, to_csv, wants_csv
+    from services.reporting.api import command_route
 
     for path, command in DISPATCH_ROUTES.items():
         command_route(api, names, "dispatch", path, command)
@@ -180,13 +193,14 @@ def add_routes(api: FastAPI, names: Names) -> None:
     def engineer_csv(engineers: list[dict[str, Any]]) -> Response:
         return to_csv([{**e, "skills": " ".join(e["skills"])} for e in engineers], ENGINEER_COLUMNS)
 
-    @api.get("/api/v1/engineers", tags=["reports"], response_model=None, responses=READ_RESPONSES)
+    @api.get("/api/v1/engineers", tags=["reports"], response_model=None, responses=CSV_READS)
     async def engineers(
         request: Request,
         region: str | None = Query(None, description="only engineers of this region"),
         skill: str | None = Query(None, description="only engineers with this product skill (model)"),
         available: bool | None = Query(None, description="only (un)available engineers"),
-    ) -> Response | list[dict[str, Any]]:
+        fmt: FormatQuery = None,
+    ) -> Response:
         """The engineer roster (DSP-ASSIGN): region, product skills, current load and availability of
         each engineer, as the dispatch service recorded them."""
         wanted = None if skill is None else skill.strip().upper()
@@ -195,35 +209,49 @@ def add_routes(api: FastAPI, names: Names) -> None:
             if (region is None or e["region"] == region) and (available is None or e["available"] == available)
             and (wanted is None or wanted in {s.strip().upper() for s in e["skills"]})
         ]  # fmt: skip
-        return engineer_csv(rows) if wants_csv(request) else rows
+        return engineer_csv(rows) if wants_csv(request) else JSONResponse(china_times(rows))
 
-    @api.get("/api/v1/engineers/{engineer_id}", tags=["reports"], response_model=None, responses=READ_RESPONSES)
-    async def engineer(request: Request, engineer_id: str) -> Response | dict[str, Any]:
+    @api.get("/api/v1/engineers/{engineer_id}", tags=["reports"], response_model=None, responses=CSV_READS)
+    async def engineer(request: Request, engineer_id: str, fmt: FormatQuery = None) -> Response:
         """One engineer of the roster (DSP-ASSIGN)."""
         row = await asyncio.to_thread(request.app.state.store.engineer, engineer_id)
         if row is None:
             raise HTTPException(status_code=404, detail=f"no engineer {engineer_id} on the roster")
-        return engineer_csv([row]) if wants_csv(request) else dict(row)
+        return engineer_csv([row]) if wants_csv(request) else JSONResponse(china_times(row))
 
-    @api.get("/api/v1/fines", tags=["reports"], response_model=None, responses=READ_RESPONSES)
+    @api.get("/api/v1/fines", tags=["reports"], response_model=None, responses=FINE_RESPONSES)
     async def fines(
         request: Request,
-        person: str | None = Query(None, description="only this person's fines"),
+        place: Annotated[ReadFilter, Depends(place_filter)],
+        person: str | None = Query(None, description="only this person's fines (the one fined)"),
         department: str | None = Query(None, description="only this department's fines"),
+        status: str | None = Query(
+            None, min_length=1, description="only entries of this status (levied, disputed, reversed)"
+        ),
         by: str = Query("entry", pattern="^(entry|person|department)$", description="CSV rows"),
+        fmt: FormatQuery = None,
+        limit: int = Query(100_000, ge=1, le=100_000, description="entries per page"),
+        offset: int = Query(0, ge=0, le=MAX_INT64),
     ) -> Response | dict[str, Any]:
         """The fines ledger (罚款台账) by person and by department: every fine and every reversal
-        (which points at its fine, with a negative amount) and the net per person and department."""
-        rows = await asyncio.to_thread(_fine_rows, request.app.state.store)
+        (which points at its fine, with a negative amount) and the net per person and department.
+        Filters: `from`/`to` (China dates, `to` exclusive) on when the fine was levied or reversed,
+        region and model of the complaint, person, department, status. `total` (and `X-Total-Count`)
+        counts the matching entries; `entries` is one page of them, the totals cover them all."""
+        rows = await asyncio.to_thread(request.app.state.store.fine_rows, replace(place, since=None, until=None))
         entries = [
             e for e in ledger_entries(rows)
             if (person is None or e["person"] == person) and (department is None or e["department"] == department)
+            and (status is None or e["status"] == status) and in_period(e["at"], place.since, place.until)
         ]  # fmt: skip
         result = ledger(entries)
+        page = entries[offset : offset + limit]
+        total = {TOTAL_HEADER: str(len(entries))}
         if not wants_csv(request):
-            return result
+            body = china_times({**result, "entries": page, "total": len(entries)})
+            return JSONResponse(body, headers=total)
         if by == "person":
             return to_csv(result["by_person"], PERSON_COLUMNS)
         if by == "department":
             return to_csv(result["by_department"], DEPARTMENT_COLUMNS)
-        return to_csv(entries, LEDGER_COLUMNS)
+        return to_csv(page, LEDGER_COLUMNS, len(entries))

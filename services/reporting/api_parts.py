@@ -1,7 +1,7 @@
 """Read routes and staff command routes of parts (added to the HTTP entry point).
 
 - `GET /api/v1/reports/old-parts`: the old-part return progress report (旧件返司进度汇报表), one row per
-  part, JSON or CSV (`Accept: text/csv`); `GET /api/v1/parts/{part_id}`: one part.
+  part, JSON or CSV (`?format=csv` or `Accept: text/csv`); `GET /api/v1/parts/{part_id}`: one part.
 - `POST /api/v1/complaints/{complaint_no}/parts`: record a replaced part by hand (PRT-RECORD);
   `POST /api/v1/parts/{part_id}/<act>`: the part's commands; `POST /api/v1/market-prices`.
   Each forwards the command to the parts service over NATS request/reply and answers with its reply.
@@ -18,6 +18,14 @@ from fastapi.responses import JSONResponse, Response
 from psycopg.sql import SQL, Identifier
 
 from services.reporting.edge import COMMAND_RESPONSES, MAX_INT64, READ_RESPONSES, forward_command, read_json_object
+from services.reporting.reads import (
+    CSV_RESPONSES,
+    UNKNOWN_PARAMETER_RESPONSE,
+    FormatQuery,
+    china_times,
+    to_csv,
+    wants_csv,
+)
 from shared.events import commands as cmd
 from shared.events.subjects import Names
 
@@ -80,6 +88,7 @@ DESCRIPTIONS: dict[str, str] = {
         "Role: branch_manager, old_parts_officer or gm; anyone else, deputy_gm included, is refused (403)."
     ),
 }
+CSV_READS = {**READ_RESPONSES, **UNKNOWN_PARAMETER_RESPONSE, **CSV_RESPONSES}
 RESPONSES: dict[int | str, dict[str, Any]] = {
     403: {"description": "role not allowed"},
     404: {"description": "no such part"},
@@ -160,29 +169,33 @@ def part_command_route(api: FastAPI, names: Names, path: str, command: type[cmd.
 
 def add_routes(api: FastAPI, names: Names) -> None:
     """Add parts' routes (old-parts report, parts commands)."""
-    from services.reporting.api import command_route, to_csv, wants_csv  # api.py imports this module
+    from services.reporting.api import command_route  # api.py imports this module
 
-    @api.get("/api/v1/reports/old-parts", tags=["reports"], response_model=None, responses=READ_RESPONSES)
+    @api.get("/api/v1/reports/old-parts", tags=["reports"], response_model=None, responses=CSV_READS)
     async def old_parts_report(
         request: Request,
         region: str | None = Query(None, min_length=1),
         limit: int = Query(1000, ge=1, le=100_000),
         offset: int = Query(0, ge=0, le=MAX_INT64),
-    ) -> Response | list[dict[str, Any]]:
+        fmt: FormatQuery = None,
+    ) -> Response:
         """旧件返司进度汇报表: one row per old part — PRT-RECORD columns plus due date, hand-in date,
         delay days, recovery date and ship date (docs/rules.md §6), and `record_missing`: the PRT-RECORD fields
         the record lacks (space-separated in CSV)."""
         parts = await asyncio.to_thread(_parts, request, None, region, limit, offset)
         rows = [old_parts_row(p) for p in parts]
-        return to_csv([_csv_row(r) for r in rows], OLD_PARTS_COLUMNS) if wants_csv(request) else rows
+        if wants_csv(request):
+            return to_csv([_csv_row(r) for r in rows], OLD_PARTS_COLUMNS)
+        return JSONResponse(china_times(rows))
 
-    @api.get("/api/v1/parts/{part_id}", tags=["parts"], responses=READ_RESPONSES)
+    @api.get("/api/v1/parts/{part_id}", tags=["parts"], responses={**READ_RESPONSES, **UNKNOWN_PARAMETER_RESPONSE})
     async def old_part(request: Request, part_id: str) -> dict[str, Any]:
         """One old part: its record, hand-in progress, disposition, sale, disposal and responsibility."""
         found = await asyncio.to_thread(_parts, request, part_id, None, 1, 0)
         if not found:
             raise HTTPException(status_code=404, detail=f"no old part {part_id}")
-        return found[0]
+        part: dict[str, Any] = china_times(found[0])
+        return part
 
     command_route(api, names, "parts", "parts", cmd.RecordPart)
 

@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import msgspec
 import psycopg
 from psycopg.rows import dict_row
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL, Identifier, Literal
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from services.reporting.fold_dispatch import engineer_of, fold_engineer
 from services.reporting.projection import View, apply
+from services.reporting.read_filter import ReadFilter
 from shared.events import catalog as c
 from shared.events.dispatch_events import ROSTER_CORRELATION
 from shared.events.envelope import Envelope, decode_envelope, encode_envelope
@@ -28,6 +30,9 @@ _json = msgspec.json.Encoder()
 
 
 RECONNECT_GIVE_UP_S = 5.0
+KPI_FIELDS = ("received_at", "deadlines", "surveys", "fines", "equipment", "cause", "service_fault")
+QUALITY_FIELDS = ("complaint_no", "received_at", "kind", "status", "equipment", "site", "cause", "dispatch",
+                  "parts", "repairs", "service_fault")  # fmt: skip
 
 
 def _dumps(obj: Any) -> str:
@@ -105,12 +110,6 @@ class ReportingStore:
                 "SELECT doc FROM {0}.complaints ORDER BY received_at, complaint_no LIMIT %s OFFSET %s"
             ).format(s),
             "count": SQL("SELECT count(*) AS n FROM {0}.complaints WHERE status <> 'void'").format(s),
-            "for_kpis": SQL(
-                "SELECT jsonb_build_object('received_at', doc->'received_at', 'deadlines', doc->'deadlines',"
-                " 'surveys', doc->'surveys', 'fines', doc->'fines', 'equipment', doc->'equipment',"
-                " 'cause', doc->'cause', 'service_fault', doc->'service_fault') AS doc FROM {0}.complaints"
-                " WHERE received_at >= %s AND received_at < %s AND status <> 'void'"
-            ).format(s),
             "engineer_for_update": SQL("SELECT doc FROM {0}.engineers WHERE engineer_id = %s FOR UPDATE").format(s),
             "engineer_upsert": SQL(
                 "INSERT INTO {0}.engineers (engineer_id, doc) VALUES (%s, %s)"
@@ -259,10 +258,45 @@ class ReportingStore:
         with self.pool.connection() as conn:
             return [dict(r["doc"]) for r in conn.execute(self._sql["register"], (limit, offset)).fetchall()]
 
-    def views_for_kpis(self, since: dt.datetime, until: dt.datetime) -> list[View]:
-        """The parts of each view the KPIs need, for complaints received in [since, until)."""
+    def views_for_kpis(self, since: dt.datetime, until: dt.datetime, where: ReadFilter | None = None) -> list[View]:
+        """The parts of each view the KPIs need, for complaints received in [since, until) (and `where`)."""
+        return self._docs(KPI_FIELDS, replace(where or ReadFilter(), since=since, until=until, include_void=False))
+
+    def register_page(self, where: ReadFilter, limit: int, offset: int) -> tuple[list[View], int]:
+        """The views `where` selects, in register order (received, number), one page, and how many in all."""
+        condition, params = where.where()
+        s = Identifier(self.schema)
+        page = SQL("SELECT doc FROM {0}.complaints{1} ORDER BY received_at, complaint_no LIMIT %(limit)s"
+                   " OFFSET %(offset)s").format(s, condition)  # fmt: skip
+        count = SQL("SELECT count(*) AS n FROM {0}.complaints{1}").format(s, condition)
         with self.pool.connection() as conn:
-            return [dict(r["doc"]) for r in conn.execute(self._sql["for_kpis"], (since, until)).fetchall()]
+            rows = conn.execute(page, {**params, "limit": limit, "offset": offset}).fetchall()
+            total = conn.execute(count, params).fetchone()
+        return [dict(r["doc"]) for r in rows], 0 if total is None else int(total["n"])
+
+    def views_for_quality(self, where: ReadFilter) -> list[View]:
+        """The parts of each view the quality reports need (services/reporting/quality.py), no void numbers."""
+        return self._docs(QUALITY_FIELDS, replace(where, include_void=False))
+
+    def _docs(self, fields: tuple[str, ...], where: ReadFilter) -> list[View]:
+        condition, params = where.where()
+        pairs = SQL(", ").join(SQL("{0}::text, doc->{0}").format(Literal(f)) for f in fields)
+        query = SQL("SELECT jsonb_build_object({0}) AS doc FROM {1}.complaints{2} ORDER BY received_at, complaint_no")
+        with self.pool.connection() as conn:
+            rows = conn.execute(query.format(pairs, Identifier(self.schema), condition), params).fetchall()
+        return [dict(r["doc"]) for r in rows]
+
+    def fine_rows(self, where: ReadFilter) -> list[dict[str, Any]]:
+        """Per complaint with fines (or reversals) that `where` selects: its fines, reversals, region, model."""
+        has_fines = SQL("(jsonb_array_length(doc->'fines') > 0 OR doc ? 'fine_reversals')")
+        condition, params = where.where(has_fines)
+        query = SQL(
+            "SELECT complaint_no, doc->'fines' AS fines, doc->'fine_reversals' AS reversals,"
+            " doc->'site'->>'region' AS region, doc->'equipment'->>'model' AS model FROM {0}.complaints{1}"
+            " ORDER BY received_at, complaint_no"
+        ).format(Identifier(self.schema), condition)
+        with self.pool.connection() as conn:
+            return [dict(r) for r in conn.execute(query, params).fetchall()]
 
     def complaint_count(self) -> int:
         with self.pool.connection() as conn:
