@@ -104,8 +104,14 @@ def test_incidents_group_returns_by_model_and_production_date_counting_units() -
     repeat = view("B-REPEAT", equipment={"serial": "S0", "model": "QY25K", "acceptance_date": "2025-06-01"})
     other_day = [view(f"D{i}", equipment={"serial": f"D{i}", "model": "QY25K", "acceptance_date": "2025-07-01"})
                  for i in range(49)]  # fmt: skip
-    misuse = [view(f"M{i}", cause="non_quality", equipment={"serial": f"M{i}", "model": "QY25K",
-                                                             "acceptance_date": "2025-07-01"}) for i in range(5)]  # fmt: skip
+    misuse = [
+        view(
+            f"M{i}",
+            cause="non_quality",
+            equipment={"serial": f"M{i}", "model": "QY25K", "acceptance_date": "2025-07-01"},
+        )
+        for i in range(5)
+    ]
     costly = view("C1", equipment={"serial": "C1", "model": "SAC1000", "acceptance_date": None},
                   dispatch=dispatch(claim=1_500_000, form_parts=500_000, collected=1_000_000))  # fmt: skip
     consult = view("Q1", kind="consultation", cause=None)
