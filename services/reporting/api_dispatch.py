@@ -88,7 +88,7 @@ def ledger_entries(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "rule": fine["rule"], "person": fine["person"], "role": fine["role"],
                 "department": fine["department"], "amount_fen": fine["amount_fen"],
                 "amount_yuan": yuan(fine["amount_fen"]), "reason": fine["reason"], "at": fine["levied_at"],
-                "status": fine["status"],
+                "status": fine["status"], "region": row.get("region"), "model": row.get("model"),
             })  # fmt: skip
         # A fine attributed after it was levied (docs/rules.md §9): its reversal nets that person's fine.
         charged = {fine["fine_id"]: fine for fine in row["fines"] or [] if fine["person"]}
