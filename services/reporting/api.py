@@ -107,10 +107,10 @@ INTAKE_ROUTES: dict[str, type[cmd.IntakeCommand]] = {
     "fines/attribute": cmd.AttributeFine,
 }
 EARLIEST, LATEST = dt.date(2000, 1, 1), dt.date(2100, 1, 1)
-KPI_COLUMNS = ("section", "kpi", "value", "target", "met", "numerator", "denominator", "definition", "quarter",
-               "model", "cause", "complaints")  # fmt: skip
-"""One CSV, two tables: `section` kpi rows (the KPIs), then `by_quarter` rows (complaints per quarter by model
-and cause); each row fills its own table's columns."""
+KPI_COLUMNS = ("kpi", "value", "target", "met", "numerator", "denominator", "definition", "quarter", "model",
+               "cause", "complaints", "section")  # fmt: skip
+"""One CSV, two tables: the KPI rows (`section` kpi; the columns as before, first), then complaints per
+quarter by model and cause (`section` by_quarter); each row fills its own table's columns."""
 READS = {**READ_RESPONSES, **UNKNOWN_PARAMETER_RESPONSE}
 
 
