@@ -19,7 +19,8 @@ from psycopg.sql import SQL, Identifier
 
 from services.reporting.edge import COMMAND_RESPONSES, MAX_INT64, READ_RESPONSES, forward_command, read_json_object
 from services.reporting.reads import (
-    CSV_RESPONSES,
+    TOTAL_HEADER,
+    TOTAL_RESPONSES,
     UNKNOWN_PARAMETER_RESPONSE,
     FormatQuery,
     china_times,
@@ -88,7 +89,7 @@ DESCRIPTIONS: dict[str, str] = {
         "Role: branch_manager, old_parts_officer or gm; anyone else, deputy_gm included, is refused (403)."
     ),
 }
-CSV_READS = {**READ_RESPONSES, **UNKNOWN_PARAMETER_RESPONSE, **CSV_RESPONSES}
+CSV_READS = {**READ_RESPONSES, **UNKNOWN_PARAMETER_RESPONSE, **TOTAL_RESPONSES}
 RESPONSES: dict[int | str, dict[str, Any]] = {
     403: {"description": "role not allowed"},
     404: {"description": "no such part"},
@@ -109,16 +110,26 @@ def _csv_row(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _parts(request: Request, part_id: str | None, region: str | None, limit: int, offset: int) -> list[dict[str, Any]]:
+    return _parts_page(request, part_id, region, limit, offset)[0]
+
+
+def _parts_page(
+    request: Request, part_id: str | None, region: str | None, limit: int, offset: int
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of old parts (by completion date, part id) and how many match in all."""
     store = request.app.state.store
-    query = SQL(
-        "SELECT p.part AS part FROM {0}.complaints c, jsonb_array_elements(c.doc->'parts') AS p(part)"
+    matching = SQL(
+        " FROM {0}.complaints c, jsonb_array_elements(c.doc->'parts') AS p(part)"
         " WHERE (%(part_id)s::text IS NULL OR p.part->>'part_id' = %(part_id)s)"
         " AND (%(region)s::text IS NULL OR p.part->>'region' = %(region)s)"
-        " ORDER BY p.part->>'completed_on', p.part->>'part_id' LIMIT %(limit)s OFFSET %(offset)s"
     ).format(Identifier(store.schema))
+    page = SQL("SELECT p.part AS part{0} ORDER BY p.part->>'completed_on', p.part->>'part_id'"
+               " LIMIT %(limit)s OFFSET %(offset)s").format(matching)  # fmt: skip
     params = {"part_id": part_id, "region": region, "limit": limit, "offset": offset}
     with store.pool.connection() as conn:
-        return [dict(row["part"]) for row in conn.execute(query, params).fetchall()]
+        rows = [dict(row["part"]) for row in conn.execute(page, params).fetchall()]
+        total = conn.execute(SQL("SELECT count(*) AS n{0}").format(matching), params).fetchone()
+    return rows, 0 if total is None else int(total["n"])
 
 
 def _body_schema(command: type[msgspec.Struct], supplied: tuple[str, ...]) -> dict[str, Any]:
@@ -181,12 +192,12 @@ def add_routes(api: FastAPI, names: Names) -> None:
     ) -> Response:
         """旧件返司进度汇报表: one row per old part — PRT-RECORD columns plus due date, hand-in date,
         delay days, recovery date and ship date (docs/rules.md §6), and `record_missing`: the PRT-RECORD fields
-        the record lacks (space-separated in CSV)."""
-        parts = await asyncio.to_thread(_parts, request, None, region, limit, offset)
+        the record lacks (space-separated in CSV). `X-Total-Count`: how many parts match in all."""
+        parts, total = await asyncio.to_thread(_parts_page, request, None, region, limit, offset)
         rows = [old_parts_row(p) for p in parts]
         if wants_csv(request):
-            return to_csv([_csv_row(r) for r in rows], OLD_PARTS_COLUMNS)
-        return JSONResponse(china_times(rows))
+            return to_csv([_csv_row(r) for r in rows], OLD_PARTS_COLUMNS, total)
+        return JSONResponse(china_times(rows), headers={TOTAL_HEADER: str(total)})
 
     @api.get("/api/v1/parts/{part_id}", tags=["parts"], responses={**READ_RESPONSES, **UNKNOWN_PARAMETER_RESPONSE})
     async def old_part(request: Request, part_id: str) -> dict[str, Any]:

@@ -27,6 +27,8 @@ from services.reporting.kpis import CHINA
 from services.reporting.read_filter import ReadFilter
 
 TOTAL_HEADER = "X-Total-Count"
+ALWAYS_ALLOWED: set[str] = set()
+"""Query parameters every route takes without declaring them (e.g. one read by a middleware)."""
 _DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:?\d{2})")
 
 FormatQuery = Annotated[
@@ -111,7 +113,7 @@ async def reject_unknown_query(request: Request) -> None:
     route = request.scope.get("route")
     if request.method != "GET" or not request.url.path.startswith("/api/") or not isinstance(route, APIRoute):
         return
-    allowed = allowed_query(route.dependant)
+    allowed = allowed_query(route.dependant) | ALWAYS_ALLOWED
     unknown = sorted({name for name in request.query_params if name not in allowed})
     if unknown:
         takes = ", ".join(sorted(allowed)) or "none"

@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from services.dispatch.main import build as build_dispatch
+from services.parts.main import build as build_parts
 from services.reporting.api import create_api
 from services.reporting.main import build_store
 from shared.runtime.clock import encode_tick
@@ -72,15 +73,15 @@ class Reader:
         result: dict[str, Any] = response.json()
         return result
 
-    async def register_engineer(self, engineer_id: str, **body: Any) -> None:
+    async def post_when_ready(self, path: str, actor: dict[str, str], **body: Any) -> None:
+        """POST once the service answers (503 until it has its first tick)."""
         responses: list[httpx.Response] = []
 
-        async def accepted() -> bool:  # 503 until dispatch has its first tick
-            request = {"actor": TQ, **body}
-            responses[:] = [await self.http.post(f"/api/v1/engineers/{engineer_id}", json=request)]
+        async def accepted() -> bool:
+            responses[:] = [await self.http.post(path, json={"actor": actor, **body})]
             return responses[0].status_code != 503
 
-        await wait_until(accepted, timeout_s=30, interval_s=0.2, what="dispatch's clock")
+        await wait_until(accepted, timeout_s=30, interval_s=0.2, what=f"the service behind {path}")
         assert responses[0].status_code == 200, responses[0].text
 
     async def tick(self, iso: str) -> None:
@@ -112,13 +113,15 @@ class Reader:
 
 @pytest.fixture
 async def reader(system: System, settings: Settings) -> AsyncIterator[Reader]:
-    dispatch = build_dispatch(settings)
+    dispatch, parts = build_dispatch(settings), build_parts(settings)
     await dispatch.start()
+    await parts.start()
     api = create_api(lambda: build_store(settings), settings.nats_url, settings.names)
     try:
         async with serving(api) as base, client(base) as http:
             yield Reader(system, http)
     finally:
+        await parts.stop()
         await dispatch.stop()
 
 
@@ -263,9 +266,9 @@ async def test_quality_reports_from_real_events(reader: Reader) -> None:
     only_qy80 = await reader.json("/api/v1/reports/quality-incidents", model="QY80")
     assert [i["class"] for i in only_qy80["incidents"]] == ["general"]
 
-    # One QY80 goes through dispatch: the audited cost and the parts make a loss of 20 000 元, a major incident.
+    # One QY80 goes through dispatch: the audited cost (20 000 元) and a part (2 000 元), a major incident.
     no = (await reader.json("/api/v1/complaints", call_id="CALL-Q-OTHER-0"))[0]["complaint_no"]
-    await reader.register_engineer("eng-sc-1", name="王工", region="四川", skills=["QY80"], load=0)
+    await reader.post_when_ready("/api/v1/engineers/eng-sc-1", TQ, name="王工", region="四川", skills=["QY80"], load=0)
     await reader.post(f"/api/v1/complaints/{no}/relay", AGENT)
     await reader.post(f"/api/v1/complaints/{no}/classify", TQ, cause="quality", level=3, on_site=True)
     await reader.until(f"/api/v1/complaints/{no}", lambda v: (v["dispatch"] or {}).get("status") == "dispatched",
@@ -286,29 +289,39 @@ async def test_quality_reports_from_real_events(reader: Reader) -> None:
     await reader.post(f"/api/v1/complaints/{no}/dispatch/audit", TQ, quality_confirmed=True, rating_confirmed=True,
                       cost_approved_fen=2_000_000)  # fmt: skip
     await reader.until(f"/api/v1/complaints/{no}", lambda v: v["dispatch"]["audit"], "the audit")
+    part = {"dispatch_order_no": "DO-1", "equipment_no": "QY80-0", "material_code": "HP-80", "quantity": 2,
+            "unit_price_fen": 100_000, "responsible_engineer": "eng-sc-1", "region": "四川", "fault": "液压泵损坏",
+            "return_to_hq": True, "completed_on": "2026-11-23"}  # fmt: skip
+    await reader.post_when_ready(f"/api/v1/complaints/{no}/parts", ENGINEER, **part)
+    await reader.until(f"/api/v1/complaints/{no}", lambda v: v["parts"], "the old part")
+    old_parts = await reader.get("/api/v1/reports/old-parts", region="四川")
+    assert (old_parts.headers["X-Total-Count"], [p["total_fen"] for p in old_parts.json()]) == ("1", [200_000])
+    rows, response = await reader.csv("/api/v1/reports/old-parts")
+    assert (response.headers["X-Total-Count"], [r["material_code"] for r in rows]) == ("1", ["HP-80"])
     # One call at 00:30 on 1 Jan 2027 in China, sent in UTC: the first quarter of 2027.
     await reader.tick("2026-12-31T12:00:00+08:00")
     await reader.calls(fault("CALL-Q-NEW-YEAR", "QY80", "QY80-NY", received_at="2026-12-31T16:30:00+00:00"))
 
     incidents = await reader.json("/api/v1/reports/quality-incidents", model="QY80")
     assert [(i["class"], i["loss_yuan"], i["reasons"]) for i in incidents["incidents"]] == [
-        ("major", "20000.00", ["loss 20000.00 >= 20000.00 yuan"])
+        ("major", "22000.00", ["loss 22000.00 >= 20000.00 yuan"])
     ]
     cost = await reader.json("/api/v1/reports/external-failure-cost")
-    quarters = {q["quarter"]: (q["complaints"], q["service_yuan"], q["collected_yuan"], q["net_yuan"])
+    quarters = {q["quarter"]: (q["complaints"], q["service_yuan"], q["parts_yuan"], q["collected_yuan"], q["net_yuan"])
                 for q in cost["quarters"]}  # fmt: skip
-    assert quarters == {"2026Q4": (54, "20000.00", "300.00", "19700.00"), "2027Q1": (1, "0.00", "0.00", "0.00")}
+    assert quarters == {"2026Q4": (54, "20000.00", "2000.00", "300.00", "21700.00"),
+                        "2027Q1": (1, "0.00", "0.00", "0.00", "0.00")}  # fmt: skip
     in_2027 = await reader.json("/api/v1/reports/external-failure-cost", **{"from": "2027-01-01"})
     assert [q["quarter"] for q in in_2027["quarters"]] == ["2027Q1"]
     new_year = await reader.json("/api/v1/complaints", call_id="CALL-Q-NEW-YEAR")
     assert new_year[0]["received_at"] == "2027-01-01T00:30:00+08:00"
     rows, _ = await reader.csv("/api/v1/reports/external-failure-cost")
-    assert [(r["quarter"], r["net_yuan"]) for r in rows] == [("2026Q4", "19700.00"), ("2027Q1", "0.00"),
-                                                             ("total", "19700.00")]  # fmt: skip
+    assert [(r["quarter"], r["net_yuan"]) for r in rows] == [("2026Q4", "21700.00"), ("2027Q1", "0.00"),
+                                                             ("total", "21700.00")]  # fmt: skip
 
     stats = await reader.json("/api/v1/reports/quality-stats", model="QY80")
     assert [(r["quarter"], r["cause"], r["complaints"], r["returns"], r["net_cost_yuan"]) for r in stats["rows"]] == [
-        ("2026Q4", "quality", 1, 1, "19700.00"), ("2026Q4", "unclassified", 2, 2, "0.00"),
+        ("2026Q4", "quality", 1, 1, "21700.00"), ("2026Q4", "unclassified", 2, 2, "0.00"),
         ("2027Q1", "unclassified", 1, 1, "0.00"),
     ]  # fmt: skip
     rows, _ = await reader.csv("/api/v1/reports/quality-stats", by_header=True, region="四川")
