@@ -20,7 +20,7 @@ import datetime as dt
 import getpass
 import sys
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -90,10 +90,12 @@ def template(year: int) -> str:
     )
 
 
-async def _publish(nats_url: str, subject: str, command: PublishCalendar, timeout_s: float) -> int:
+async def _publish(
+    nats_url: str, subject: str, command: PublishCalendar, timeout_s: float, nats_options: Mapping[str, str]
+) -> int:
     import nats
 
-    nc = await nats.connect(nats_url, connect_timeout=timeout_s, max_reconnect_attempts=1)
+    nc = await nats.connect(nats_url, connect_timeout=timeout_s, max_reconnect_attempts=1, **nats_options)
     try:
         msg = await nc.request(subject, msgspec.json.encode(command), timeout=timeout_s)
     finally:
@@ -124,7 +126,9 @@ def cmd_calendar(args: argparse.Namespace) -> int:
     )  # fmt: skip
     print(f"publishing {schedule.version}: {len(schedule.holidays)} days off, {len(schedule.workdays)} make-up days")
     try:
-        return asyncio.run(_publish(settings.nats_url, settings.names.commands("calendar"), command, args.timeout))
+        return asyncio.run(_publish(
+                settings.nats_url, settings.names.commands("calendar"), command, args.timeout, settings.nats_options
+            ))
     except (TimeoutError, OSError) as exc:
         print(f"calendar publish: intake did not answer: {exc!r}", file=sys.stderr)
         return 1

@@ -110,7 +110,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         configure_logging("api")
         settings = _settings()
         uvicorn.run(
-            create_api(lambda: build_store(settings), settings.nats_url, settings.names),
+            create_api(
+                lambda: build_store(settings), settings.nats_url, settings.names, nats_options=settings.nats_options
+            ),
             host=settings.http_host,
             port=settings.http_port,
             log_level="warning",
@@ -242,6 +244,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             bad_ratio=args.bad,
             seed=args.seed,
             start=start,
+            nats_options=settings.nats_options,
         )
     )
     print(
@@ -263,7 +266,7 @@ def cmd_tick(args: argparse.Namespace) -> int:
         return 2
 
     async def publish() -> None:
-        nc = await nats.connect(settings.nats_url)
+        nc = await nats.connect(settings.nats_url, **settings.nats_options)
         await nc.jetstream().publish(settings.names.clock_tick, encode_tick(now))
         await nc.drain()
 
@@ -282,7 +285,7 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     build_store(settings).drop()
 
     async def reset() -> None:
-        nc = await nats.connect(settings.nats_url)
+        nc = await nats.connect(settings.nats_url, **settings.nats_options)
         js = nc.jetstream()
         for upstream in UPSTREAMS:
             with contextlib.suppress(nats.js.errors.NotFoundError):

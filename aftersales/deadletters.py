@@ -143,7 +143,7 @@ def cmd_deadletter(args: argparse.Namespace) -> int:
 async def _run(args: argparse.Namespace, settings: Any) -> int:
     import nats
 
-    nc = await nats.connect(settings.nats_url)
+    nc = await nats.connect(settings.nats_url, **settings.nats_options)
     js, names = nc.jetstream(), settings.names
     try:
         if args.deadletter_command == "list":

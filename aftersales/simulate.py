@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import random
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -78,12 +79,14 @@ async def simulate(
     seed: int = 1,
     start: dt.datetime | None = None,
     spacing: dt.timedelta = dt.timedelta(seconds=30),
+    nats_options: Mapping[str, str] | None = None,
 ) -> SimulationStats:
-    """Publish `count` complaints (plus duplicates and bad ones) at `rate` per second (None: full speed)."""
+    """Publish `count` complaints (plus duplicates and bad ones) at `rate` per second (None: full speed),
+    as the telephony system does: with `nats_options` (the `telephony` user) where NATS has users."""
     rng = random.Random(seed)  # noqa: S311 - simulation data, not security
     run_id = f"{seed:04d}{rng.randint(0, 9999):04d}"
     received = start or dt.datetime.now(CHINA).replace(microsecond=0)
-    nc = await nats.connect(nats_url)
+    nc = await nats.connect(nats_url, **(nats_options or {}))
     js = nc.jetstream(publish_async_max_pending=4000)
     stats = SimulationStats()
     began = time.perf_counter()

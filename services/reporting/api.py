@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import os
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import Annotated, Any
@@ -159,6 +159,7 @@ def create_api(
     nats_url: str | None = None,
     names: Names | None = None,
     *,
+    nats_options: Mapping[str, str] | None = None,
     limits: ApiLimits | None = None,
     health_limits: HealthLimits | None = None,
     checks: Sequence[Check] = (),
@@ -178,7 +179,7 @@ def create_api(
         store = store_factory()
         await asyncio.to_thread(store.open)
         app.state.store = store
-        app.state.nats = await nats.connect(nats_url, max_reconnect_attempts=-1) if nats_url else None
+        app.state.nats = await nats.connect(nats_url, max_reconnect_attempts=-1, **(nats_options or {})) if nats_url else None
         js = app.state.nats.jetstream(timeout=health_limits.check_timeout_s) if app.state.nats else None
         for check in reversed(default_checks(js, names, store, health_limits)):
             health.checks.insert(0, check)

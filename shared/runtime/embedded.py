@@ -48,14 +48,27 @@ def wait_for_port(port: int, timeout_s: float = 15.0) -> None:
 class EmbeddedNats:
     process: subprocess.Popen[bytes]
     url: str
+    config: Path | None = None
+    """The server's config file when it has users (`authorization`), else None: anyone may do anything."""
 
     @classmethod
-    def start(cls, data_dir: Path, port: int | None = None) -> EmbeddedNats:
+    def start(
+        cls, data_dir: Path, port: int | None = None, authorization: str | None = None, config: Path | None = None
+    ) -> EmbeddedNats:
+        """Start a JetStream server on 127.0.0.1. `authorization` is an `authorization { users: … }`
+        block (`shared.runtime.natsauth.users_conf`), written to `data_dir/nats-server.conf` (mode 0600);
+        `config` reuses such a file."""
         data_dir.mkdir(parents=True, exist_ok=True)
         port = port or free_port()
+        if authorization is not None:
+            config = data_dir / "nats-server.conf"
+            fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write(authorization)
         log_file = (data_dir / "nats-server.log").open("ab")
+        argv = [nats_server_binary(), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(data_dir)]
         process = subprocess.Popen(
-            [nats_server_binary(), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(data_dir)],
+            [*argv, *(("-c", str(config)) if config is not None else ())],
             stdout=log_file,
             stderr=subprocess.STDOUT,
         )
@@ -64,7 +77,7 @@ class EmbeddedNats:
         except EmbeddedServerError:
             process.kill()
             raise
-        return cls(process, f"nats://127.0.0.1:{port}")
+        return cls(process, f"nats://127.0.0.1:{port}", config)
 
     def stop(self) -> None:
         self.process.terminate()
@@ -78,7 +91,7 @@ class EmbeddedNats:
         """Stop, stay down `down_s`, start again on the same port and data dir (what a deploy does)."""
         self.stop()
         time.sleep(down_s)
-        return EmbeddedNats.start(data_dir, port=int(self.url.rsplit(":", 1)[1]))
+        return EmbeddedNats.start(data_dir, port=int(self.url.rsplit(":", 1)[1]), config=self.config)
 
 
 @dataclass

@@ -21,6 +21,7 @@ from typing import Any
 import structlog
 from eventsourcing.application import Application
 from faststream import AckPolicy
+from faststream.security import SASLPlaintext
 from faststream.nats import JStream, NatsBroker, NatsMessage, NatsRouter, PullSub
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy as JsAckPolicy
@@ -61,6 +62,12 @@ def consumer_config(durable: str, ack_wait_s: float = 10.0, max_ack_pending: int
         max_ack_pending=max_ack_pending,
         max_deliver=-1,
     )
+
+
+def broker_security(settings: Settings) -> SASLPlaintext | None:
+    """The process's NATS user and password (`Settings.nats_credentials`), if it has one."""
+    credentials = settings.nats_credentials
+    return None if credentials is None else SASLPlaintext(username=credentials.user, password=credentials.password)
 
 
 def quiet_faststream_logger() -> logging.Logger:
@@ -118,6 +125,7 @@ class ServiceRuntime:
             ping_interval=PING_INTERVAL_S,
             max_outstanding_pings=MAX_OUTSTANDING_PINGS,
             logger=quiet_faststream_logger(),
+            security=broker_security(settings),
         )
         if router is not None:
             self.broker.include_router(router)

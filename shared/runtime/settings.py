@@ -6,11 +6,13 @@ import datetime as dt
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 from urllib.parse import parse_qs, unquote, urlparse
 
 from shared.events.subjects import Names
 from shared.events.telephony import DoorLimits
+from shared.runtime.natsauth import CredentialsError, NatsCredentials, connect_options
 
 BROKER_MAX_PAYLOAD = 1024 * 1024
 """NATS `max_payload` (deploy/nats/*.conf and the embedded server's default): no message may be larger."""
@@ -49,6 +51,13 @@ class Settings:
     """Path of the matching public key (PEM) for `audit verify` where the private key is not at hand."""
     checkpoint_interval_s: float = 5.0
     """How often (at most) each relay copies the newest signed checkpoint to the checkpoint stream."""
+    nats_credentials: NatsCredentials | None = None
+    """The process's NATS user (`AFTERSALES_NATS_CREDENTIALS`: a file `user:password`); None: no auth."""
+
+    @property
+    def nats_options(self) -> dict[str, str]:
+        """Keyword arguments for `nats.connect` / `NatsBroker`: the user and password, if any."""
+        return connect_options(self.nats_credentials)
 
     @property
     def door_limits(self) -> DoorLimits:
@@ -87,7 +96,19 @@ class Settings:
             checkpoint_key=env.get("AFTERSALES_CHECKPOINT_KEY") or None,
             checkpoint_public_key=env.get("AFTERSALES_CHECKPOINT_PUBLIC_KEY") or None,
             checkpoint_interval_s=float(env.get("AFTERSALES_CHECKPOINT_INTERVAL_S", "5")),
+            nats_credentials=nats_credentials(env),
         )
+
+
+def nats_credentials(env: Mapping[str, str]) -> NatsCredentials | None:
+    """`AFTERSALES_NATS_CREDENTIALS` names a file `user:password` (mode 0600); unset: connect without a user."""
+    path = env.get("AFTERSALES_NATS_CREDENTIALS", "")
+    if not path:
+        return None
+    try:
+        return NatsCredentials.read(Path(path))
+    except CredentialsError as exc:
+        raise SettingsError(f"AFTERSALES_NATS_CREDENTIALS: {exc}") from None
 
 
 def _event_limit(limit: int) -> int:

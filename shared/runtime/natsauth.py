@@ -1,0 +1,210 @@
+"""NATS users and subject permissions: one user per process, generated from `Names`.
+
+Who may publish what (subscribing is limited too, so that nobody reads another service's commands):
+
+- `telephony` (the integrator, and `aftersales simulate`): only `telephony.>`;
+- `clock` (`aftersales tick`): only the clock subject;
+- a service process (`intake`, `intake-relay`, `dispatch`, `parts`, `reporting`): its own events
+  `aftersales.<service>.>`, its dead letters, replies to the commands it serves (`_INBOX.>`) and the
+  JetStream API it needs on the project's streams (see `jetstream_api`);
+- `api`: the staff commands `aftersales.cmd.>` (no other user may send them) and read-only JetStream
+  (health checks, the calendar feed);
+- `ops` (the operator's commands: dead letters, `reporting rebuild`, `calendar publish`): JetStream
+  management, dead-letter replay to the original subjects, and `aftersales.cmd.calendar` only.
+
+The embedded `aftersales up` writes this with passwords generated at start-up
+(`EmbeddedNats.start(..., users=...)`); `deploy/nats/users.conf` is the same text with each password
+taken from the environment of the NATS server (`$NATS_PASSWORD_<USER>`), written by
+`aftersales nats-config`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from shared.events.subjects import SERVICES, Names
+from shared.runtime.streams import stream_configs
+
+INBOX = "_INBOX.>"
+
+COMMANDS_SERVED: dict[str, tuple[str, ...]] = {
+    "intake": ("intake", "calendar"),
+    "dispatch": ("dispatch",),
+    "parts": ("parts",),
+    "reporting": (),
+}
+"""The `aftersales.cmd.<name>` subjects each service answers (services/*/handlers.py)."""
+
+SERVICE_USERS: dict[str, str] = {
+    "intake": "intake",
+    "intake-relay": "intake",
+    "dispatch": "dispatch",
+    "parts": "parts",
+    "reporting": "reporting",
+}
+"""Process (aftersales.processes.PROCESSES) -> the service whose subjects it publishes."""
+
+CLIENT_USERS = ("telephony", "clock", "api", "ops")
+USERS: tuple[str, ...] = ("telephony", "clock", *SERVICE_USERS, "api", "ops")
+
+
+class CredentialsError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class NatsCredentials:
+    """A NATS user and password: a file holding `user:password` on one line (mode 0600)."""
+
+    user: str
+    password: str
+
+    def connect_options(self) -> dict[str, str]:
+        """Keyword arguments for `nats.connect` / `NatsBroker`."""
+        return {"user": self.user, "password": self.password}
+
+    @classmethod
+    def read(cls, path: Path) -> NatsCredentials:
+        try:
+            text = path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise CredentialsError(f"cannot read NATS credentials {path}: {exc.strerror}") from None
+        user, sep, password = text.partition(":")
+        if not sep or not user or not password or "\n" in text:
+            raise CredentialsError(f"{path} must hold one line `user:password`")
+        return cls(user, password)
+
+    def write(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(f"{self.user}:{self.password}\n")
+        path.chmod(0o600)
+
+
+def connect_options(credentials: NatsCredentials | None) -> dict[str, str]:
+    return {} if credentials is None else credentials.connect_options()
+
+
+@dataclass(frozen=True)
+class Permissions:
+    publish: tuple[str, ...]
+    subscribe: tuple[str, ...]
+
+
+def jetstream_api(names: Names) -> tuple[str, ...]:
+    """What a service may ask JetStream, on the project's streams only: look them up and create the
+    missing ones (`ensure_streams`), create, read and delete consumers, pull and acknowledge messages
+    (`$JS.ACK.<stream>.>`), direct gets and flow control of ordered consumers. Never delete, purge,
+    update a stream or remove a message: no service can rewrite the log."""
+    allowed = ["$JS.API.INFO", "$JS.API.STREAM.NAMES", "$JS.API.STREAM.LIST"]
+    for config in stream_configs(names):
+        s = config.name
+        allowed += [
+            f"$JS.API.STREAM.INFO.{s}",
+            f"$JS.API.STREAM.CREATE.{s}",
+            f"$JS.API.STREAM.MSG.GET.{s}",
+            f"$JS.API.DIRECT.GET.{s}",
+            f"$JS.API.DIRECT.GET.{s}.>",
+            f"$JS.API.CONSUMER.CREATE.{s}",
+            f"$JS.API.CONSUMER.CREATE.{s}.>",
+            f"$JS.API.CONSUMER.DURABLE.CREATE.{s}.>",
+            f"$JS.API.CONSUMER.INFO.{s}.>",
+            f"$JS.API.CONSUMER.LIST.{s}",
+            f"$JS.API.CONSUMER.NAMES.{s}",
+            f"$JS.API.CONSUMER.MSG.NEXT.{s}.>",
+            f"$JS.API.CONSUMER.DELETE.{s}.>",
+            f"$JS.ACK.{s}.>",
+            f"$JS.FC.{s}.>",
+        ]
+    return tuple(allowed)
+
+
+def _service(names: Names, service: str) -> Permissions:
+    own_deadletters = (service, "clock", *(("telephony",) if service == "intake" else ()))
+    served = tuple(names.commands(c) for c in COMMANDS_SERVED[service])
+    return Permissions(
+        publish=(
+            names.events_of(service),
+            *(names.deadletter(source) for source in own_deadletters),
+            INBOX,
+            *jetstream_api(names),
+        ),
+        subscribe=(INBOX, *served),
+    )
+
+
+def permissions(names: Names) -> dict[str, Permissions]:
+    """Every user's permissions, in a stable order."""
+    found: dict[str, Permissions] = {
+        "telephony": Permissions(publish=(names.telephony_all,), subscribe=(INBOX,)),
+        "clock": Permissions(publish=(names.clock_tick,), subscribe=(INBOX,)),
+    }
+    for process, service in SERVICE_USERS.items():
+        found[process] = _service(names, service)
+    found["api"] = Permissions(publish=(names.commands(">"), *jetstream_api(names)), subscribe=(INBOX,))
+    found["ops"] = Permissions(
+        publish=(
+            "$JS.API.>",
+            "$JS.ACK.>",
+            names.telephony_all,
+            *(names.events_of(s) for s in SERVICES),
+            names.deadletter_all,
+            names.clock_tick,
+            names.commands("calendar"),
+        ),
+        subscribe=(INBOX,),
+    )
+    return found
+
+
+def generate_passwords(users: Sequence[str] = USERS) -> dict[str, NatsCredentials]:
+    return {user: NatsCredentials(user, secrets.token_urlsafe(24)) for user in users}
+
+
+def password_variable(user: str) -> str:
+    """The environment variable the deployed NATS server reads a user's password from."""
+    return "NATS_PASSWORD_" + user.upper().replace("-", "_")
+
+
+def _list(subjects: Sequence[str]) -> str:
+    return "[" + ", ".join(json.dumps(s) for s in subjects) + "]"
+
+
+def users_conf(names: Names, passwords: Mapping[str, str] | None = None) -> str:
+    """The `authorization { users: [...] }` block of a nats-server config. Without `passwords`, each
+    password is the variable `$NATS_PASSWORD_<USER>`, which nats-server takes from its environment."""
+    lines = [
+        "# Generated by `aftersales nats-config` from shared/runtime/natsauth.py: do not edit by hand.",
+        "# One user per process; passwords come from the server's environment ($NATS_PASSWORD_<USER>).",
+        "authorization {",
+        "  users: [",
+    ]
+    for user, perms in permissions(names).items():
+        password = json.dumps(passwords[user]) if passwords is not None else "$" + password_variable(user)
+        lines += [
+            f"    {{user: {json.dumps(user)}, password: {password}, permissions: {{",
+            f"      publish: {{allow: {_list(perms.publish)}}}",
+            f"      subscribe: {{allow: {_list(perms.subscribe)}}}",
+            "    }}",
+        ]
+    lines += ["  ]", "}", ""]
+    return "\n".join(lines)
+
+
+def write_run_credentials(directory: Path, names: Names) -> tuple[str, dict[str, Path]]:
+    """Passwords for a run of the embedded server, generated now: each user's credentials file in
+    `directory` (mode 0600, directory 0700), and the server's `authorization` block holding them."""
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    directory.chmod(0o700)
+    credentials = generate_passwords()
+    files: dict[str, Path] = {}
+    for user, creds in credentials.items():
+        files[user] = directory / f"{user}.credentials"
+        creds.write(files[user])
+    return users_conf(names, {user: c.password for user, c in credentials.items()}), files
