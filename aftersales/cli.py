@@ -126,17 +126,21 @@ def cmd_run(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- up
 
 
-def _demo(env: dict[str, str]) -> None:
+def _demo(env: dict[str, str], telephony: Path | None) -> None:
+    """Publish sample calls as the telephony system does (as the `telephony` user when NATS has users)."""
     import httpx
 
     from aftersales.simulate import simulate
     from shared.events.subjects import Names
+    from shared.runtime.natsauth import NatsCredentials, connect_options
 
     names = Names(env.get("AFTERSALES_NAMESPACE", ""))
+    options = connect_options(NatsCredentials.read(telephony) if telephony is not None else None)
     print("demo: publishing 20 telephony calls (with a few duplicates and bad messages) …", flush=True)
     stats = asyncio.run(
-        simulate(env["NATS_URL"], names, count=20, rate=None, duplicate_ratio=0.2, bad_ratio=0.1, seed=7)
-    )
+        simulate(env["NATS_URL"], names, count=20, rate=None, duplicate_ratio=0.2, bad_ratio=0.1, seed=7,
+                 nats_options=options)
+    )  # fmt: skip
     base = f"http://127.0.0.1:{env['AFTERSALES_HTTP_PORT']}"
     deadline = time.monotonic() + 30
     found: list[dict[str, object]] = []
@@ -163,18 +167,30 @@ def _healthy(url: str) -> bool:
 
 def cmd_up(args: argparse.Namespace) -> int:
     """Start every service and keep them running: a child that exits is restarted with backoff
-    (`aftersales.processes.Supervisor`); SIGINT/SIGTERM stop them all within seconds."""
-    from aftersales.processes import Supervisor
+    (`aftersales.processes.Supervisor`); SIGINT/SIGTERM stop them all within seconds.
+
+    The embedded NATS has one user per process (shared/runtime/natsauth.py) with passwords generated
+    now, in `<data-dir>/nats-credentials/` (mode 0600); each child gets its own file through
+    `AFTERSALES_NATS_CREDENTIALS`. With `NATS_URL` given, the children connect as the environment says."""
+    from aftersales.processes import PROCESSES, Supervisor
+    from shared.events.subjects import Names
     from shared.runtime.checkpoints import create_key
     from shared.runtime.embedded import EmbeddedNats, free_port, start_postgres
+    from shared.runtime.natsauth import write_run_credentials
 
     data_dir = Path(args.data_dir).resolve()
     env = dict(os.environ)
     nats_server = None
+    credentials: dict[str, Path] = {}
     if not env.get("NATS_URL"):
-        nats_server = EmbeddedNats.start(data_dir / "nats", port=args.nats_port)
+        names = Names(env.get("AFTERSALES_NAMESPACE", ""))
+        authorization, credentials = write_run_credentials(data_dir / "nats-credentials", names)
+        nats_server = EmbeddedNats.start(data_dir / "nats", port=args.nats_port, authorization=authorization)
         env["NATS_URL"] = nats_server.url
-        print(f"up: embedded NATS JetStream at {nats_server.url}", flush=True)
+        env.pop("AFTERSALES_NATS_CREDENTIALS", None)
+        print(f"up: embedded NATS JetStream at {nats_server.url}, one user per process", flush=True)
+        print(f"up: NATS credentials in {credentials['ops'].parent} (operator commands:"
+              f" AFTERSALES_NATS_CREDENTIALS={credentials['ops']})", flush=True)  # fmt: skip
     if not env.get("DATABASE_URL"):
         env["DATABASE_URL"] = start_postgres(data_dir / "pg")
         print(f"up: embedded PostgreSQL at {env['DATABASE_URL']}", flush=True)
@@ -188,7 +204,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     for stale in metrics_dir.glob("*.db"):
         stale.unlink()
     env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
-    supervisor = Supervisor(env)
+    child_env = {name: {"AFTERSALES_NATS_CREDENTIALS": str(credentials[name])} for name in PROCESSES} if credentials else {}
+    supervisor = Supervisor(env, child_env=child_env)
     stop = False
 
     def request_stop(signum: int, frame: object) -> None:
@@ -212,7 +229,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         pids = ", ".join(f"{name}={supervisor.pid(name)}" for name in supervisor.children)
         print(f"up: all services running ({pids}); read API at {base} (Ctrl-C stops)", flush=True)
         if args.demo:
-            _demo(env)
+            _demo(env, credentials.get("telephony"))
         if args.exit_after_demo:
             return 0
         while not stop:

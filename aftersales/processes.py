@@ -56,14 +56,18 @@ class Supervisor:
         processes: Mapping[str, tuple[str, ...]] = PROCESSES,
         say: Callable[[str], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        child_env: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
         self.env = dict(env)
+        self.child_env = {name: dict(extra) for name, extra in (child_env or {}).items()}
+        """What one child gets on top of `env` (its own NATS credentials)."""
         self.children = {name: Child(name, argv) for name, argv in processes.items()}
         self.say = say or (lambda line: print(line, file=sys.stderr, flush=True))
         self.clock = clock
 
     def _spawn(self, child: Child) -> None:
-        child.process = subprocess.Popen([sys.executable, "-m", "aftersales.cli", *child.argv], env=self.env)
+        env = {**self.env, **self.child_env.get(child.name, {})}
+        child.process = subprocess.Popen([sys.executable, "-m", "aftersales.cli", *child.argv], env=env)
         child.started_at = self.clock()
         child.restart_at = None
 

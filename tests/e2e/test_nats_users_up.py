@@ -1,0 +1,92 @@
+"""`aftersales up` with its embedded NATS runs every process as its own NATS user (shared/runtime/natsauth.py):
+the whole system still works end to end, and no process needs a subject its permissions do not give it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import nats
+import pytest
+
+from services.reporting.main import build_store
+from shared.runtime.embedded import free_port
+from shared.runtime.natsauth import NatsCredentials
+from shared.runtime.settings import Settings
+from tests.support import body, call, wait_until
+
+pytestmark = pytest.mark.e2e
+
+
+def up_env(settings: Settings, http_port: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("NATS_URL", "AFTERSALES_NATS_CREDENTIALS")}
+    env.update(DATABASE_URL=settings.database_url, AFTERSALES_NAMESPACE=settings.namespace,
+               AFTERSALES_CLOCK="external", AFTERSALES_HTTP_PORT=str(http_port))  # fmt: skip
+    return env
+
+
+async def test_a_call_becomes_a_complaint_with_one_nats_user_per_process(settings: Settings, tmp_path: Path) -> None:
+    http_port, nats_port = free_port(), free_port()
+    data_dir = tmp_path / "up"
+    env = up_env(settings, http_port)
+    log_path = tmp_path / "up.log"
+    with log_path.open("ab") as log:
+        up = subprocess.Popen([sys.executable, "-m", "aftersales.cli", "up", "--data-dir", str(data_dir),
+                               "--nats-port", str(nats_port)], env=env, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+    nats_url = f"nats://127.0.0.1:{nats_port}"
+    credentials = data_dir / "nats-credentials"
+    store = build_store(settings)
+    try:
+
+        async def healthy() -> bool:
+            try:
+                async with httpx.AsyncClient() as http:
+                    return (await http.get(f"http://127.0.0.1:{http_port}/healthz")).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        await wait_until(healthy, timeout_s=60, interval_s=0.2, what="the read API of `aftersales up`")
+        assert "one user per process" in log_path.read_text()
+
+        # Nobody gets in without a user of the generated ones.
+        with pytest.raises(nats.errors.Error, match="(?i)authorization"):
+            await nats.connect(nats_url, allow_reconnect=False, max_reconnect_attempts=0)
+
+        # The clock, as the clock user (`aftersales tick`).
+        tick = subprocess.run([sys.executable, "-m", "aftersales.cli", "tick", "2026-11-23T09:20:00+08:00"],
+                              env={**env, "NATS_URL": nats_url,
+                                   "AFTERSALES_NATS_CREDENTIALS": str(credentials / "clock.credentials")},
+                              capture_output=True, timeout=60, check=False)  # fmt: skip
+        assert tick.returncode == 0, tick.stderr.decode(errors="replace")
+
+        # A call, as the telephony integrator.
+        telephony = NatsCredentials.read(credentials / "telephony.credentials")
+        nc = await nats.connect(nats_url, **telephony.connect_options())
+        try:
+            await nc.jetstream().publish(settings.names.complaint_received, body(call("C-NATS-USERS-1")))
+        finally:
+            await nc.drain()
+
+        store.open()
+
+        async def registered() -> bool:
+            return bool(store.complaints_for_call("C-NATS-USERS-1"))
+
+        await wait_until(registered, timeout_s=30, interval_s=0.2, what="the complaint in the read model")
+        assert up.poll() is None
+        said = log_path.read_text(errors="replace")
+        assert " exited with " not in said, said[-3000:]
+        server_log = (data_dir / "nats" / "nats-server.log").read_text(errors="replace")
+        assert "Violation" not in server_log, [line for line in server_log.splitlines() if "Violation" in line]
+    finally:
+        store.close()
+        up.send_signal(signal.SIGTERM)
+        try:
+            up.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            up.kill()
+            up.wait(timeout=10)
