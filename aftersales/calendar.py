@@ -126,9 +126,11 @@ def cmd_calendar(args: argparse.Namespace) -> int:
     )  # fmt: skip
     print(f"publishing {schedule.version}: {len(schedule.holidays)} days off, {len(schedule.workdays)} make-up days")
     try:
-        return asyncio.run(_publish(
+        return asyncio.run(
+            _publish(
                 settings.nats_url, settings.names.commands("calendar"), command, args.timeout, settings.nats_options
-            ))
+            )
+        )
     except (TimeoutError, OSError) as exc:
         print(f"calendar publish: intake did not answer: {exc!r}", file=sys.stderr)
         return 1

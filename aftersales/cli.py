@@ -204,8 +204,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     for stale in metrics_dir.glob("*.db"):
         stale.unlink()
     env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
-    child_env = {name: {"AFTERSALES_NATS_CREDENTIALS": str(credentials[name])} for name in PROCESSES} if credentials else {}
-    supervisor = Supervisor(env, child_env=child_env)
+    own_user = {name: {"AFTERSALES_NATS_CREDENTIALS": str(credentials[name])} for name in PROCESSES}
+    supervisor = Supervisor(env, child_env=own_user if credentials else None)
     stop = False
 
     def request_stop(signum: int, frame: object) -> None:
@@ -353,6 +353,25 @@ def cmd_asyncapi(args: argparse.Namespace) -> int:
     if args.check:
         if not path.exists() or path.read_text(encoding="utf-8") != text:
             print(f"{path} is stale: run `aftersales asyncapi`", file=sys.stderr)
+            return 1
+        return 0
+    path.write_text(text, encoding="utf-8")
+    return 0
+
+
+def cmd_nats_config(args: argparse.Namespace) -> int:
+    """The NATS users and permissions of production (deploy/nats/users.conf), for the empty namespace."""
+    from shared.events.subjects import Names
+    from shared.runtime.natsauth import users_conf
+
+    text = users_conf(Names())
+    if args.output == "-":
+        sys.stdout.write(text)
+        return 0
+    path = Path(args.output)
+    if args.check:
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            print(f"{path} is stale: run `aftersales nats-config`", file=sys.stderr)
             return 1
         return 0
     path.write_text(text, encoding="utf-8")
@@ -570,11 +589,12 @@ def parser() -> argparse.ArgumentParser:
 
     add_deadletter_parser(sub)
 
-    for name, func, default in (
-        ("asyncapi", cmd_asyncapi, "docs/asyncapi.json"),
-        ("openapi", cmd_openapi, "docs/openapi.json"),
+    for name, func, default, what in (
+        ("asyncapi", cmd_asyncapi, "docs/asyncapi.json", "the asyncapi document"),
+        ("openapi", cmd_openapi, "docs/openapi.json", "the openapi document"),
+        ("nats-config", cmd_nats_config, "deploy/nats/users.conf", "the NATS users and permissions (`-`: print)"),
     ):
-        spec = sub.add_parser(name, help=f"write the {name} document generated from the code")
+        spec = sub.add_parser(name, help=f"write {what} generated from the code")
         spec.add_argument("--output", default=default)
         spec.add_argument("--check", action="store_true", help="exit 1 if the file is stale")
         spec.set_defaults(func=func)

@@ -179,7 +179,8 @@ def create_api(
         store = store_factory()
         await asyncio.to_thread(store.open)
         app.state.store = store
-        app.state.nats = await nats.connect(nats_url, max_reconnect_attempts=-1, **(nats_options or {})) if nats_url else None
+        options = nats_options or {}
+        app.state.nats = await nats.connect(nats_url, max_reconnect_attempts=-1, **options) if nats_url else None
         js = app.state.nats.jetstream(timeout=health_limits.check_timeout_s) if app.state.nats else None
         for check in reversed(default_checks(js, names, store, health_limits)):
             health.checks.insert(0, check)

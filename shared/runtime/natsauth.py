@@ -97,32 +97,72 @@ class Permissions:
     subscribe: tuple[str, ...]
 
 
-def jetstream_api(names: Names) -> tuple[str, ...]:
-    """What a service may ask JetStream, on the project's streams only: look them up and create the
-    missing ones (`ensure_streams`), create, read and delete consumers, pull and acknowledge messages
-    (`$JS.ACK.<stream>.>`), direct gets and flow control of ordered consumers. Never delete, purge,
-    update a stream or remove a message: no service can rewrite the log."""
-    allowed = ["$JS.API.INFO", "$JS.API.STREAM.NAMES", "$JS.API.STREAM.LIST"]
-    for config in stream_configs(names):
-        s = config.name
-        allowed += [
-            f"$JS.API.STREAM.INFO.{s}",
-            f"$JS.API.STREAM.CREATE.{s}",
-            f"$JS.API.STREAM.MSG.GET.{s}",
-            f"$JS.API.DIRECT.GET.{s}",
-            f"$JS.API.DIRECT.GET.{s}.>",
-            f"$JS.API.CONSUMER.CREATE.{s}",
-            f"$JS.API.CONSUMER.CREATE.{s}.>",
-            f"$JS.API.CONSUMER.DURABLE.CREATE.{s}.>",
-            f"$JS.API.CONSUMER.INFO.{s}.>",
-            f"$JS.API.CONSUMER.LIST.{s}",
-            f"$JS.API.CONSUMER.NAMES.{s}",
-            f"$JS.API.CONSUMER.MSG.NEXT.{s}.>",
-            f"$JS.API.CONSUMER.DELETE.{s}.>",
-            f"$JS.ACK.{s}.>",
-            f"$JS.FC.{s}.>",
-        ]
+CONSUMES: dict[str, tuple[str, ...]] = {
+    "intake": ("telephony", "clock", "intake", "dispatch"),
+    "dispatch": ("clock", "dispatch", "intake", "parts"),
+    "parts": ("clock", "parts", "dispatch"),
+    "reporting": ("clock", "reporting", "intake", "dispatch", "parts"),
+}
+"""The streams each service reads: its durable consumers (deploy/jetstream/consumers, checked by
+tests/unit/test_deploy.py), its own stream (the relay's resync, the calendar feed on intake's) and the
+clock (`AFTERSALES_CLOCK=external`)."""
+
+
+def stream_name(names: Names, stream: str) -> str:
+    """`telephony`, `clock`, `deadletter` or a service -> the stream's name."""
+    special = {"telephony": names.telephony_stream, "clock": names.clock_stream, "deadletter": names.deadletter_stream}
+    return special.get(stream) or names.events_stream(stream)
+
+
+def _reading(s: str) -> tuple[str, ...]:
+    """Look at stream `s`: its messages and its consumers, read-only."""
+    return (
+        f"$JS.API.STREAM.MSG.GET.{s}",
+        f"$JS.API.DIRECT.GET.{s}",
+        f"$JS.API.DIRECT.GET.{s}.>",
+        f"$JS.API.CONSUMER.INFO.{s}.>",
+    )
+
+
+def _consuming(s: str) -> tuple[str, ...]:
+    """Consume stream `s`: create (durable or ordered), pull, acknowledge, flow control, and delete the
+    consumer an ordered subscription replaces."""
+    return (
+        *_reading(s),
+        f"$JS.API.CONSUMER.CREATE.{s}",
+        f"$JS.API.CONSUMER.CREATE.{s}.>",
+        f"$JS.API.CONSUMER.DURABLE.CREATE.{s}.>",
+        f"$JS.API.CONSUMER.MSG.NEXT.{s}.>",
+        f"$JS.API.CONSUMER.DELETE.{s}.>",
+        f"$JS.ACK.{s}.>",
+        f"$JS.FC.{s}.>",
+    )
+
+
+def _all_streams(names: Names) -> list[str]:
+    return [config.name or "" for config in stream_configs(names)]
+
+
+def jetstream_api(names: Names, service: str) -> tuple[str, ...]:
+    """What a service may ask JetStream: look up every stream of the project and create it if missing
+    (`ensure_streams`), and consume the streams it reads (`CONSUMES`). Never delete, purge or update a
+    stream, remove a message or touch another namespace's streams: no service can rewrite the log."""
+    allowed = ["$JS.API.INFO", "$JS.API.STREAM.NAMES"]
+    for s in _all_streams(names):
+        allowed += [f"$JS.API.STREAM.INFO.{s}", f"$JS.API.STREAM.CREATE.{s}"]
+    for stream in CONSUMES[service]:
+        allowed += _consuming(stream_name(names, stream))
     return tuple(allowed)
+
+
+def api_jetstream(names: Names) -> tuple[str, ...]:
+    """The api's health checks read every stream and its consumers; its calendar feed follows intake's."""
+    allowed = ["$JS.API.INFO", "$JS.API.STREAM.NAMES"]
+    for s in _all_streams(names):
+        allowed += [f"$JS.API.STREAM.INFO.{s}", f"$JS.API.CONSUMER.LIST.{s}", f"$JS.API.CONSUMER.NAMES.{s}",
+                    *_reading(s)]  # fmt: skip
+    allowed += _consuming(names.events_stream("intake"))
+    return tuple(dict.fromkeys(allowed))
 
 
 def _service(names: Names, service: str) -> Permissions:
@@ -133,7 +173,7 @@ def _service(names: Names, service: str) -> Permissions:
             names.events_of(service),
             *(names.deadletter(source) for source in own_deadletters),
             INBOX,
-            *jetstream_api(names),
+            *jetstream_api(names, service),
         ),
         subscribe=(INBOX, *served),
     )
@@ -147,7 +187,7 @@ def permissions(names: Names) -> dict[str, Permissions]:
     }
     for process, service in SERVICE_USERS.items():
         found[process] = _service(names, service)
-    found["api"] = Permissions(publish=(names.commands(">"), *jetstream_api(names)), subscribe=(INBOX,))
+    found["api"] = Permissions(publish=(names.commands(">"), *api_jetstream(names)), subscribe=(INBOX,))
     found["ops"] = Permissions(
         publish=(
             "$JS.API.>",
@@ -172,10 +212,6 @@ def password_variable(user: str) -> str:
     return "NATS_PASSWORD_" + user.upper().replace("-", "_")
 
 
-def _list(subjects: Sequence[str]) -> str:
-    return "[" + ", ".join(json.dumps(s) for s in subjects) + "]"
-
-
 def users_conf(names: Names, passwords: Mapping[str, str] | None = None) -> str:
     """The `authorization { users: [...] }` block of a nats-server config. Without `passwords`, each
     password is the variable `$NATS_PASSWORD_<USER>`, which nats-server takes from its environment."""
@@ -189,8 +225,12 @@ def users_conf(names: Names, passwords: Mapping[str, str] | None = None) -> str:
         password = json.dumps(passwords[user]) if passwords is not None else "$" + password_variable(user)
         lines += [
             f"    {{user: {json.dumps(user)}, password: {password}, permissions: {{",
-            f"      publish: {{allow: {_list(perms.publish)}}}",
-            f"      subscribe: {{allow: {_list(perms.subscribe)}}}",
+            "      publish: {allow: [",
+            *(f"        {json.dumps(subject)}" for subject in perms.publish),
+            "      ]}",
+            "      subscribe: {allow: [",
+            *(f"        {json.dumps(subject)}" for subject in perms.subscribe),
+            "      ]}",
             "    }}",
         ]
     lines += ["  ]", "}", ""]

@@ -21,8 +21,8 @@ from typing import Any
 import structlog
 from eventsourcing.application import Application
 from faststream import AckPolicy
-from faststream.security import SASLPlaintext
 from faststream.nats import JStream, NatsBroker, NatsMessage, NatsRouter, PullSub
+from faststream.security import SASLPlaintext
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy as JsAckPolicy
 from nats.js.api import ConsumerConfig, DeliverPolicy

@@ -3,6 +3,7 @@ the whole system still works end to end, and no process needs a subject its perm
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -29,14 +30,24 @@ def up_env(settings: Settings, http_port: int) -> dict[str, str]:
     return env
 
 
+def start_up(env: dict[str, str], data_dir: Path, nats_port: int, log_path: Path) -> subprocess.Popen[bytes]:
+    with log_path.open("ab") as log:
+        argv = ["up", "--data-dir", str(data_dir), "--nats-port", str(nats_port)]
+        return subprocess.Popen([sys.executable, "-m", "aftersales.cli", *argv], env=env, stdout=log,
+                                stderr=subprocess.STDOUT)  # fmt: skip
+
+
+def tick(env: dict[str, str], iso: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([sys.executable, "-m", "aftersales.cli", "tick", iso], env=env, capture_output=True,
+                          timeout=60, check=False)  # fmt: skip
+
+
 async def test_a_call_becomes_a_complaint_with_one_nats_user_per_process(settings: Settings, tmp_path: Path) -> None:
     http_port, nats_port = free_port(), free_port()
     data_dir = tmp_path / "up"
     env = up_env(settings, http_port)
     log_path = tmp_path / "up.log"
-    with log_path.open("ab") as log:
-        up = subprocess.Popen([sys.executable, "-m", "aftersales.cli", "up", "--data-dir", str(data_dir),
-                               "--nats-port", str(nats_port)], env=env, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+    up = start_up(env, data_dir, nats_port, log_path)
     nats_url = f"nats://127.0.0.1:{nats_port}"
     credentials = data_dir / "nats-credentials"
     store = build_store(settings)
@@ -53,15 +64,13 @@ async def test_a_call_becomes_a_complaint_with_one_nats_user_per_process(setting
         assert "one user per process" in log_path.read_text()
 
         # Nobody gets in without a user of the generated ones.
-        with pytest.raises(nats.errors.Error, match="(?i)authorization"):
+        with pytest.raises(nats.errors.Error, match=r"(?i)authorization"):
             await nats.connect(nats_url, allow_reconnect=False, max_reconnect_attempts=0)
 
         # The clock, as the clock user (`aftersales tick`).
-        tick = subprocess.run([sys.executable, "-m", "aftersales.cli", "tick", "2026-11-23T09:20:00+08:00"],
-                              env={**env, "NATS_URL": nats_url,
-                                   "AFTERSALES_NATS_CREDENTIALS": str(credentials / "clock.credentials")},
-                              capture_output=True, timeout=60, check=False)  # fmt: skip
-        assert tick.returncode == 0, tick.stderr.decode(errors="replace")
+        clock = {**env, "NATS_URL": nats_url, "AFTERSALES_NATS_CREDENTIALS": str(credentials / "clock.credentials")}
+        ticked = await asyncio.to_thread(tick, clock, "2026-11-23T09:20:00+08:00")
+        assert ticked.returncode == 0, ticked.stderr.decode(errors="replace")
 
         # A call, as the telephony integrator.
         telephony = NatsCredentials.read(credentials / "telephony.credentials")
