@@ -27,6 +27,7 @@ from aftersales.cli import SERVICES as PROCESSES
 from aftersales.cli import parser as cli_parser
 from aftersales.processes import PROCESSES as UP_PROCESSES
 from shared.events.subjects import SERVICES, Names
+from shared.runtime.natsauth import SERVICE_USERS, permissions, users_conf
 from shared.runtime.service import Ports, ServiceRuntime
 from shared.runtime.settings import Settings, postgres_env
 from shared.runtime.streams import DUPLICATE_WINDOW_S, stream_configs
@@ -229,7 +230,7 @@ def uncommented(text: str) -> str:
 
 
 def test_one_conf_per_node() -> None:
-    assert sorted(p.stem for p in (DEPLOY / "nats").glob("*.conf")) == list(NATS_NODES)
+    assert sorted(p.stem for p in (DEPLOY / "nats").glob("nats-*.conf")) == list(NATS_NODES)
     assert len(NATS_NODES) >= REPLICAS
 
 
@@ -244,6 +245,43 @@ def test_nats_conf_is_a_jetstream_cluster_node(node: str) -> None:
     assert re.search(r"^\s*listen\s*[:=]\s*\S*:6222\s*$", cluster, re.MULTILINE)
     routes = re.findall(r"nats-route://([\w.-]+):6222", cluster)
     assert sorted(routes) == list(NATS_NODES)
+
+
+@pytest.mark.parametrize("node", NATS_NODES)
+def test_nats_node_has_users_and_tls(node: str) -> None:
+    text = uncommented(nats_conf(node))
+    assert re.search(r'^include\s+"users\.conf"\s*$', text, re.MULTILINE), "the users of users.conf"
+    assert "password" not in text.lower(), "no secret in a node's file"
+    client_tls = block(text, "tls")
+    for key in ("cert_file", "key_file", "ca_file"):
+        assert re.search(rf"^\s*{key}\s*[:=]\s*\S+", client_tls, re.MULTILINE), f"client tls {key}"
+    cluster = block(text, "cluster")
+    route_tls = re.search(r"tls\s*\{(.*?)\}", cluster, re.DOTALL)
+    assert route_tls, "the routes use TLS"
+    assert re.search(r"^\s*verify\s*[:=]\s*true\s*$", route_tls.group(1), re.MULTILINE), "mutual TLS between nodes"
+    assert not list((DEPLOY / "nats").glob("*key*")), "private keys are never committed"
+
+
+def test_nats_users_conf_is_generated_from_the_code() -> None:
+    """deploy/nats/users.conf is what `aftersales nats-config` writes (run it after changing natsauth.py)."""
+    committed = (DEPLOY / "nats" / "users.conf").read_text(encoding="utf-8")
+    assert committed == users_conf(Names()), "deploy/nats/users.conf is stale: run `aftersales nats-config`"
+    assert "$NATS_PASSWORD_TELEPHONY" in committed
+
+
+def test_every_process_of_up_has_its_nats_user() -> None:
+    assert set(UP_PROCESSES) == set(SERVICE_USERS) | {"api"}
+    assert set(UP_PROCESSES) <= set(permissions(Names()))
+
+
+@pytest.mark.parametrize("key", sorted(KNOWN_CONSUMERS), ids=lambda k: f"{k[0]}.{k[1]}")
+def test_every_consumer_of_the_code_is_one_its_user_may_create_and_ack(key: tuple[str, str]) -> None:
+    stream, durable = key
+    service = durable.split("-", 1)[0]
+    allowed = permissions(Names())[service].publish
+    for needed in (f"$JS.API.CONSUMER.CREATE.{stream}.{durable}.x", f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{durable}",
+                   f"$JS.ACK.{stream}.{durable}.1.1.1.1.0"):  # fmt: skip
+        assert any(subject_within(needed, pattern) for pattern in allowed), f"{service} may not {needed}"
 
 
 # --------------------------------------------------------------------------- docker
