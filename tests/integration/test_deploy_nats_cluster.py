@@ -1,0 +1,171 @@
+"""deploy/nats/ as it is committed runs: three pinned `nats-server`s started from copies of the node
+files (only host paths and ports changed, certificates made here by `openssl`) form the cluster over
+mutual TLS, take clients over TLS with the users of users.conf, and refuse what a user may not publish."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shutil
+import ssl
+import subprocess
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import nats
+import pytest
+
+from shared.events.subjects import Names
+from shared.runtime.embedded import free_port, nats_server_binary, wait_for_port
+from shared.runtime.natsauth import USERS, generate_passwords, password_variable
+from shared.runtime.streams import ensure_streams
+from tests.support import body, call, wait_until
+
+pytestmark = pytest.mark.integration
+
+DEPLOY_NATS = Path(__file__).resolve().parents[2] / "deploy" / "nats"
+NODES = ("nats-1", "nats-2", "nats-3")
+
+
+def openssl(*args: str, cwd: Path) -> None:
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=60)
+
+
+def make_certificates(tls: Path) -> None:
+    """A CA, and one certificate for clients and routes alike, valid for 127.0.0.1 (keys stay in tmp)."""
+    tls.mkdir()
+    ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
+    openssl("req", "-x509", *ec, "-keyout", "ca-key.pem", "-out", "ca.pem", "-days", "1", "-subj", "/CN=test-ca",
+            cwd=tls)  # fmt: skip
+    openssl("req", *ec, "-keyout", "server-key.pem", "-out", "server.csr", "-subj", "/CN=nats", cwd=tls)
+    (tls / "ext.cnf").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n")
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca-key.pem", "-CAcreateserial",
+            "-out", "server.pem", "-days", "1", "-extfile", "ext.cnf", cwd=tls)  # fmt: skip
+    shutil.copy(tls / "server.pem", tls / "route.pem")
+    shutil.copy(tls / "server-key.pem", tls / "route-key.pem")
+
+
+@dataclass
+class Cluster:
+    urls: list[str]
+    monitor: list[str]
+    passwords: dict[str, str]
+    ca: Path
+
+    def tls(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=str(self.ca))
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make the test certificates")
+    root = tmp_path_factory.mktemp("deploy-cluster")
+    make_certificates(root / "tls")
+    ports = {node: (free_port(), free_port(), free_port()) for node in NODES}  # client, monitor, cluster
+    passwords = {user: c.password for user, c in generate_passwords().items()}
+    env = {password_variable(user): password for user, password in passwords.items()}
+    processes = []
+    for node in NODES:
+        folder = root / node
+        folder.mkdir()
+        shutil.copy(DEPLOY_NATS / "users.conf", folder / "users.conf")
+        text = (DEPLOY_NATS / f"{node}.conf").read_text(encoding="utf-8")
+        client, monitor, route = ports[node]
+        text = text.replace("/etc/nats/tls/", f"{root / 'tls'}/").replace("/data/jetstream", str(folder / "js"))
+        text = text.replace("0.0.0.0:4222", f"127.0.0.1:{client}").replace("0.0.0.0:8222", f"127.0.0.1:{monitor}")
+        text = text.replace("0.0.0.0:6222", f"127.0.0.1:{route}")
+        for other in NODES:
+            text = text.replace(f"nats-route://{other}:6222", f"nats-route://127.0.0.1:{ports[other][2]}")
+        text = re.sub(r"max_file_store: \S+", "max_file_store: 1GB", text)
+        (folder / "node.conf").write_text(text, encoding="utf-8")
+        log = (folder / "server.log").open("ab")
+        processes.append(subprocess.Popen([nats_server_binary(), "-c", str(folder / "node.conf")], env=env,
+                                          stdout=log, stderr=subprocess.STDOUT))  # fmt: skip
+    try:
+        for node in NODES:
+            wait_for_port(ports[node][0])
+        yield Cluster(
+            [f"nats://127.0.0.1:{ports[n][0]}" for n in NODES],
+            [f"http://127.0.0.1:{ports[n][1]}" for n in NODES],
+            passwords,
+            root / "tls" / "ca.pem",
+        )
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=15)
+
+
+@pytest.fixture
+async def clients(cluster: Cluster) -> AsyncIterator[dict[str, list[str]]]:
+    """user -> the errors its connection reported; connections closed at the end."""
+    opened: list[nats.aio.client.Client] = []
+    errors: dict[str, list[str]] = {}
+
+    async def connect(user: str, node: int = 0) -> nats.aio.client.Client:
+        seen = errors.setdefault(user, [])
+
+        async def on_error(exc: Exception) -> None:
+            seen.append(str(exc).lower())
+
+        client = await nats.connect(cluster.urls[node], user=user, password=cluster.passwords[user],
+                                    tls=cluster.tls(), error_cb=on_error)  # fmt: skip
+        opened.append(client)
+        return client
+
+    errors["connect"] = []
+    cluster.connect = connect  # type: ignore[attr-defined]
+    yield errors
+    for client in opened:
+        await client.close()
+
+
+async def test_the_cluster_forms_over_mutual_tls(cluster: Cluster) -> None:
+    async def ready() -> bool:
+        async with httpx.AsyncClient() as http:
+            try:
+                codes = [(await http.get(f"{m}/healthz")).status_code for m in cluster.monitor]
+            except httpx.HTTPError:
+                return False
+        return codes == [200, 200, 200]
+
+    await wait_until(ready, timeout_s=30, interval_s=0.3, what="three healthy nodes with a JetStream meta leader")
+    async with httpx.AsyncClient() as http:
+        routes = (await http.get(f"{cluster.monitor[0]}/routez")).json()
+    assert {r.get("remote_name") for r in routes["routes"]} == {"nats-2", "nats-3"}
+
+
+async def test_clients_need_tls_with_the_ca_and_a_user(cluster: Cluster) -> None:
+    with pytest.raises((ssl.SSLError, nats.errors.Error, OSError)):  # the system CAs do not know this server
+        await nats.connect(cluster.urls[0], user="telephony", password=cluster.passwords["telephony"],
+                           allow_reconnect=False, max_reconnect_attempts=0, connect_timeout=3)  # fmt: skip
+    with pytest.raises(nats.errors.Error, match=r"(?i)authorization"):
+        await nats.connect(cluster.urls[0], tls=cluster.tls(), allow_reconnect=False, max_reconnect_attempts=0)
+
+
+async def test_a_forged_dispatch_event_is_refused_and_a_call_is_taken(cluster: Cluster, clients) -> None:  # type: ignore[no-untyped-def]
+    await test_the_cluster_forms_over_mutual_tls(cluster)
+    names = Names()
+    ops = await cluster.connect("ops", node=1)  # type: ignore[attr-defined]
+    await ensure_streams(ops.jetstream(timeout=10), names, replicas=3)
+    assert (await ops.jetstream().stream_info(names.telephony_stream)).config.num_replicas == 3
+
+    telephony = await cluster.connect("telephony", node=2)  # type: ignore[attr-defined]
+    ack = await telephony.jetstream(timeout=10).publish(names.complaint_received, body(call("C-DEPLOY-1")))
+    assert ack.stream == names.telephony_stream
+    await telephony.publish(names.event("dispatch", "TechnicianAssigned"), b'{"forged": true}')
+    await telephony.flush()
+    await asyncio.sleep(0.3)
+    assert any('violation for publish to "aftersales.dispatch.technicianassigned"' in e for e in clients["telephony"])
+    assert (await ops.jetstream().stream_info(names.events_stream("dispatch"))).state.messages == 0
+
+    dispatch = await cluster.connect("dispatch")  # type: ignore[attr-defined]
+    await dispatch.publish(names.commands("intake"), b"{}")
+    await dispatch.flush()
+    await asyncio.sleep(0.3)
+    assert any("violation" in e for e in clients["dispatch"])
+    assert set(cluster.passwords) == set(USERS)
