@@ -5,10 +5,12 @@ mutual TLS, take clients over TLS with the users of users.conf, and refuse what 
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import shutil
 import ssl
 import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +21,7 @@ import pytest
 
 from shared.events.subjects import Names
 from shared.runtime.embedded import free_port, nats_server_binary, wait_for_port
-from shared.runtime.natsauth import USERS, generate_passwords, password_variable
+from shared.runtime.natsauth import USERS, NatsCredentials, generate_passwords, password_variable
 from shared.runtime.streams import ensure_streams
 from tests.support import body, call, wait_until
 
@@ -169,3 +171,31 @@ async def test_a_forged_dispatch_event_is_refused_and_a_call_is_taken(cluster: C
     await asyncio.sleep(0.3)
     assert any("violation" in e for e in clients["dispatch"])
     assert set(cluster.passwords) == set(USERS)
+
+
+def simulate(env: dict[str, str]) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([sys.executable, "-m", "aftersales.cli", "simulate", "--count", "3", "--rate", "0",
+                           "--duplicates", "0", "--bad", "0"], env=env, capture_output=True, timeout=120,
+                          check=False)  # fmt: skip
+
+
+async def test_a_process_connects_with_the_deployment_settings(cluster: Cluster, tmp_path: Path) -> None:
+    """What deploy/systemd gives a process: `tls://` NATS_URL, SSL_CERT_FILE (the internal CA) and
+    AFTERSALES_NATS_CREDENTIALS; `aftersales simulate` publishes as the telephony integrator would."""
+    await test_the_cluster_forms_over_mutual_tls(cluster)
+    ops = await nats.connect(cluster.urls[0], user="ops", password=cluster.passwords["ops"], tls=cluster.tls())
+    try:
+        await ensure_streams(ops.jetstream(timeout=10), Names(), replicas=3)
+        before = (await ops.jetstream().stream_info(Names().telephony_stream)).state.messages
+        creds = tmp_path / "telephony.credentials"
+        NatsCredentials("telephony", cluster.passwords["telephony"]).write(creds)
+        env = {**os.environ, "NATS_URL": cluster.urls[1].replace("nats://", "tls://"),
+               "SSL_CERT_FILE": str(cluster.ca), "AFTERSALES_NATS_CREDENTIALS": str(creds),
+               "DATABASE_URL": "postgresql://unused@127.0.0.1/unused"}  # fmt: skip
+        env.pop("AFTERSALES_NAMESPACE", None)
+        done = await asyncio.to_thread(simulate, env)
+        assert done.returncode == 0, done.stderr.decode(errors="replace")[-2000:]
+        after = (await ops.jetstream().stream_info(Names().telephony_stream)).state.messages
+        assert after == before + 3
+    finally:
+        await ops.close()

@@ -413,6 +413,14 @@ def test_systemd_unit_runs_the_process_up_runs_and_restarts_it(name: str) -> Non
     assert sections["Install"]["WantedBy"] == ["aftersales.target"]
 
 
+@pytest.mark.parametrize("name", sorted(UP_PROCESSES))
+def test_systemd_unit_connects_as_its_own_nats_user(name: str) -> None:
+    service = unit(SYSTEMD / f"aftersales-{name}.service")["Service"]
+    assert service["LoadCredential"] == [f"nats:/etc/aftersales/nats/{name}.credentials"]
+    assert service["Environment"] == ["AFTERSALES_NATS_CREDENTIALS=%d/nats"]
+    assert name in permissions(Names()), f"no NATS user {name} in users.conf"
+
+
 def test_systemd_target_wants_every_unit() -> None:
     wants = unit(SYSTEMD / "aftersales.target")["Unit"]["Wants"]
     assert sorted(" ".join(wants).split()) == sorted(f"aftersales-{name}.service" for name in UP_PROCESSES)
@@ -430,7 +438,7 @@ def test_systemd_environment_file_is_settings_the_code_reads() -> None:
     assert postgres_env(settings.database_url)["POSTGRES_HOST"] != "127.0.0.1"
     known = {"NATS_URL", "DATABASE_URL", "AFTERSALES_CLOCK", "AFTERSALES_HTTP_HOST", "AFTERSALES_HTTP_PORT",
              "AFTERSALES_NAMESPACE", "AFTERSALES_BATCH_SIZE", "AFTERSALES_STREAM_REPLICAS",
-             "AFTERSALES_CHECKPOINT_KEY"}  # fmt: skip
+             "AFTERSALES_CHECKPOINT_KEY", "SSL_CERT_FILE"}  # fmt: skip
     assert settings.checkpoint_key == env["AFTERSALES_CHECKPOINT_KEY"]  # the audit chain's signing key, outside the DB
     assert set(env) <= known, f"not read by Settings.from_env: {sorted(set(env) - known)}"
     assert "AFTERSALES_NAMESPACE" not in env  # production has no namespace (README)
