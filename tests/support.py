@@ -17,6 +17,7 @@ import nats
 from nats.js import JetStreamContext
 
 from shared.events.subjects import Names
+from shared.runtime.natsauth import NatsCredentials
 from shared.runtime.settings import Settings
 
 
@@ -61,7 +62,7 @@ class Bus:
 
     @classmethod
     async def connect(cls, settings: Settings) -> Bus:
-        return cls(await nats.connect(settings.nats_url), settings.names)
+        return cls(await nats.connect(settings.nats_url, **settings.nats_options), settings.names)
 
     async def publish_call(self, message: dict[str, Any] | bytes, msg_id: str | None = None) -> None:
         data = message if isinstance(message, bytes) else body(message)
@@ -77,7 +78,11 @@ class Bus:
 
 
 def service_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment of an `aftersales …` child: `settings`, and its NATS user if it has one."""
     env = dict(os.environ)
+    env.pop("AFTERSALES_NATS_CREDENTIALS", None)
+    if settings.nats_credentials is not None:
+        env["AFTERSALES_NATS_CREDENTIALS"] = str(settings.nats_credentials)
     env.update(
         NATS_URL=settings.nats_url,
         DATABASE_URL=settings.database_url,
@@ -88,12 +93,25 @@ def service_env(settings: Settings, **extra: str) -> dict[str, str]:
     return env
 
 
+def nats_user_options(settings: Settings, user: str) -> dict[str, str]:
+    """`nats.connect` options for `user`, whose credentials file lies next to the settings' own (a NATS
+    with users, as tests/e2e/conftest.py `secured_nats` runs it); none for a NATS without users."""
+    if settings.nats_credentials is None:
+        return {}
+    return NatsCredentials.read(settings.nats_credentials.parent / f"{user}.credentials").connect_options()
+
+
 class ServiceProcess:
     """One `aftersales run …` child process, killable like in production."""
 
     def __init__(self, settings: Settings, log_dir: Path, *args: str, **env: str) -> None:
         self.args = args
         self.env = service_env(settings, **env)
+        if settings.nats_credentials is not None:  # NATS with users: the process connects as its own
+            process = args[0] + ("-relay" if "--relay-only" in args else "")
+            own = settings.nats_credentials.parent / f"{process}.credentials"
+            if own.exists() and "AFTERSALES_NATS_CREDENTIALS" not in env:
+                self.env["AFTERSALES_NATS_CREDENTIALS"] = str(own)
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = log_dir / f"{'-'.join(args).replace('--', '')}.log"
 

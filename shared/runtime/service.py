@@ -66,7 +66,7 @@ def consumer_config(durable: str, ack_wait_s: float = 10.0, max_ack_pending: int
 
 def broker_security(settings: Settings) -> SASLPlaintext | None:
     """The process's NATS user and password (`Settings.nats_credentials`), if it has one."""
-    credentials = settings.nats_credentials
+    credentials = settings.nats_user()
     return None if credentials is None else SASLPlaintext(username=credentials.user, password=credentials.password)
 
 

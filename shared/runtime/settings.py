@@ -51,13 +51,18 @@ class Settings:
     """Path of the matching public key (PEM) for `audit verify` where the private key is not at hand."""
     checkpoint_interval_s: float = 5.0
     """How often (at most) each relay copies the newest signed checkpoint to the checkpoint stream."""
-    nats_credentials: NatsCredentials | None = None
-    """The process's NATS user (`AFTERSALES_NATS_CREDENTIALS`: a file `user:password`); None: no auth."""
+    nats_credentials: Path | None = None
+    """The file holding the process's NATS user (`AFTERSALES_NATS_CREDENTIALS`, one line
+    `user:password`, mode 0600); None: connect without a user."""
+
+    def nats_user(self) -> NatsCredentials | None:
+        """The user and password in `nats_credentials`, read now (a rotated file is taken at the next connect)."""
+        return None if self.nats_credentials is None else NatsCredentials.read(self.nats_credentials)
 
     @property
     def nats_options(self) -> dict[str, str]:
-        """Keyword arguments for `nats.connect` / `NatsBroker`: the user and password, if any."""
-        return connect_options(self.nats_credentials)
+        """Keyword arguments for `nats.connect`: the user and password, if any."""
+        return connect_options(self.nats_user())
 
     @property
     def door_limits(self) -> DoorLimits:
@@ -100,15 +105,16 @@ class Settings:
         )
 
 
-def nats_credentials(env: Mapping[str, str]) -> NatsCredentials | None:
-    """`AFTERSALES_NATS_CREDENTIALS` names a file `user:password` (mode 0600); unset: connect without a user."""
+def nats_credentials(env: Mapping[str, str]) -> Path | None:
+    """`AFTERSALES_NATS_CREDENTIALS` names a file `user:password` (mode 0600), checked now; unset: no user."""
     path = env.get("AFTERSALES_NATS_CREDENTIALS", "")
     if not path:
         return None
     try:
-        return NatsCredentials.read(Path(path))
+        NatsCredentials.read(Path(path))
     except CredentialsError as exc:
         raise SettingsError(f"AFTERSALES_NATS_CREDENTIALS: {exc}") from None
+    return Path(path)
 
 
 def _event_limit(limit: int) -> int:

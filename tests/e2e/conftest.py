@@ -9,8 +9,10 @@ from typing import Any
 import httpx
 import pytest
 
+from shared.events.subjects import Names
 from shared.runtime.clock import encode_tick
-from shared.runtime.embedded import free_port
+from shared.runtime.embedded import EmbeddedNats, free_port
+from shared.runtime.natsauth import write_run_credentials
 from shared.runtime.settings import Settings
 from shared.runtime.streams import ensure_streams
 from tests.support import Bus, ServiceProcess, wait_until
@@ -82,9 +84,26 @@ class Running:
 
 
 @pytest.fixture
-def e2e_settings(nats_url: str, database_url: str, namespace: str) -> Settings:
-    return Settings(nats_url=nats_url, database_url=database_url, namespace=namespace, clock="external",
-                    http_port=free_port())  # fmt: skip
+def secured_nats(namespace: str, tmp_path: Path) -> Iterator[tuple[str, dict[str, Path]]]:
+    """A NATS of this test's own as `aftersales up` runs it: one user per process with its permissions
+    (shared/runtime/natsauth.py). Its URL and every user's credentials file."""
+    authorization, files = write_run_credentials(tmp_path / "nats-credentials", Names(namespace))
+    server = EmbeddedNats.start(tmp_path / "nats", authorization=authorization)
+    yield server.url, files
+    server.stop()
+    violations = [
+        line for line in (tmp_path / "nats" / "nats-server.log").read_text().splitlines() if "Violation" in line
+    ]
+    assert not violations, f"a process needs a subject its NATS user may not use: {violations[:5]}"
+
+
+@pytest.fixture
+def e2e_settings(secured_nats: tuple[str, dict[str, Path]], database_url: str, namespace: str) -> Settings:
+    """The processes connect as their own NATS users (`ServiceProcess` picks each one's file next to
+    `nats_credentials`); the test itself, and the CLI it runs, as `ops`."""
+    url, files = secured_nats
+    return Settings(nats_url=url, database_url=database_url, namespace=namespace, clock="external",
+                    http_port=free_port(), nats_credentials=files["ops"])  # fmt: skip
 
 
 @pytest.fixture

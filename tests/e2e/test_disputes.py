@@ -14,7 +14,7 @@ import pytest
 
 from aftersales.simulate import simulate
 from tests.e2e.conftest import Running
-from tests.support import service_env, wait_until
+from tests.support import nats_user_options, service_env, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -37,6 +37,7 @@ async def test_a_simulated_week_replays_and_a_tampered_row_is_caught(running: Ru
     # A week in 6-hour ticks; the telephony system sends each call as it comes in (the door refuses a
     # call received more than a day ahead of the clock), six an hour apart in each of the first 20 windows.
     call_ids: list[str] = []
+    telephony = nats_user_options(running.settings, "telephony")  # the simulator is the telephony system
     for n in range(28):
         now = START + dt.timedelta(hours=6 * n)
         await running.tick(now.isoformat())
@@ -44,7 +45,7 @@ async def test_a_simulated_week_replays_and_a_tampered_row_is_caught(running: Ru
         if n < COUNT // 6:
             stats = await simulate(running.settings.nats_url, running.settings.names, count=6, rate=None,
                                    duplicate_ratio=0.05, bad_ratio=0.02, seed=3 + n, start=now,
-                                   spacing=dt.timedelta(hours=1))  # fmt: skip
+                                   spacing=dt.timedelta(hours=1), nats_options=telephony)  # fmt: skip
             call_ids.extend(stats.call_ids)
         if n == 0:
             first = await running.complaint_for_call(call_ids[0])
