@@ -240,7 +240,7 @@ def cross_check(chain: StoreChain, published: list[Published]) -> None:
 async def _streams(settings: Settings, chains: list[StoreChain], verifier: Verifier | None) -> None:
     names = settings.names
     try:
-        nc = await nats.connect(settings.nats_url, connect_timeout=5, max_reconnect_attempts=1)
+        nc = await nats.connect(settings.nats_url, connect_timeout=5, max_reconnect_attempts=1, **settings.nats_options)
     except Exception as exc:  # any failure to connect is reported, not raised
         for chain in chains:
             chain.verdict.problems.append(f"JetStream not checked: cannot connect to {settings.nats_url} ({exc!r})")

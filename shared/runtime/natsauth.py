@@ -5,11 +5,12 @@ Who may publish what (subscribing is limited too, so that nobody reads another s
 - `telephony` (the integrator, and `aftersales simulate`): only `telephony.>`;
 - `clock` (`aftersales tick`): only the clock subject;
 - a service process (`intake`, `intake-relay`, `dispatch`, `parts`, `reporting`): its own events
-  `aftersales.<service>.>`, its dead letters, replies to the commands it serves (`_INBOX.>`) and the
-  JetStream API it needs on the project's streams (see `jetstream_api`);
+  `aftersales.<service>.>` and chain checkpoints `aftersales.checkpoints.<service>`, its dead letters,
+  replies to the commands it serves (`_INBOX.>`) and the JetStream API it needs on the project's
+  streams (see `jetstream_api`);
 - `api`: the staff commands `aftersales.cmd.>` (no other user may send them) and read-only JetStream
   (health checks, the calendar feed);
-- `ops` (the operator's commands: dead letters, `reporting rebuild`, `calendar publish`): JetStream
+- `ops` (the operator's commands: dead letters, `reporting rebuild`, `audit verify`, `calendar publish`): JetStream
   management, dead-letter replay to the original subjects, and `aftersales.cmd.calendar` only.
 
 The embedded `aftersales up` writes this with passwords generated at start-up
@@ -171,6 +172,7 @@ def _service(names: Names, service: str) -> Permissions:
     return Permissions(
         publish=(
             names.events_of(service),
+            names.checkpoints(service),
             *(names.deadletter(source) for source in own_deadletters),
             INBOX,
             *jetstream_api(names, service),

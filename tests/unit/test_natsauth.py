@@ -70,6 +70,8 @@ def test_each_service_publishes_only_its_own_events(names: Names) -> None:
         assert not may_publish(names, service, names.complaint_received)
         assert not may_publish(names, service, names.clock_tick)
         assert may_publish(names, service, names.deadletter(service))
+        for store in SERVICES:  # a relay anchors its own store's chain, nobody else's
+            assert may_publish(names, service, names.checkpoints(store)) == (store == service)
         assert may_publish(names, service, "_INBOX.abc.1"), "replies to the commands it serves"
     assert may_publish(names, "intake-relay", names.event("intake", "ComplaintRegistered"))
     assert may_publish(names, "intake", names.deadletter("telephony"))
