@@ -192,8 +192,7 @@ def permissions(names: Names) -> dict[str, Permissions]:
     found["api"] = Permissions(publish=(names.commands(">"), *api_jetstream(names)), subscribe=(INBOX,))
     found["ops"] = Permissions(
         publish=(
-            "$JS.API.>",
-            "$JS.ACK.>",
+            "$JS.>",  # the whole JetStream API, acknowledgements and flow control (ordered consumers)
             names.telephony_all,
             *(names.events_of(s) for s in SERVICES),
             names.deadletter_all,
