@@ -10,11 +10,14 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from services.reporting.console.assets import STATIC_PREFIX, vendor_url
+from services.reporting.console.labels import LABELS, label
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.globals["static"] = lambda name: f"{STATIC_PREFIX}/{name}"
 templates.env.globals["vendor"] = vendor_url
+templates.env.globals["labels"] = LABELS
+templates.env.globals["label"] = label
 
 # (key, label, href): the navigation of every page, in order. The complaint page (投诉) is reached by
 # number from the search box of the header (`/console/complaints/{no}`), or from a link on another page.

@@ -11,6 +11,14 @@ document.querySelectorAll("form.complaint-search").forEach((form) => {
   });
 });
 
+// Chinese names of codes (labels.py): consoleLabels.name("cause", "quality") → "质量问题".
+const labelTable = JSON.parse(document.getElementById("console-labels")?.textContent || "{}");
+window.consoleLabels = {
+  name(kind, code) {
+    return code === null || code === undefined ? "" : (labelTable[kind] || {})[code] || code;
+  },
+};
+
 // Format helpers: amounts in 元 from fen, times in China time (UTC+08:00).
 window.consoleFormat = {
   yuan(fen) {

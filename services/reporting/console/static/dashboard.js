@@ -5,6 +5,7 @@
 
 (function dashboardPage() {
   const fmt = window.consoleFormat;
+  const zh = window.consoleLabels.name;
   const form = document.getElementById("filters");
   const charts = new Map();
   const REPORTS = ["quality-incidents", "external-failure-cost", "quality-stats"];
@@ -112,13 +113,14 @@
         data.deadlines.items.map((i) => ({ ...i, state: i.state === "breached" ? "已超时" : "4 小时内到期", due_at: fmt.chinaTime(i.due_at) }))),
       el("h2", {}, "未确认的升级"), table([["complaint_no", "投诉编号"], ["rule", "规则"], ["to", "升级至"], ["reason", "原因"],
         ["raised_at", "升级时间"], ["overdue", "确认逾期"]],
-        data.escalations.items.map((i) => ({ ...i, raised_at: fmt.chinaTime(i.raised_at) }))),
+        data.escalations.items.map((i) => ({ ...i, to: zh("role", i.to), raised_at: fmt.chinaTime(i.raised_at) }))),
       el("h2", {}, "逾期未交回的旧件"), table([["complaint_no", "投诉编号"], ["part_id", "旧件"], ["description", "名称"],
         ["engineer", "责任工程师"], ["due_date", "应交回日期"], ["delay_days", "延误天数"]], data.old_parts.overdue_items),
       el("h2", {}, "待审批的出售"), table([["complaint_no", "投诉编号"], ["part_id", "旧件"], ["price_yuan", "价格（元）"],
         ["waiting_for", "待"], ["below_floor", "低于底价"]], data.old_parts.sales_items),
       el("h2", {}, "待审批的报废/处置"), table([["complaint_no", "投诉编号"], ["part_id", "旧件"], ["level", "审批级别"],
-        ["total_yuan", "金额（元）"], ["waiting_for", "待"]], data.old_parts.scrap_items),
+        ["total_yuan", "金额（元）"], ["waiting_for", "待"]],
+        data.old_parts.scrap_items.map((i) => ({ ...i, level: zh("level", i.level) }))),
     );
   }
 
@@ -130,7 +132,8 @@
     kpiCards(data.kpis);
     kpiTrend(data.kpi_trend);
     stackedByQuarter("complaints-by-model", data.complaints_by_quarter, "model", "未知机型");
-    stackedByQuarter("complaints-by-cause", data.complaints_by_quarter, "cause", "未分类");
+    const causes = data.complaints_by_quarter.map((r) => ({ ...r, cause: zh("cause", r.cause || "unclassified") }));
+    stackedByQuarter("complaints-by-cause", causes, "cause", "未分类");
 
     const d = data.deadlines;
     document.getElementById("deadline-summary").textContent =
@@ -149,9 +152,9 @@
 
     const f = data.fines;
     const yuan = (fen) => +(fen / 100).toFixed(2);
-    bars("fines-by-person", f.by_person.map((p) => p.person), [
+    bars("fines-by-person", f.by_person.map((p) => `${p.person}（${zh("role", p.role)}）`), [
       { name: "净额", type: "bar", data: f.by_person.map((p) => yuan(p.net_fen)) }], "元");
-    bars("fines-by-department", f.by_department.map((p) => p.department), [
+    bars("fines-by-department", f.by_department.map((p) => zh("department", p.department)), [
       { name: "净额", type: "bar", data: f.by_department.map((p) => yuan(p.net_fen)) }], "元");
     bars("fines-by-month", f.by_month.map((m) => m.month), [
       { name: "罚款", type: "bar", data: f.by_month.map((m) => yuan(m.levied_fen)) },
