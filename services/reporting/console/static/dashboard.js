@@ -169,7 +169,46 @@
     worklists(data);
   }
 
-  // The quality reports (their own routes); any JSON shape: each array of rows becomes a table.
+  // The quality reports (their own routes, docs/rules.md §6): a chart and a table each; a shape this
+  // page does not know is shown as plain tables.
+  const CLASS_NAMES = { major: "重大", batch: "批量", general: "一般" };
+  const yuanOf = (fen) => +(fen / 100).toFixed(2);
+  const REPORT_VIEWS = {
+    "quality-incidents"(json) {
+      const rows = json.incidents;
+      chart("quality-incidents", { tooltip: {}, xAxis: { type: "category", data: ["重大", "批量", "一般"] },
+        yAxis: { type: "value", name: "起" },
+        series: [{ type: "bar", data: ["major", "batch", "general"].map((c) => json.counts[c] || 0) }] },
+      rows.length > 0);
+      return [el("p", { class: "muted" }, `重大：退货 ≥ ${json.thresholds.major_returns} 件或损失 ≥ ` +
+        `${json.thresholds.major_loss_yuan} 元；批量：同型号同生产日期退回 ≥ ${json.thresholds.batch_returns} 件`),
+      table([["class", "分类"], ["model", "机型"], ["production_date", "生产日期"], ["returns", "退回（台）"],
+        ["complaints", "投诉"], ["loss_yuan", "损失（元）"], ["reasons", "依据"]],
+      rows.map((r) => ({ ...r, class: CLASS_NAMES[r.class] || r.class, reasons: (r.reasons || []).join("；") })))];
+    },
+    "external-failure-cost"(json) {
+      const q = json.quarters;
+      chart("external-failure-cost", { tooltip: { trigger: "axis" }, legend: {},
+        xAxis: { type: "category", data: q.map((r) => r.quarter) }, yAxis: { type: "value", name: "元" },
+        series: [
+          { name: "服务费用", type: "bar", stack: "cost", data: q.map((r) => yuanOf(r.service_fen)) },
+          { name: "配件", type: "bar", stack: "cost", data: q.map((r) => yuanOf(r.parts_fen)) },
+          { name: "收回（收费与索赔）", type: "bar", data: q.map((r) => -yuanOf(r.collected_fen + r.recovered_fen)) },
+          { name: "净额", type: "line", data: q.map((r) => yuanOf(r.net_fen)) },
+        ] }, q.length > 0);
+      return [table([["quarter", "季度"], ["service_yuan", "服务费用"], ["parts_yuan", "配件"], ["gross_yuan", "合计"],
+        ["collected_yuan", "已收费"], ["recovered_yuan", "索赔收回"], ["net_yuan", "净额（元）"]],
+      [...q, { ...json.total, quarter: "合计" }])];
+    },
+    "quality-stats"(json) {
+      const rows = json.rows.map((r) => ({ ...r, cause: zh("cause", r.cause || "unclassified") }));
+      stackedByQuarter("quality-stats", rows, "cause", "未分类");
+      return [table([["quarter", "季度"], ["model", "机型"], ["cause", "原因"], ["complaints", "投诉"],
+        ["faults", "故障"], ["returns", "退回"], ["repairs", "维修"], ["service_at_fault", "服务责任"],
+        ["net_cost_yuan", "净成本（元）"]], rows)];
+    },
+  };
+
   function reportTables(json) {
     const parts = [];
     const asTable = (rows) => {
@@ -183,8 +222,6 @@
       for (const [key, value] of Object.entries(json)) {
         if (Array.isArray(value) && value.every((r) => r && typeof r === "object")) {
           parts.push(el("h3", {}, key), asTable(value));
-        } else if (value === null || typeof value !== "object") {
-          parts.push(el("span", { class: "muted" }, `${key}: ${value}　`));
         }
       }
     }
@@ -203,8 +240,16 @@
       card.dataset.loaded = "false";
       return;
     }
+    const json = await response.json();
+    let parts;
+    try {
+      parts = REPORT_VIEWS[name](json);
+    } catch (error) {
+      console.warn(`report ${name}: unexpected shape, shown as tables`, error);
+      parts = reportTables(json);
+    }
     body.classList.remove("muted");
-    body.replaceChildren(...reportTables(await response.json()));
+    body.replaceChildren(...parts);
     card.dataset.loaded = "true";
   }
 
