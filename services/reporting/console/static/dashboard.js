@@ -41,6 +41,14 @@
     return params;
   }
 
+  // `?as_of=` in the page's address judges deadlines and overdue parts at that time (a simulated clock).
+  function dashboardQuery() {
+    const params = query();
+    const asOf = new URLSearchParams(location.search).get("as_of");
+    if (asOf) params.set("as_of", asOf);
+    return params;
+  }
+
   function fillOptions(select, values) {
     const current = select.value || new URLSearchParams(location.search).get(select.name) || "";
     select.replaceChildren(el("option", { value: "" }, "全部"), ...values.map((v) => el("option", { value: v }, v)));
@@ -263,7 +271,7 @@
     const params = query();
     loading = (async () => {
       try {
-        const response = await fetch(`/api/v1/dashboard?${params}`, { headers: { Accept: "application/json" } });
+        const response = await fetch(`/api/v1/dashboard?${dashboardQuery()}`, { headers: { Accept: "application/json" } });
         if (!response.ok) throw new Error(`dashboard ${response.status}`);
         draw(await response.json());
         document.body.dataset.loaded = String(Date.now());
@@ -283,11 +291,11 @@
   for (const name of ["from", "to"]) form.elements[name].value = initial.get(name) || "";
   form.addEventListener("submit", (event) => {
     event.preventDefault();
-    history.replaceState(null, "", `?${query()}`);
+    history.replaceState(null, "", `?${dashboardQuery()}`);
     load();
   });
   for (const name of ["region", "model"]) form.elements[name].addEventListener("change", () => form.requestSubmit());
   window.addEventListener("resize", () => charts.forEach((c) => c.resize()));
   load();
-  window.onProjectionChange(load, 300);
+  window.onProjectionChange(load, 500);
 })();
