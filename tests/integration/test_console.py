@@ -60,11 +60,18 @@ async def test_a_page_references_only_local_assets_and_each_loads(http: httpx.As
         assert asset.status_code == 200, f"{page}: {url} → {asset.status_code}"
         assert asset.content
     assert "fonts.googleapis" not in response.text
+    csp = response.headers["content-security-policy"]  # the browser itself refuses other origins
+    assert "default-src 'self'" in csp
+    assert "connect-src 'self'" in csp
+    assert "img-src 'self' data: blob:" in csp
     if page == "/docs":
         assert {"/console/vendor/swagger-ui-bundle.js", "/console/vendor/swagger-ui.css"} <= set(urls)
         assert '"validatorUrl": null' in response.text  # no validator badge from validator.swagger.io
     if page == "/redoc":
         assert "/console/vendor/redoc.standalone.js" in urls
+        bundle = (await http.get("/console/vendor/redoc.standalone.js")).text
+        assert "cdn.redoc.ly" not in bundle  # its sidebar logo, served from here instead
+        assert "/console/vendor/favicon-32x32.png" in bundle
     if page == "/":
         assert "/console/vendor/echarts.min.js" in urls
         assert 'lang="zh-CN"' in response.text

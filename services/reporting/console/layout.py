@@ -9,7 +9,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from services.reporting.console.assets import STATIC_PREFIX, vendor_url
+from services.reporting.console.assets import STATIC_PREFIX, vendor_url, with_csp
 from services.reporting.console.labels import LABELS, label
 
 HERE = Path(__file__).parent
@@ -35,4 +35,4 @@ def render(
 ) -> HTMLResponse:
     """One console page: `template` (extending base.html) with the navigation, `active` highlighted."""
     context.update(active=active, title=title, principal=getattr(request.state, "principal", None))
-    return templates.TemplateResponse(request, template, context, status_code=status_code)
+    return with_csp(templates.TemplateResponse(request, template, context, status_code=status_code))
