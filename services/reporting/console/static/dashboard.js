@@ -246,6 +246,7 @@
     if (!response.ok) {
       body.replaceChildren(response.status === 404 ? "报表尚未提供" : `加载失败（${response.status}）`);
       card.dataset.loaded = "false";
+      chart(name, {}, false);
       return;
     }
     const json = await response.json();
@@ -254,6 +255,7 @@
       parts = REPORT_VIEWS[name](json);
     } catch (error) {
       console.warn(`report ${name}: unexpected shape, shown as tables`, error);
+      chart(name, {}, false);
       parts = reportTables(json);
     }
     body.classList.remove("muted");
@@ -275,7 +277,7 @@
         if (!response.ok) throw new Error(`dashboard ${response.status}`);
         draw(await response.json());
         document.body.dataset.loaded = String(Date.now());
-        await Promise.all(REPORTS.map((name) => loadReport(name, params).catch(() => {})));
+        await Promise.all(REPORTS.map((name) => loadReport(name, params).catch(() => chart(name, {}, false))));
       } finally {
         loading = null;
         if (again) {
