@@ -160,7 +160,7 @@
 
     const f = data.fines;
     const yuan = (fen) => +(fen / 100).toFixed(2);
-    bars("fines-by-person", f.by_person.map((p) => `${p.person}（${zh("role", p.role)}）`), [
+    bars("fines-by-person", f.by_person.map((p) => p.person), [
       { name: "净额", type: "bar", data: f.by_person.map((p) => yuan(p.net_fen)) }], "元");
     bars("fines-by-department", f.by_department.map((p) => zh("department", p.department)), [
       { name: "净额", type: "bar", data: f.by_department.map((p) => yuan(p.net_fen)) }], "元");
