@@ -142,3 +142,21 @@ def test_the_whole_dashboard_has_every_panel_even_without_complaints() -> None:
                           "fines", "escalations", "old_parts"}  # fmt: skip
     assert [k["met"] for k in empty["kpis"]] == [None, None, None]
     assert empty["generated_at"] == "2026-11-23T12:00:00+08:00"
+
+
+def test_an_answer_is_reused_only_while_the_read_model_has_not_moved(monkeypatch: Any) -> None:
+    from services.reporting.console import dashboard as route
+
+    clock = [100.0]
+    monkeypatch.setattr(route.time, "monotonic", lambda: clock[0])
+    cache = route.AnswerCache()
+    key = ("2026-11-01", "2026-12-01", None, None, None)
+    cache.put(key, {"intake": 5}, {"complaints": 1})
+    assert cache.get(key, {"intake": 5}, judged_now=True) == {"complaints": 1}
+    assert cache.get(key, {"intake": 6}, judged_now=True) is None  # a new event: computed again
+    clock[0] += route.FRESH_S + 1
+    assert cache.get(key, {"intake": 5}, judged_now=True) is None  # "now" has moved on
+    assert cache.get(key, {"intake": 5}, judged_now=False) == {"complaints": 1}  # a fixed as_of stays valid
+    for i in range(route.CACHED):
+        cache.put(("other", i), {}, {})
+    assert cache.get(key, {"intake": 5}, judged_now=False) is None  # the oldest goes first
