@@ -12,6 +12,7 @@ import time
 from collections.abc import AsyncIterator
 
 import httpx
+import psycopg
 import pytest
 from fastapi import FastAPI
 
@@ -131,3 +132,25 @@ async def test_a_new_event_reaches_the_stream_within_2_s_and_the_dashboard_shows
     dashboard = (await http.get("/api/v1/dashboard", params={"from": "2026-11-01", "to": "2026-12-01"})).json()
     assert dashboard["complaints"] == before + 1
     assert dashboard["filters"] == {"from": "2026-11-01", "to": "2026-12-01", "region": None, "model": None}
+
+
+async def test_the_stream_carries_on_after_its_database_connection_is_killed(
+    system: System, api: FastAPI, http: httpx.AsyncClient, settings: Settings
+) -> None:
+    feed = api.state.change_feed
+    await asyncio.wait_for(feed.listening.wait(), 5)
+    async with http.stream("GET", "/api/v1/events/stream", timeout=15) as stream:
+        lines = stream.aiter_lines()
+        assert (await asyncio.wait_for(next_event(lines), 5))[0] == "ready"
+        async with await psycopg.AsyncConnection.connect(settings.database_url, autocommit=True) as conn:
+            killed = await (
+                await conn.execute(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE query = %s",
+                    (f'LISTEN "{feed.channel}"',),
+                )
+            ).fetchone()
+        assert killed == (1,)
+        # Back within a second or two: it says so (a page re-fetches what it missed), then carries on.
+        assert await asyncio.wait_for(next_event(lines), 5) == ("change", "listening")
+        await system.bus.publish_call(call("CALL-CONSOLE-AFTER-KILL"))
+        assert await asyncio.wait_for(next_event(lines), 5) == ("change", "intake")

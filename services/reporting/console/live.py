@@ -4,6 +4,11 @@ The reporting projection notifies `change_channel(schema)` in the transaction th
 (`change_channel` in application.py), so a notification arrives when the read model already shows the change. One
 listening connection per api process fans each notification out to every open stream; a stream
 whose reader is slow loses notifications, not memory (a page re-fetches everything on the next one).
+When the listening connection drops (PostgreSQL restarted), it reconnects with backoff and sends a
+`change` with data `listening`, so pages re-fetch what they may have missed.
+
+A browser opens the stream with `EventSource`, which sends no custom headers: authentication has to
+accept the page's cookie (or its session) on this route.
 """
 
 from __future__ import annotations
