@@ -8,6 +8,7 @@ directory named by `AFTERSALES_WEB_ASSETS`. Nothing is loaded from outside the s
 from __future__ import annotations
 
 import os
+import sys
 from functools import lru_cache
 from pathlib import Path
 
@@ -42,11 +43,15 @@ CSP = (
 
 
 def node_modules() -> Path:
-    """Where npm installed the libraries: `AFTERSALES_WEB_ASSETS`, else `web/node_modules` of the checkout."""
+    """Where npm installed the libraries: `AFTERSALES_WEB_ASSETS`; else `web/node_modules` of the
+    checkout (an editable install, ./dev); else `web/node_modules` beside the virtualenv (deploy/README.md:
+    /opt/aftersales/venv → /opt/aftersales/web/node_modules)."""
     configured = os.environ.get("AFTERSALES_WEB_ASSETS")
     if configured:
         return Path(configured)
-    return Path(__file__).resolve().parents[3] / "web" / "node_modules"
+    checkout = Path(__file__).resolve().parents[3] / "web" / "node_modules"
+    beside_venv = Path(sys.prefix).parent / "web" / "node_modules"
+    return checkout if checkout.is_dir() or not beside_venv.is_dir() else beside_venv
 
 
 def vendor_url(name: str) -> str:
