@@ -67,7 +67,8 @@ def failure_cost(view: View) -> dict[str, int]:
 def _with_yuan(amounts: dict[str, int]) -> dict[str, Any]:
     out: dict[str, Any] = dict(amounts)
     for key, fen in amounts.items():
-        out[key.removesuffix("_fen") + "_yuan"] = yuan(fen)
+        if key != "complaints":  # a count, not an amount
+            out[key.removesuffix("_fen") + "_yuan"] = yuan(fen)
     return out
 
 

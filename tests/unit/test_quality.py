@@ -128,3 +128,9 @@ def test_incidents_group_returns_by_model_and_production_date_counting_units() -
     major = result["incidents"][0]
     assert (major["loss_fen"], major["loss_yuan"], major["complaint_nos"]) == (2_000_000, "20000.00", ["C1"])
     assert result["incidents"][1]["production_date_basis"] == "acceptance_date"
+
+
+def test_the_complaint_count_is_not_converted_to_yuan() -> None:
+    result = external_failure_cost([view("ONE", "2026-11-23T10:00:00+08:00", dispatch=dispatch(claim=100))])
+    assert "complaints_yuan" not in result["total"]
+    assert all("complaints_yuan" not in q for q in result["quarters"])
