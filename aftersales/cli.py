@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from shared.runtime.settings import Settings
@@ -437,10 +437,21 @@ def cmd_replay(args: argparse.Namespace) -> int:
             print(f"no {args.subject} {args.id} in any event store", file=sys.stderr)
             return 2
         document = as_document(f"{args.subject} {args.id}", steps)
-        if args.json:
+        if args.json:  # the recorded facts as they are (personal data sealed), to re-run elsewhere
             print(json.dumps(document, ensure_ascii=False, indent=2, default=str))
         else:
-            print(render_text(f"{args.subject} {args.id}" + (f" as of {args.as_of}" if args.as_of else ""), steps))
+            from shared.security.keystore import PostgresKeyStore
+            from shared.security.personal import reveal_document, sealed_key_ids
+
+            title = f"{args.subject} {args.id}" + (f" as of {args.as_of}" if args.as_of else "")
+            # PII-VIEW: personal data masked on the command line (`已删除` once erased).
+            keys = PostgresKeyStore(history.settings.database_url, history.settings.names.db_schema("pii"), 1)
+            keys.open()
+            try:
+                live = keys.live_keys(sealed_key_ids([s.envelope.data for s in steps]))
+            finally:
+                keys.close()
+            print(render_text(title, steps, lambda data: reveal_document(data, None, live)))
         return 0 if document["reproduced"] else 1
     finally:
         history.close()
@@ -483,27 +494,38 @@ def cmd_audit_keygen(args: argparse.Namespace) -> int:
 def cmd_dossier(args: argparse.Namespace) -> int:
     from aftersales.replay import History, as_document, complaint_history, dossier_html
     from services.reporting.main import build_store
+    from shared.security.keystore import PostgresKeyStore
+    from shared.security.personal import reveal_with
 
     settings = _settings()
     history = History(settings)
     store = build_store(settings)
+    keys = PostgresKeyStore(settings.database_url, settings.names.db_schema("pii"))
     try:
         steps = complaint_history(history, args.complaint_no)
         if not steps:
             print(f"no complaint {args.complaint_no}", file=sys.stderr)
             return 2
         store.open()
-        view = store.complaint(args.complaint_no)
+        keys.open()
+
+        def shown(document: Any) -> Any:
+            """PII-VIEW: a dossier is handed to other parties, so personal data is masked (`已删除` once erased)."""
+            return reveal_with(keys, document, None)
+
+        view = shown(store.complaint(args.complaint_no))
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
-        document = {**as_document(f"complaint {args.complaint_no}", steps), "view": view}
+        document = shown({**as_document(f"complaint {args.complaint_no}", steps), "view": view})
         (out / f"{args.complaint_no}.json").write_text(
             json.dumps(document, ensure_ascii=False, indent=2, default=str), encoding="utf-8"
         )
-        (out / f"{args.complaint_no}.html").write_text(dossier_html(args.complaint_no, steps, view), encoding="utf-8")
+        page = dossier_html(args.complaint_no, steps, view, shown)
+        (out / f"{args.complaint_no}.html").write_text(page, encoding="utf-8")
         print(f"wrote {out / (args.complaint_no + '.json')} and {out / (args.complaint_no + '.html')}")
         return 0 if document["reproduced"] else 1
     finally:
+        keys.close()
         store.close()
         history.close()
 
@@ -602,6 +624,9 @@ def parser() -> argparse.ArgumentParser:
     from aftersales.calendar import add_parser as add_calendar_parser
 
     add_calendar_parser(sub)
+    from aftersales.privacy import add_parser as add_privacy_parser
+
+    add_privacy_parser(sub)
     return p
 
 

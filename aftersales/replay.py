@@ -206,13 +206,14 @@ def part_history(history: History, part_id: str) -> list[Step]:
 # ---------------------------------------------------------------------------------------- output
 
 
-def render_text(title: str, steps: list[Step]) -> str:
+def render_text(title: str, steps: list[Step], shown: Callable[[Any], Any] = lambda d: d) -> str:
+    """The history as text; `shown` gives the facts as the reader may see them (PII-VIEW)."""
     lines = [title, "=" * len(title)]
     for step in steps:
         e = step.envelope
         local = e.occurred_at.astimezone(CHINA_OFFSET)
         lines.append(f"{local:%Y-%m-%d %H:%M:%S%z}  {step.service:<8} #{step.position:<6} {e.type}  ({e.causation_id})")
-        summary = {k: v for k, v in e.data.items() if k not in ("decisions", "outputs")}
+        summary = shown({k: v for k, v in e.data.items() if k not in ("decisions", "outputs")})
         if summary:
             lines.append("    " + json.dumps(summary, ensure_ascii=False, default=str)[:400])
         for check in step.checks:
@@ -241,8 +242,11 @@ def as_document(subject: str, steps: list[Step]) -> dict[str, Any]:
     }
 
 
-def dossier_html(complaint_no: str, steps: list[Step], view: dict[str, Any] | None) -> str:
-    """A printable dossier to hand to the other party in a dispute."""
+def dossier_html(
+    complaint_no: str, steps: list[Step], view: dict[str, Any] | None, shown: Callable[[Any], Any] = lambda d: d
+) -> str:
+    """A printable dossier to hand to the other party in a dispute; `shown` gives the facts as the
+    reader may see them (personal data masked or `已删除`, PII-VIEW)."""
     esc = html.escape
     rows = []
     for step in steps:
@@ -254,7 +258,7 @@ def dossier_html(complaint_no: str, steps: list[Step], view: dict[str, Any] | No
             f"outputs: {esc(json.dumps(c.recorded, ensure_ascii=False, default=str))}</small></div>"
             for c in step.checks
         )
-        data = {k: v for k, v in e.data.items() if k not in ("decisions", "outputs")}
+        data = shown({k: v for k, v in e.data.items() if k not in ("decisions", "outputs")})
         when = e.occurred_at.astimezone(CHINA_OFFSET).strftime("%Y-%m-%d %H:%M")
         rows.append(
             f"<tr><td>{esc(when)}</td>"

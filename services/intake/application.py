@@ -23,6 +23,7 @@ from services.intake.domain import (
     CommandRejected,
     Complaint,
     Equipment,
+    Erasure,
     VoidNumber,
     calendar_id_for,
     complaint_id_for,
@@ -38,6 +39,9 @@ from shared.events.telephony import ComplaintReceivedV1, SurveyCompletedV1
 from shared.runtime.failures import RetryLater
 from shared.runtime.store import RegisterClaim, RegisterNumbersTaken, Timer, Tracking, recorder_of
 from shared.runtime.timers import fire_due_timers
+from shared.security.keystore import CustomerKeyStore
+from shared.security.personal import phone_subject
+from shared.security.sealing import CustomerErased, Sealer
 from shared.workcal import CalendarRegistry, InvalidSchedule, YearSchedule, with_calendar
 
 NUMBERING_ATTEMPTS = 50
@@ -45,6 +49,7 @@ LOST_NUMBER_REASON = "number taken but never given to a complaint (a retried bat
 
 # Who may do what (docs/rules.md §7).
 CALENDAR_PUBLISHERS = frozenset({"ops"})  # docs/rules.md §9: ops publish the State Council's calendar
+ERASERS = frozenset({"ops"})  # PII-ERASE (docs/rules.md §11): ops carry out a customer's deletion request
 PERMISSIONS: dict[type[cmd.IntakeCommand], frozenset[str]] = {
     cmd.Relay: frozenset({"agent"}),
     cmd.CompleteRecord: frozenset({"agent"}),
@@ -97,6 +102,17 @@ class IntakeApplication(Application[uuid.UUID]):
         self.policy: IntakePolicy = current_policy()
         self.calendars = CalendarRegistry()
         self._numbering = threading.Lock()
+        self.keys: CustomerKeyStore | None = None
+        """PII-SEAL (docs/rules.md §11): the customers' keys; the composition root sets them, and from
+        then on personal data is sealed before anything records it."""
+
+    def use_keys(self, keys: CustomerKeyStore) -> None:
+        self.keys = keys
+
+    def close(self) -> None:
+        super().close()
+        if self.keys is not None:
+            self.keys.close()
 
     # ---------------------------------------------------------------------------- registration
 
@@ -121,6 +137,9 @@ class IntakeApplication(Application[uuid.UUID]):
         fresh = [inbound for key, inbound in unique.items() if key not in existing]
         if not fresh:
             return outcome
+        if self.keys is not None:  # PII-SEAL: before any decision records a field
+            sealed = Sealer(self.keys).seal_calls([i.call for i in fresh])
+            fresh = [InboundCall(call, i.causation_id) for call, i in zip(sealed, fresh, strict=True)]
         extensions = self._extension_days([i.call.equipment.serial for i in fresh])
         try:
             complaints = self._save_numbered(fresh, extensions)
@@ -276,6 +295,23 @@ class IntakeApplication(Application[uuid.UUID]):
         self.calendar_published(schedule)
         return events
 
+    # ------------------------------------------------------------------- personal data (PIPL)
+
+    def erase_personal_data(self, command: cmd.ErasePersonalData, now: dt.datetime, causation_id: str) -> list[str]:
+        """PII-ERASE: destroy every key of the customer with this phone (crypto-shredding) and record
+        `PersonalDataErased` with who asked, why and when; both or neither. Refused when nothing of
+        that phone is held (never held, or erased already)."""
+        if command.actor.role not in ERASERS:
+            raise Forbidden(f"role {command.actor.role!r} may not ErasePersonalData; allowed: ops")
+        if self.keys is None:
+            raise CommandRejected("this intake holds no customer keys")
+        subject = phone_subject(self.keys.index_secret(), command.phone)
+        actor = Actor(command.actor.id, command.actor.role)
+        with self.keys.erasing(subject, now, actor.id) as key_ids:
+            if not key_ids:
+                raise CommandRejected("no personal data is held for this phone (never given, or erased already)")
+            return self._save([Erasure.erase(subject, key_ids, actor, command.reason, now, causation_id)])
+
     # ------------------------------------------------------------------------------ commands
 
     def execute(self, command: cmd.AnyIntakeCommand, now: dt.datetime, causation_id: str) -> list[str]:
@@ -334,6 +370,14 @@ class IntakeApplication(Application[uuid.UUID]):
             # The receiver carries FIN-RELAY-LATE; once known it is not rewritten by a record
             # completion (an unattributed fine is attributed by the branch manager, docs/rules.md §9).
             raise CommandRejected(f"the receiver is already recorded ({complaint.agent_id}); it is not completable")
+        if self.keys is not None:  # PII-SEAL
+            recorded = {"customer.name": complaint.customer.get("name"),
+                        "customer.phone": complaint.customer.get("phone"),
+                        "site.address": complaint.site.get("address")}  # fmt: skip
+            try:
+                fields = Sealer(self.keys).seal_completion(fields, recorded, complaint.call_id)
+            except CustomerErased as exc:
+                raise CommandRejected(str(exc)) from None
         if "equipment.acceptance_date" in fields:
             try:
                 dt.date.fromisoformat(str(fields["equipment.acceptance_date"]))

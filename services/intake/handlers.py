@@ -34,7 +34,7 @@ from prometheus_client import Counter
 
 from services.intake.application import Forbidden, InboundCall, IntakeApplication, RegisterOutcome, UnknownComplaint
 from services.intake.domain import CommandRejected
-from shared.events.commands import CommandReply, decode_calendar_command, decode_intake_command
+from shared.events.commands import CommandReply, decode_calendar_command, decode_erase_command, decode_intake_command
 from shared.events.envelope import Envelope
 from shared.events.subjects import Names
 from shared.events.telephony import ComplaintReceivedV1, PoisonMessage, SurveyCompletedV1, decode_telephony
@@ -161,6 +161,24 @@ def build_router(
 
         errors = CommandErrors(forbidden=(Forbidden,), unknown=(), rejected=(CommandRejected,))
         reply = await execute_command("intake", body, msg.raw_message.reply, decode_calendar_command, run,
+                                      ports.clock, errors)  # fmt: skip
+        if reply.ok:
+            ports.relay_wakeup.set()
+        return _reply.encode(reply)
+
+    @router.subscriber(
+        names.commands("privacy"),
+        decoder=raw_batch,
+        title="intake/privacy",
+        description="ErasePersonalData (request/reply, role ops): destroy a customer's keys (PII-ERASE, "
+        "docs/rules.md §11) and record PersonalDataErased.",
+    )
+    async def on_privacy_command(body: bytes, msg: NatsMessage) -> bytes:
+        def run(command: Any, now: dt.datetime, causation_id: str) -> tuple[str | None, list[str]]:
+            return None, app.erase_personal_data(command, now, causation_id)
+
+        errors = CommandErrors(forbidden=(Forbidden,), unknown=(), rejected=(CommandRejected,))
+        reply = await execute_command("intake", body, msg.raw_message.reply, decode_erase_command, run,
                                       ports.clock, errors)  # fmt: skip
         if reply.ok:
             ports.relay_wakeup.set()

@@ -13,6 +13,7 @@ from shared.runtime.clock import ServiceClock
 from shared.runtime.service import Ports, ServiceRuntime
 from shared.runtime.settings import Settings
 from shared.runtime.store import build_application, recorder_of
+from shared.security.keystore import PostgresKeyStore
 
 SERVICE = "intake"
 
@@ -28,7 +29,10 @@ def build(settings: Settings, run_relay: bool = True, consume: bool = True) -> S
     )
     recorder = recorder_of(app)
     ports = Ports(names, ServiceClock(settings.clock, recorder.load_clock, recorder.save_clock), settings.door_limits)
-    if consume:
+    if consume:  # PII-SEAL (docs/rules.md §11): the customers' keys, a key table beside the stores
+        keys = PostgresKeyStore(settings.database_url, names.db_schema("pii"))
+        keys.open()
+        app.use_keys(keys)
         app.void_lost_numbers(dt.datetime.now(dt.UTC))  # INT-REGISTER: no silent gaps
 
     async def on_tick(now: dt.datetime) -> None:

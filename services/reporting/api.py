@@ -36,6 +36,7 @@ from services.reporting.edge import (
 )
 from services.reporting.health import Check, Health, HealthLimits, default_checks, provisional_calendar_check
 from services.reporting.kpis import compute as compute_kpis
+from services.reporting.privacy import Reader, current_reader, shown_to
 from services.reporting.read_filter import ReadFilter
 from services.reporting.reads import (
     CSV_RESPONSES,
@@ -55,12 +56,18 @@ from services.reporting.reads import (
 from shared.events import commands as cmd
 from shared.events.subjects import Names
 from shared.runtime.calendar_feed import CalendarFeed
+from shared.security.keystore import PostgresKeyStore
+from shared.security.personal import install_key_reader
 from shared.workcal import CalendarRegistry
 
 REGISTER_COLUMNS = (
     "complaint_no", "call_id", "received_at", "kind", "status", "customer", "phone", "model", "serial",
     "region", "distance_km", "cause", "level", "in_warranty", "warranty_until", "record_incomplete", "void_reason",
 )  # fmt: skip
+
+
+Viewer = Annotated[Reader | None, Depends(current_reader)]
+"""PII-VIEW (docs/rules.md §11): who reads, for personal data as they may see it (clear reads logged)."""
 
 
 def register_row(view: dict[str, Any]) -> dict[str, Any]:
@@ -164,11 +171,13 @@ def create_api(
     health_limits: HealthLimits | None = None,
     checks: Sequence[Check] = (),
     calendar_today: Callable[[], dt.date] | None = None,
+    keys_factory: Callable[[ReportingStore], PostgresKeyStore] | None = None,
 ) -> FastAPI:
     """The read API and the staff command routes. `limits` and `health_limits` default to the
     environment (`AFTERSALES_HTTP_*`, `AFTERSALES_HEALTH_*`); `checks` are added to the default
     health checks (see services/reporting/health.py), as is anything added later with
-    `api.state.health.add(check)`."""
+    `api.state.health.add(check)`. `keys_factory` gives the customers' keys (PII-VIEW); by default
+    the key table beside the read model."""
     names = names or Names()
     limits = limits or ApiLimits.from_env()
     health_limits = health_limits or HealthLimits.from_env()
@@ -179,6 +188,10 @@ def create_api(
         store = store_factory()
         await asyncio.to_thread(store.open)
         app.state.store = store
+        keys = (keys_factory or _key_table(names))(store)
+        await asyncio.to_thread(keys.open)
+        app.state.keys = keys
+        install_key_reader(keys)  # `personal_view` in this process (console pages, dossiers)
         options = nats_options or {}
         app.state.nats = await nats.connect(nats_url, max_reconnect_attempts=-1, **options) if nats_url else None
         js = app.state.nats.jetstream(timeout=health_limits.check_timeout_s) if app.state.nats else None
@@ -196,6 +209,8 @@ def create_api(
         if app.state.nats is not None:
             with contextlib.suppress(Exception):
                 await app.state.nats.drain()
+        install_key_reader(None)
+        await asyncio.to_thread(keys.close)
         await asyncio.to_thread(store.close)
 
     api = FastAPI(
@@ -219,6 +234,7 @@ def create_api(
     @api.get("/api/v1/complaints", tags=["complaints"], response_model=None, responses={**READS, **TOTAL_RESPONSES})
     async def complaints(
         request: Request,
+        reader: Viewer,
         where: Annotated[ReadFilter, Depends(register_filter)],
         fmt: FormatQuery = None,
         call_id: str | None = Query(None, min_length=1, description="only the complaint of this telephony call"),
@@ -226,20 +242,26 @@ def create_api(
         offset: int = Query(0, ge=0, le=MAX_INT64),
     ) -> Response:
         """Complaints (whole views) in register order, filtered; `X-Total-Count` is how many match in all.
-        With `call_id`: the complaints of that call (at most one). CSV: the register columns."""
+        With `call_id`: the complaints of that call (at most one). CSV: the register columns. Customer
+        name, phone and address are masked except for the roles that need them (PII-VIEW), `已删除`
+        once erased."""
         where = replace(where, call_id=call_id)
-        views, total = await asyncio.to_thread(store_of(request).register_page, where, limit, offset)
+        stored, total = await asyncio.to_thread(store_of(request).register_page, where, limit, offset)
+        nos = [v["complaint_no"] for v in stored]
+        views: list[dict[str, Any]] = await shown_to(reader, request.app.state.keys, stored, nos, "complaints")
         if wants_csv(request):
             return to_csv([register_row(v) for v in views], REGISTER_COLUMNS, total)
         return JSONResponse(china_times(views), headers={TOTAL_HEADER: str(total)})
 
     @api.get("/api/v1/complaints/{complaint_no}", tags=["complaints"], responses=READS)
-    async def complaint(request: Request, complaint_no: str) -> dict[str, Any]:
-        """One complaint: status, cause, level, warranty, deadlines, dispatch, parts, fines, escalations."""
+    async def complaint(request: Request, complaint_no: str, reader: Viewer) -> dict[str, Any]:
+        """One complaint: status, cause, level, warranty, deadlines, dispatch, parts, fines, escalations.
+        Customer name, phone and address as in `GET /api/v1/complaints` (PII-VIEW)."""
         view = await asyncio.to_thread(store_of(request).complaint, complaint_no)
         if view is None:
             raise HTTPException(status_code=404, detail=f"no complaint {complaint_no}")
-        shown: dict[str, Any] = china_times(view)
+        revealed = await shown_to(reader, request.app.state.keys, view, [complaint_no], "complaint")
+        shown: dict[str, Any] = china_times(revealed)
         return shown
 
     @api.get(
@@ -248,15 +270,19 @@ def create_api(
     )  # fmt: skip
     async def tracking_register(
         request: Request,
+        reader: Viewer,
         where: Annotated[ReadFilter, Depends(register_filter)],
         fmt: FormatQuery = None,
         limit: int = Query(1000, ge=1, le=100_000),
         offset: int = Query(0, ge=0, le=MAX_INT64),
     ) -> Response:
         """客户投诉登记追踪表: every complaint with its classification, warranty and status, filtered;
-        `X-Total-Count` is how many rows match in all."""
+        `X-Total-Count` is how many rows match in all. Customer and phone as in `GET /api/v1/complaints`
+        (PII-VIEW)."""
         views, total = await asyncio.to_thread(store_of(request).register_page, where, limit, offset)
-        rows = [register_row(v) for v in views]
+        plain = [register_row(v) for v in views]
+        nos = [r["complaint_no"] for r in plain]
+        rows: list[dict[str, Any]] = await shown_to(reader, request.app.state.keys, plain, nos, "tracking-register")
         if wants_csv(request):
             return to_csv(rows, REGISTER_COLUMNS, total)
         return JSONResponse(china_times(rows), headers={TOTAL_HEADER: str(total)})
@@ -313,6 +339,13 @@ def create_api(
         return Response(metrics_payload(), media_type=CONTENT_TYPE_LATEST)
 
     return api
+
+
+def _key_table(names: Names) -> Callable[[ReportingStore], PostgresKeyStore]:
+    def build(store: ReportingStore) -> PostgresKeyStore:
+        return PostgresKeyStore(store.database_url, names.db_schema("pii"))
+
+    return build
 
 
 def command_route(api: FastAPI, names: Names, service: str, path: str, command: type[msgspec.Struct]) -> None:

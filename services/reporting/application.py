@@ -44,8 +44,9 @@ def change_channel(schema: str) -> str:
     return f"reporting_changed_{schema}"[:63]
 
 
-NOT_ABOUT_A_COMPLAINT = frozenset({"CalendarPublished"})
-"""Events with no complaint and no register row (the working calendar is policy data, docs/rules.md §9)."""
+NOT_ABOUT_A_COMPLAINT = frozenset({"CalendarPublished", "PersonalDataErased"})
+"""Events with no complaint and no register row (the working calendar is policy data, docs/rules.md §9;
+an erasure destroys keys, and the read model shows `已删除` without changing, docs/rules.md §11)."""
 
 
 class ReportingStore:

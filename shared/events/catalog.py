@@ -282,6 +282,17 @@ class CalendarPublished(msgspec.Struct, frozen=True):
     role: str
 
 
+class PersonalDataErased(msgspec.Struct, frozen=True):
+    """PII-ERASE (docs/rules.md §11): a customer's keys destroyed on their deletion request. `subject`
+    is the keyed index of the customer (an HMAC, never the phone), `key_ids` the keys destroyed."""
+
+    subject: str
+    key_ids: list[str]
+    erased_by: str
+    role: str
+    reason: str
+
+
 for _type, _payload, _summary in (
     ("SurveyRecorded", SurveyRecorded, "A satisfaction survey was recorded (4–5 = satisfied)."),
     ("DeadlineSet", DecisionOutputs, "A deadline was set (INT-RELAY-4WH, INT-REPLY-8WH, INT-LEVELS, WAR-LOANER)."),
@@ -309,6 +320,7 @@ for _type, _payload, _summary in (
     ("EquipmentRepairNoted", EquipmentRepairNoted, "A repair noted in the unit's history."),
     ("EquipmentWarrantyExtended", EquipmentWarrantyExtended, "A unit's warranty extension (WAR-EXTEND-60D)."),
     ("CalendarPublished", CalendarPublished, "A year's working calendar (holidays, 调休) published by ops."),
+    ("PersonalDataErased", PersonalDataErased, "A customer's personal data erased by destroying its keys (PII-ERASE)."),
 ):
     register(EventSpec(_type, 1, _payload, "intake", _summary))
 

@@ -157,6 +157,25 @@ def decode_calendar_command(raw: bytes) -> PublishCalendar:
     return command
 
 
+class ErasePersonalData(msgspec.Struct, frozen=True, tag_field="command", tag="erase_personal_data"):
+    """PII-ERASE (docs/rules.md §11): a customer asked for deletion of their personal data (PIPL).
+    Intake destroys the customer's keys and records `PersonalDataErased` (who, why, when). Role: ops.
+    Sent by `aftersales privacy erase --phone …` on `aftersales.cmd.privacy` (request/reply only:
+    the phone is never stored)."""
+
+    actor: Actor
+    phone: Annotated[str, msgspec.Meta(min_length=3, max_length=40)]
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+
+
+_erase_decoder = msgspec.json.Decoder(ErasePersonalData)
+
+
+def decode_erase_command(raw: bytes) -> ErasePersonalData:
+    command: ErasePersonalData = _erase_decoder.decode(raw)
+    return command
+
+
 def decode_reply(raw: bytes) -> CommandReply:
     reply: CommandReply = _reply_decoder.decode(raw)
     return reply

@@ -8,7 +8,9 @@ import json
 import pytest
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
+from services.intake.application import IntakeApplication
 from services.intake.domain import complaint_id_for
+from shared.security.personal import is_sealed, reveal_with
 from tests.integration.conftest import System
 from tests.support import body, call, wait_until
 
@@ -29,7 +31,11 @@ async def test_one_call_delivered_three_times_is_one_complaint(system: System) -
     found = system.store.complaints_for_call("CALL-20261123-000123")
     assert len(found) == 1
     assert found[0]["complaint_no"].startswith("TS-2026-")
-    assert found[0]["customer"]["name"] == "中铁十局物资公司"
+    name = found[0]["customer"]["name"]
+    assert is_sealed(name)  # PII-SEAL: the read model holds the sealed string; the key opens it
+    assert isinstance(system.intake.app, IntakeApplication)
+    assert system.intake.app.keys is not None
+    assert reveal_with(system.intake.app.keys, name, "tq") == "中铁十局物资公司"
     stream = system.bus.names.events_stream("intake")
     assert await system.bus.stream_count(stream) == 2  # one ComplaintReceived each, published once
 
