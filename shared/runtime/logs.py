@@ -26,6 +26,9 @@ PERSONAL_KEYS = frozenset({
 """Log keys whose values are personal data (or may hold it, like a record completion's `fields`)."""
 
 
+OWN_HANDLER_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
+
+
 def redact_text(text: str) -> str:
     return PHONE_LIKE.sub(REDACTED, text)
 
@@ -82,3 +85,7 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     for handler in logging.getLogger().handlers:
         if not any(isinstance(f, RedactingFilter) for f in handler.filters):
             handler.addFilter(RedactingFilter())
+    for name in OWN_HANDLER_LOGGERS:  # they log through their own handlers, not the root's
+        named = logging.getLogger(name)
+        if not any(isinstance(f, RedactingFilter) for f in named.filters):
+            named.addFilter(RedactingFilter())

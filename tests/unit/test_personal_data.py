@@ -10,6 +10,8 @@ from collections.abc import Iterable, Iterator
 import msgspec
 import pytest
 import structlog
+from hypothesis import given
+from hypothesis import strategies as st
 
 from services.intake.policy import missing_fields
 from shared.events.telephony import ComplaintReceivedV1
@@ -186,6 +188,10 @@ def test_pii_log_configured_logging_redacts_structlog_and_stdlib(capsys: pytest.
         stdlib.addHandler(handler)
         stdlib.warning("insert failed for %s", "13800000001")
         stdlib.removeHandler(handler)
+        uvicorn_error = logging.getLogger("uvicorn.error")
+        uvicorn_error.addHandler(handler)
+        uvicorn_error.error("request from 13900000002 failed")
+        uvicorn_error.removeHandler(handler)
     finally:
         structlog.reset_defaults()
     logged = capsys.readouterr().err + stream.getvalue()
@@ -193,3 +199,19 @@ def test_pii_log_configured_logging_redacts_structlog_and_stdlib(capsys: pytest.
     assert "insert failed for [redacted]" in logged
     assert "13800000001" not in logged
     assert "张三" not in logged
+    assert "request from [redacted] failed" in logged
+    assert "13900000002" not in logged
+
+
+@given(st.text(min_size=1).filter(str.strip), st.sampled_from(["name", "phone", "address"]))
+def test_any_text_seals_and_opens_as_itself_and_its_mask_keeps_at_most_seven_digits(text: str, field: str) -> None:
+    sealed = seal(text, field, KEY)  # type: ignore[arg-type]
+    assert sealed is not None
+    assert open_sealed(sealed, field, KEYS) == text  # type: ignore[arg-type]
+    if field == "phone":
+        assert sum(ch.isdigit() for ch in mask(text, "phone")) <= 7
+
+
+@given(st.from_regex(r"1[3-9][0-9]{9}", fullmatch=True))
+def test_no_mobile_number_survives_redaction(phone: str) -> None:
+    assert phone not in redact_text(f"caller={phone}; 电话{phone}。")
