@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import hmac
 import os
@@ -31,6 +32,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 PersonalField = Literal["name", "phone", "address"]
 SEALED_PREFIX = "pii:v1:"
 ERASED = "已删除"
+UNREADABLE = "***"
+"""Shown for text that looks sealed but does not open (never made by intake): nothing of it is shown."""
 NONCE_BYTES = 12
 KEY_BYTES = 32
 
@@ -81,8 +84,9 @@ def _aad(key_id: str, field: PersonalField) -> bytes:
 
 def seal(value: str | None, field: PersonalField, key: CustomerKey) -> str | None:
     """`value` sealed with `key`. Nothing (None, empty or blank) stays as it is, so a rule that
-    tests presence (INT-REQUIRED) decides the same on the sealed record; a sealed value is kept."""
-    if value is None or not value.strip() or is_sealed(value):
+    tests presence (INT-REQUIRED) decides the same on the sealed record. Anything else is sealed,
+    even text that looks sealed (a caller's input is never trusted to be)."""
+    if value is None or not value.strip():
         return value
     nonce = os.urandom(NONCE_BYTES)
     sealed = AESGCM(key.secret).encrypt(nonce, value.encode(), _aad(key.key_id, field))
@@ -161,7 +165,10 @@ def install_key_reader(reader: KeyReader | None) -> None:
 
 def shown(value: str | None, field: PersonalField, role: str | None, keys: Mapping[str, bytes]) -> str:
     """What `role` is shown of `value`, given the live keys (see `personal_view`)."""
-    clear = reveal(value, field, keys)
+    try:
+        clear = reveal(value, field, keys)
+    except SealedValueError:
+        return UNREADABLE
     if clear is None:
         return ""
     if isinstance(clear, Erased):
@@ -176,7 +183,7 @@ def personal_view(value: str | None, field: PersonalField, role: str | None) -> 
     if value is not None and is_sealed(value):
         if _reader is None:
             raise RuntimeError("no key reader installed (shared.security.personal.install_key_reader)")
-        return shown(value, field, role, _reader.live_keys([key_id_of(value)]))
+        return shown(value, field, role, _reader.live_keys(sealed_key_ids(value)))
     return shown(value, field, role, {})
 
 
@@ -236,7 +243,8 @@ def sealed_key_ids(document: object) -> set[str]:
         item = stack.pop()
         if isinstance(item, str):
             if is_sealed(item):
-                found.add(key_id_of(item))
+                with contextlib.suppress(SealedValueError):
+                    found.add(key_id_of(item))
         elif isinstance(item, Mapping):
             stack.extend(item.values())
         elif isinstance(item, list | tuple):
@@ -273,7 +281,11 @@ def _reveal(item: object, hint: PersonalField | None, role: str | None, keys: Ma
             seen: Revealed) -> object:  # fmt: skip
     if isinstance(item, str):
         if is_sealed(item):
-            opened = open_any(item, keys)
+            try:
+                opened = open_any(item, keys)
+            except SealedValueError:
+                seen.masked += 1
+                return UNREADABLE
             if isinstance(opened, Erased):
                 seen.erased += 1
                 return ERASED

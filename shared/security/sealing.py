@@ -9,7 +9,7 @@ import msgspec
 
 from shared.events.telephony import ComplaintReceivedV1
 from shared.security.keystore import CustomerKeyStore
-from shared.security.personal import COMPLAINT_FIELDS, CustomerKey, customer_subject, is_sealed, key_id_of, seal
+from shared.security.personal import COMPLAINT_FIELDS, CustomerKey, customer_subject, seal, sealed_key_ids
 
 
 class Sealer:
@@ -46,13 +46,12 @@ class Sealer:
         new_phone, recorded_phone = fields.get("customer.phone"), current.get("customer.phone")
         if new_phone is not None and not isinstance(new_phone, str):
             new_phone = msgspec.json.encode(new_phone).decode()
-        if isinstance(new_phone, str) and new_phone.strip() and not is_sealed(new_phone):
+        if isinstance(new_phone, str) and new_phone.strip():
             subject = customer_subject(secret, new_phone, call_id)
             key = self.store.keys_for([subject])[subject]
-            earlier = {key_id_of(v) for v in current.values() if is_sealed(v)}
-            self.store.link(subject, earlier - {key.key_id})
-        elif isinstance(recorded_phone, str) and is_sealed(recorded_phone):
-            key_id = key_id_of(recorded_phone)
+            self.store.link(subject, sealed_key_ids(list(current.values())) - {key.key_id})
+        elif sealed_key_ids(recorded_phone):
+            (key_id,) = sealed_key_ids(recorded_phone)
             live = self.store.live_keys([key_id]).get(key_id)
             if live is None:
                 raise CustomerErased("the customer's personal data was erased; it is not completed again")

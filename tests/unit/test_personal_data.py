@@ -33,8 +33,10 @@ from shared.security.personal import (
     personal_view,
     phone_subject,
     reveal_document,
+    reveal_with,
     seal,
     sealed_key_ids,
+    shown,
 )
 from tests.support import body, call
 
@@ -78,6 +80,15 @@ def test_a_sealed_value_carries_no_clear_text_and_opens_only_as_its_field() -> N
     with pytest.raises(SealedValueError):  # and a key id cannot be swapped
         open_sealed(sealed.replace("pii:v1:k1:", "pii:v1:k2:"), "phone", {"k2": KEY.secret})
     assert seal("13800000001", "phone", KEY) != sealed  # a fresh nonce each time
+    forged = "pii:v1:k1:" + "A" * 40  # a caller's text that looks sealed is sealed all the same
+    assert open_sealed(seal(forged, "name", KEY) or "", "name", KEYS) == forged
+
+
+def test_text_that_looks_sealed_but_does_not_open_shows_nothing_and_breaks_no_read() -> None:
+    for bogus in ("pii:v1:", "pii:v1:k1:", "pii:v1:k1:!!!", "pii:v1:k1:" + "A" * 40):
+        assert shown(bogus, "phone", "tq", KEYS) == "***"
+        assert reveal_document({"customer": {"name": bogus}}, "tq", KEYS) == {"customer": {"name": "***"}}
+        assert reveal_with(Table(KEY), [bogus], "agent") == ["***"]
 
 
 def test_nothing_stays_nothing_so_int_required_decides_the_same_on_sealed_calls() -> None:
