@@ -13,11 +13,14 @@ import argparse
 import asyncio
 import getpass
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from shared.events.commands import Actor, ErasePersonalData, decode_reply
+
+if TYPE_CHECKING:
+    from shared.runtime.settings import Settings
 
 
 async def _send(nats_url: str, subject: str, command: ErasePersonalData, timeout_s: float) -> int:
@@ -36,9 +39,93 @@ async def _send(nats_url: str, subject: str, command: ErasePersonalData, timeout
     return 0
 
 
+ERASED_TOPIC = "services.intake.domain:Erasure.Erased"
+CATCH_UP_S = 10.0
+
+
+def erased_in_store(settings: Settings) -> set[str]:
+    """The key ids every `PersonalDataErased` in intake's store names."""
+    import psycopg
+    from psycopg.sql import SQL, Identifier
+
+    query = SQL("SELECT state FROM {0}.intake_events WHERE topic = %s").format(
+        Identifier(settings.names.db_schema("intake"))
+    )
+    with psycopg.connect(settings.database_url, autocommit=True, connect_timeout=10) as conn:
+        try:
+            rows = conn.execute(query, (ERASED_TOPIC,)).fetchall()
+        except psycopg.errors.UndefinedTable:
+            return set()
+    return {key_id for (state,) in rows for key_id in msgspec.json.decode(bytes(state))["key_ids"]}
+
+
+async def erased_in_stream(settings: Settings) -> set[str]:
+    """The key ids every `PersonalDataErased` on intake's event stream names (an independent copy)."""
+    import nats
+    import nats.js.errors
+    from nats.aio.msg import Msg
+    from nats.js.api import DeliverPolicy
+
+    from shared.events.catalog import PersonalDataErased, payload
+    from shared.events.envelope import decode_envelope
+
+    names = settings.names
+    subject, stream = names.event("intake", "PersonalDataErased"), names.events_stream("intake")
+    nc = await nats.connect(settings.nats_url, connect_timeout=CATCH_UP_S, max_reconnect_attempts=1)
+    try:
+        js = nc.jetstream()
+        try:
+            last = (await js.get_last_msg(stream, subject)).seq or 0
+        except nats.js.errors.NotFoundError:
+            return set()
+        found: set[str] = set()
+        done = asyncio.Event()
+
+        async def collect(msg: Msg) -> None:
+            event = payload(decode_envelope(msg.data))
+            if isinstance(event, PersonalDataErased):
+                found.update(event.key_ids)
+            if msg.metadata.sequence.stream >= last:
+                done.set()
+
+        sub = await js.subscribe(subject, stream=stream, cb=collect, ordered_consumer=True,
+                                 deliver_policy=DeliverPolicy.ALL)  # fmt: skip
+        await asyncio.wait_for(done.wait(), CATCH_UP_S)
+        await sub.unsubscribe()
+        return found
+    finally:
+        await nc.close()
+
+
+def cmd_reapply(args: argparse.Namespace) -> int:
+    """PII-ERASE after restoring a backup of the key table: destroy again every key an erasure
+    recorded (in intake's store or on its event stream) that the restore brought back."""
+    import datetime as dt
+
+    from shared.runtime.settings import Settings
+    from shared.security.keystore import PostgresKeyStore
+
+    settings = Settings.from_env()
+    try:
+        key_ids = erased_in_store(settings) | asyncio.run(erased_in_stream(settings))
+    except (TimeoutError, OSError) as exc:
+        print(f"privacy reapply: could not read every erasure: {exc!r}", file=sys.stderr)
+        return 1
+    keys = PostgresKeyStore(settings.database_url, settings.names.db_schema("pii"), pool_size=1)
+    keys.open()
+    try:
+        destroyed = keys.destroy(key_ids, dt.datetime.now(dt.UTC), args.by or getpass.getuser())
+    finally:
+        keys.close()
+    print(f"{len(key_ids)} keys erased on record; {len(destroyed)} were back and are destroyed again")
+    return 0
+
+
 def cmd_privacy(args: argparse.Namespace) -> int:
     from shared.runtime.settings import Settings
 
+    if args.privacy_command == "reapply":
+        return cmd_reapply(args)
     settings = Settings.from_env()
     command = ErasePersonalData(
         actor=Actor(id=args.by or getpass.getuser(), role="ops"), phone=args.phone, reason=args.reason
@@ -59,3 +146,8 @@ def add_parser(sub: Any) -> None:
     erase.add_argument("--reason", required=True, help="e.g. the customer's deletion request of 2026-11-23")
     erase.add_argument("--timeout", type=float, default=10.0)
     erase.set_defaults(func=cmd_privacy)
+    reapply = privacy_sub.add_parser(
+        "reapply", help="after restoring the key table from a backup: destroy again every key erased on record"
+    )
+    reapply.add_argument("--by", default=None, help="who restores (default: the login name)")
+    reapply.set_defaults(func=cmd_privacy)

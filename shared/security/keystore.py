@@ -102,6 +102,10 @@ class PostgresKeyStore:
                 "INSERT INTO {0}.key_subjects (subject, key_id) SELECT %s, k FROM unnest(%s::text[]) AS k"
                 " ON CONFLICT DO NOTHING"
             ).format(s),
+            "destroy": SQL(
+                "UPDATE {0}.customer_keys SET key = NULL, erased_at = %s, erased_by = %s WHERE key IS NOT NULL"
+                " AND key_id = ANY(%s) RETURNING key_id"
+            ).format(s),
             "erase": SQL(
                 "UPDATE {0}.customer_keys SET key = NULL, erased_at = %s, erased_by = %s WHERE key IS NOT NULL"
                 " AND (subject = %s OR key_id IN (SELECT key_id FROM {0}.key_subjects WHERE subject = %s))"
@@ -166,3 +170,13 @@ class PostgresKeyStore:
         with self.pool.connection() as conn, conn.transaction():
             rows = conn.execute(self._sql["erase"], (at, by, subject, subject)).fetchall()
             yield sorted(r["key_id"] for r in rows)
+
+    def destroy(self, key_ids: Iterable[str], at: dt.datetime, by: str) -> list[str]:
+        """Destroy these keys if they still exist (after a restore: the erasures recorded since);
+        return the ids destroyed now."""
+        ids = sorted(set(key_ids))
+        if not ids:
+            return []
+        with self.pool.connection() as conn:
+            rows = conn.execute(self._sql["destroy"], (at, by, ids)).fetchall()
+        return sorted(r["key_id"] for r in rows)

@@ -17,6 +17,7 @@ import psycopg
 import pytest
 from psycopg.sql import SQL, Identifier
 
+from aftersales.privacy import erased_in_store, erased_in_stream
 from shared.security.personal import ERASED
 from tests.e2e.conftest import Running
 from tests.support import call, service_env, wait_until
@@ -113,6 +114,13 @@ async def test_personal_data_is_sealed_masked_and_erased_while_replay_and_audit_
     logs = "".join(p.log_path.read_text(errors="replace") for p in running.processes.values())
     assert [s for s in secrets if s in logs] == []
 
+    # A backup of the key table, taken before the erasures (restored below).
+    keys_schema = running.settings.names.db_schema("pii")
+    with psycopg.connect(running.settings.database_url, autocommit=True) as conn:
+        backup = conn.execute(
+            SQL("SELECT key_id, key FROM {0}.customer_keys").format(Identifier(keys_schema))
+        ).fetchall()
+
     # PII-ERASE: the customer of pii-1 (asked with another spelling of the number), and of pii-5.
     erased = await cli(running, "privacy", "erase", "--phone", "+86 138-0000-0001", "--by", "dpo-01",
                        "--reason", "客户2026-11-23书面申请删除个人信息")  # fmt: skip
@@ -170,3 +178,19 @@ async def test_personal_data_is_sealed_masked_and_erased_while_replay_and_audit_
     other_page = (tmp_path / f"{views['pii-2']['complaint_no']}.html").read_text(encoding="utf-8")
     assert "李**" in other_page
     assert "李建国" not in other_page
+
+    # The key table restored from the backup brings the erased keys back, until the erasures on
+    # record (intake's store and, independently, its event stream) are applied again.
+    with psycopg.connect(running.settings.database_url, autocommit=True) as conn:
+        for key_id, key in backup:
+            conn.execute(SQL("UPDATE {0}.customer_keys SET key = %s, erased_at = NULL WHERE key_id = %s").format(
+                Identifier(keys_schema)), (key, key_id))  # fmt: skip
+    assert (await running.complaint(first["complaint_no"]))["customer"]["name"] == "王**"
+    on_stream = await erased_in_stream(running.settings)
+    assert on_stream == erased_in_store(running.settings)
+    assert len(on_stream) == 3  # pii-1's key; pii-5's phone key and its call's key
+    reapplied = await cli(running, "privacy", "reapply", "--by", "ops-restore")
+    assert reapplied.returncode == 0, reapplied.stdout + reapplied.stderr
+    assert "3 keys erased on record; 3 were back and are destroyed again" in reapplied.stdout
+    assert (await running.complaint(first["complaint_no"]))["customer"] == {"name": ERASED, "phone": ERASED}
+    assert (await running.complaint(late["complaint_no"]))["customer"] == {"name": ERASED, "phone": ERASED}
