@@ -23,10 +23,12 @@ if TYPE_CHECKING:
     from shared.runtime.settings import Settings
 
 
-async def _send(nats_url: str, subject: str, command: ErasePersonalData, timeout_s: float) -> int:
+async def _send(settings: Settings, command: ErasePersonalData, timeout_s: float) -> int:
     import nats
 
-    nc = await nats.connect(nats_url, connect_timeout=timeout_s, max_reconnect_attempts=1)
+    nc = await nats.connect(settings.nats_url, connect_timeout=timeout_s, max_reconnect_attempts=1,
+                            **settings.nats_options)  # fmt: skip
+    subject = settings.names.commands("privacy")
     try:
         msg = await nc.request(subject, msgspec.json.encode(command), timeout=timeout_s)
     finally:
@@ -71,7 +73,8 @@ async def erased_in_stream(settings: Settings) -> set[str]:
 
     names = settings.names
     subject, stream = names.event("intake", "PersonalDataErased"), names.events_stream("intake")
-    nc = await nats.connect(settings.nats_url, connect_timeout=CATCH_UP_S, max_reconnect_attempts=1)
+    nc = await nats.connect(settings.nats_url, connect_timeout=CATCH_UP_S, max_reconnect_attempts=1,
+                            **settings.nats_options)  # fmt: skip
     try:
         js = nc.jetstream()
         try:
@@ -131,7 +134,7 @@ def cmd_privacy(args: argparse.Namespace) -> int:
         actor=Actor(id=args.by or getpass.getuser(), role="ops"), phone=args.phone, reason=args.reason
     )
     try:
-        return asyncio.run(_send(settings.nats_url, settings.names.commands("privacy"), command, args.timeout))
+        return asyncio.run(_send(settings, command, args.timeout))
     except (TimeoutError, OSError) as exc:
         print(f"privacy erase: intake did not answer: {exc!r}", file=sys.stderr)
         return 1

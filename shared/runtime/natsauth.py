@@ -10,8 +10,9 @@ Who may publish what (subscribing is limited too, so that nobody reads another s
   streams (see `jetstream_api`);
 - `api`: the staff commands `aftersales.cmd.>` (no other user may send them) and read-only JetStream
   (health checks, the calendar feed);
-- `ops` (the operator's commands: dead letters, `reporting rebuild`, `audit verify`, `calendar publish`): JetStream
-  management, dead-letter replay to the original subjects, and `aftersales.cmd.calendar` only.
+- `ops` (the operator's commands: dead letters, `reporting rebuild`, `audit verify`, `calendar publish`,
+  `privacy erase`): JetStream management, dead-letter replay to the original subjects, and
+  `aftersales.cmd.calendar` and `aftersales.cmd.privacy` only.
 
 The embedded `aftersales up` writes this with passwords generated at start-up
 (`EmbeddedNats.start(..., users=...)`); `deploy/nats/users.conf` is the same text with each password
@@ -34,7 +35,7 @@ from shared.runtime.streams import stream_configs
 INBOX = "_INBOX.>"
 
 COMMANDS_SERVED: dict[str, tuple[str, ...]] = {
-    "intake": ("intake", "calendar"),
+    "intake": ("intake", "calendar", "privacy"),
     "dispatch": ("dispatch",),
     "parts": ("parts",),
     "reporting": (),
@@ -197,6 +198,7 @@ def permissions(names: Names) -> dict[str, Permissions]:
             names.deadletter_all,
             names.clock_tick,
             names.commands("calendar"),
+            names.commands("privacy"),  # PII-ERASE: `aftersales privacy erase` (docs/rules.md §11)
         ),
         subscribe=(INBOX,),
     )
