@@ -205,6 +205,7 @@ def test_pii_log_configured_logging_redacts_structlog_and_stdlib(capsys: pytest.
         uvicorn_error.removeHandler(handler)
     finally:
         structlog.reset_defaults()
+        structlog.contextvars.clear_contextvars()
     logged = capsys.readouterr().err + stream.getvalue()
     assert "call_failed" in logged
     assert "insert failed for [redacted]" in logged
