@@ -310,7 +310,7 @@ class IntakeApplication(Application[uuid.UUID]):
         with self.keys.erasing(subject, now, actor.id) as key_ids:
             if not key_ids:
                 raise CommandRejected("no personal data is held for this phone (never given, or erased already)")
-            return self._save([Erasure.erase(subject, key_ids, actor, command.reason, now, causation_id)])
+            return self._save([Erasure.erase(key_ids, actor, command.reason, now, causation_id)])
 
     # ------------------------------------------------------------------------------ commands
 

@@ -815,12 +815,11 @@ ERASURE_NAMESPACE = uuid.UUID("5b8f0c2e-61a4-4d7e-9f3b-0c8a2e7d41b6")
 
 class Erasure(Aggregate):
     """PII-ERASE (docs/rules.md §11): a customer's deletion request under PIPL, carried out by
-    destroying the customer's keys. The record names the customer only by the keyed index (never
-    the phone) and the keys destroyed, with who asked, why and when."""
+    destroying the customer's keys. The record names the keys destroyed, who asked, why and when,
+    and nothing that leads back to the customer (not the phone, not its keyed index)."""
 
     class Erased(Aggregate.Created):
         wire_type: ClassVar[str] = "PersonalDataErased"
-        subject: str
         key_ids: list[str]
         erased_by: str
         role: str
@@ -828,16 +827,14 @@ class Erasure(Aggregate):
         correlation_id: str
         causation_id: str
 
-    def __init__(self, subject: str, key_ids: list[str], erased_by: str, role: str, reason: str,
-                 correlation_id: str, causation_id: str) -> None:  # fmt: skip
-        self.subject = subject
+    def __init__(self, key_ids: list[str], erased_by: str, role: str, reason: str, correlation_id: str,
+                 causation_id: str) -> None:  # fmt: skip
         self.key_ids = key_ids
 
     @classmethod
-    def erase(
-        cls, subject: str, key_ids: list[str], actor: Actor, reason: str, at: dt.datetime, causation_id: str
-    ) -> Erasure:
-        erasure_id = uuid.uuid5(ERASURE_NAMESPACE, f"{subject}:{at.isoformat()}:{causation_id}")
-        return cls._create(cls.Erased, id=erasure_id, timestamp=at, subject=subject, key_ids=sorted(key_ids),
-                           erased_by=actor.id, role=actor.role, reason=reason, correlation_id=f"privacy:{subject[:16]}",
+    def erase(cls, key_ids: list[str], actor: Actor, reason: str, at: dt.datetime, causation_id: str) -> Erasure:
+        keys = sorted(key_ids)
+        erasure_id = uuid.uuid5(ERASURE_NAMESPACE, f"{','.join(keys)}:{at.isoformat()}:{causation_id}")
+        return cls._create(cls.Erased, id=erasure_id, timestamp=at, key_ids=keys, erased_by=actor.id,
+                           role=actor.role, reason=reason, correlation_id=f"privacy:{erasure_id}",
                            causation_id=causation_id)  # fmt: skip

@@ -283,10 +283,9 @@ class CalendarPublished(msgspec.Struct, frozen=True):
 
 
 class PersonalDataErased(msgspec.Struct, frozen=True):
-    """PII-ERASE (docs/rules.md §11): a customer's keys destroyed on their deletion request. `subject`
-    is the keyed index of the customer (an HMAC, never the phone), `key_ids` the keys destroyed."""
+    """PII-ERASE (docs/rules.md §11): a customer's keys destroyed on their deletion request; nothing
+    in it leads back to the customer (neither the phone nor its keyed index)."""
 
-    subject: str
     key_ids: list[str]
     erased_by: str
     role: str

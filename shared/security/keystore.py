@@ -102,15 +102,20 @@ class PostgresKeyStore:
                 "INSERT INTO {0}.key_subjects (subject, key_id) SELECT %s, k FROM unnest(%s::text[]) AS k"
                 " ON CONFLICT DO NOTHING"
             ).format(s),
+            # An erased key keeps no trace of its customer: its subject (the keyed index of the phone,
+            # which the index secret would let anyone holding both test phone numbers against) and
+            # its further subjects go with it.
             "destroy": SQL(
-                "UPDATE {0}.customer_keys SET key = NULL, erased_at = %s, erased_by = %s WHERE key IS NOT NULL"
-                " AND key_id = ANY(%s) RETURNING key_id"
+                "UPDATE {0}.customer_keys SET key = NULL, subject = 'erased:' || key_id, erased_at = %s,"
+                " erased_by = %s WHERE key IS NOT NULL AND key_id = ANY(%s) RETURNING key_id"
             ).format(s),
             "erase": SQL(
-                "UPDATE {0}.customer_keys SET key = NULL, erased_at = %s, erased_by = %s WHERE key IS NOT NULL"
+                "UPDATE {0}.customer_keys SET key = NULL, subject = 'erased:' || key_id, erased_at = %s,"
+                " erased_by = %s WHERE key IS NOT NULL"
                 " AND (subject = %s OR key_id IN (SELECT key_id FROM {0}.key_subjects WHERE subject = %s))"
                 " RETURNING key_id"
             ).format(s),
+            "unlink": SQL("DELETE FROM {0}.key_subjects WHERE subject = %s OR key_id = ANY(%s)").format(s),
         }
 
     def open(self) -> None:
@@ -169,7 +174,9 @@ class PostgresKeyStore:
     def erasing(self, subject: str, at: dt.datetime, by: str) -> Iterator[list[str]]:
         with self.pool.connection() as conn, conn.transaction():
             rows = conn.execute(self._sql["erase"], (at, by, subject, subject)).fetchall()
-            yield sorted(r["key_id"] for r in rows)
+            erased = sorted(r["key_id"] for r in rows)
+            conn.execute(self._sql["unlink"], (subject, erased))
+            yield erased
 
     def destroy(self, key_ids: Iterable[str], at: dt.datetime, by: str) -> list[str]:
         """Destroy these keys if they still exist (after a restore: the erasures recorded since);
@@ -177,6 +184,7 @@ class PostgresKeyStore:
         ids = sorted(set(key_ids))
         if not ids:
             return []
-        with self.pool.connection() as conn:
+        with self.pool.connection() as conn, conn.transaction():
             rows = conn.execute(self._sql["destroy"], (at, by, ids)).fetchall()
+            conn.execute(self._sql["unlink"], ("", ids))
         return sorted(r["key_id"] for r in rows)

@@ -152,6 +152,7 @@ async def test_personal_data_is_sealed_masked_and_erased_while_replay_and_audit_
         ).fetchall()
     assert len(rows) == 2
     assert all("dpo-01" in r[0] and "13800000001" not in r[0] and LATE_PHONE not in r[0] for r in rows)
+    assert all('"subject"' not in r[0] for r in rows)  # not even the keyed index of the phone
     assert any("客户2026-11-23书面申请删除个人信息" in r[0] for r in rows)
 
     # History is not rewritten: every decision still reproduces and every chain still holds.

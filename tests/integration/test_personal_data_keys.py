@@ -6,7 +6,9 @@ import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
+import psycopg
 import pytest
+from psycopg.sql import SQL, Identifier
 
 from services.intake.application import Forbidden, InboundCall, IntakeApplication
 from services.intake.domain import CommandRejected
@@ -15,7 +17,7 @@ from shared.events.telephony import ComplaintReceivedV1, decode_telephony
 from shared.runtime.settings import Settings
 from shared.runtime.store import build_application
 from shared.security.keystore import PostgresKeyStore
-from shared.security.personal import ERASED, is_sealed, key_id_of, reveal_with
+from shared.security.personal import ERASED, is_sealed, key_id_of, phone_subject, reveal_with
 from tests.support import body, call
 
 pytestmark = pytest.mark.integration
@@ -44,7 +46,7 @@ def erase(phone: str, role: str = "ops") -> cmd.ErasePersonalData:
 
 
 def test_one_key_per_customer_erased_only_by_ops_and_a_caller_after_erasure_gets_a_new_key(
-    app: IntakeApplication,
+    app: IntakeApplication, settings: Settings
 ) -> None:
     assert app.keys is not None
     first = app.complaint_by_number(register(app, "k-1", customer={"name": "甲", "phone": "13800000001"}))
@@ -64,6 +66,15 @@ def test_one_key_per_customer_erased_only_by_ops_and_a_caller_after_erasure_gets
     assert reveal_with(app.keys, other.customer, "tq") == {"name": "乙", "phone": "13900000002"}
     with pytest.raises(CommandRejected, match="no personal data"):
         app.erase_personal_data(erase("13800000001"), NOW, "test")
+    subject = phone_subject(app.keys.index_secret(), "13800000001")
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        traces = conn.execute(
+            SQL("SELECT count(*) FROM {0}.customer_keys WHERE subject = %s").format(
+                Identifier(settings.names.db_schema("pii"))
+            ),
+            (subject,),
+        ).fetchone()
+    assert traces == (0,)  # nothing in the key table leads back to the erased phone
 
     again = app.complaint_by_number(register(app, "k-4", customer={"name": "甲", "phone": "13800000001"}))
     assert key_id_of(again.customer["phone"]) != key_id_of(phone)
