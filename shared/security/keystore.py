@@ -15,13 +15,17 @@ Production may keep the keys in a KMS instead: anything with the methods of `Cus
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
 from typing import Any, Protocol
 
 import psycopg
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from psycopg.rows import dict_row
 from psycopg.sql import SQL, Identifier
 from psycopg_pool import ConnectionPool
@@ -61,10 +65,62 @@ class CustomerKeyStore(KeyReader, Protocol):
         ...
 
 
-class PostgresKeyStore:
-    """The key table. Every wait is bounded like the read model's (`wait_s`, statement timeout)."""
+KEK_ENV = "AFTERSALES_PII_KEK_FILE"
+WRAPPED = b"KEK1"
+INDEX_KEY_ID = "pii-index"
 
-    def __init__(self, database_url: str, schema: str, pool_size: int = 2, wait_s: float = 5.0) -> None:
+
+class KeyTableLocked(RuntimeError):
+    """The key table is wrapped with a key-encryption key this process was not given."""
+
+
+def kek_from_env(env: Mapping[str, str] | None = None) -> bytes | None:
+    """The key-encryption key from the file `AFTERSALES_PII_KEK_FILE` names (32 random bytes, base64),
+    or None when unset: then the customers' keys are kept unwrapped."""
+    path = (os.environ if env is None else env).get(KEK_ENV)
+    if not path:
+        return None
+    try:
+        kek = base64.b64decode(Path(path).read_text(encoding="ascii").strip(), validate=True)
+    except (OSError, ValueError) as exc:
+        raise KeyTableLocked(f"{KEK_ENV}={path}: {exc}") from None
+    if len(kek) != KEY_BYTES:
+        raise KeyTableLocked(f"{KEK_ENV}={path}: a key-encryption key is {KEY_BYTES} bytes, base64")
+    return kek
+
+
+class KeyWrap:
+    """Customers' keys and the index secret wrapped with a key-encryption key kept outside the
+    database (AES-256-GCM, the key id as associated data), so a dump with the key table opens nothing."""
+
+    def __init__(self, kek: bytes | None) -> None:
+        self.kek = kek
+
+    def wrap(self, key_id: str, secret: bytes) -> bytes:
+        if self.kek is None:
+            return secret
+        nonce = os.urandom(12)
+        return WRAPPED + nonce + AESGCM(self.kek).encrypt(nonce, secret, key_id.encode())
+
+    def unwrap(self, key_id: str, stored: bytes) -> bytes:
+        if not stored.startswith(WRAPPED) or len(stored) == KEY_BYTES:
+            return stored
+        if self.kek is None:
+            raise KeyTableLocked(f"the customers' keys are wrapped: set {KEK_ENV}")
+        try:
+            return AESGCM(self.kek).decrypt(stored[4:16], stored[16:], key_id.encode())
+        except InvalidTag:
+            raise KeyTableLocked(f"the key-encryption key of {KEK_ENV} does not open the key table") from None
+
+
+class PostgresKeyStore:
+    """The key table. Every wait is bounded like the read model's (`wait_s`, statement timeout).
+    `kek`: the key-encryption key (default: from `AFTERSALES_PII_KEK_FILE`, none if unset)."""
+
+    def __init__(
+        self, database_url: str, schema: str, pool_size: int = 2, wait_s: float = 5.0, kek: bytes | None = None
+    ) -> None:
+        self.wrap = KeyWrap(kek if kek is not None else kek_from_env())
         self.schema = schema
         self.pool: ConnectionPool[psycopg.Connection[dict[str, Any]]] = ConnectionPool(
             database_url,
@@ -125,7 +181,9 @@ class PostgresKeyStore:
             conn.execute(SQL("CREATE SCHEMA IF NOT EXISTS {0}").format(Identifier(self.schema)))
             for statement in DDL:
                 conn.execute(SQL(statement).format(Identifier(self.schema)))
-            conn.execute(self._sql["new_secret"], (os.urandom(KEY_BYTES),))
+            conn.execute(self._sql["new_secret"], (self.wrap.wrap(INDEX_KEY_ID, os.urandom(KEY_BYTES)),))
+        self._secret = None
+        self.index_secret()  # a wrapped table without its key-encryption key fails here, at start
 
     def close(self) -> None:
         self.pool.close()
@@ -136,7 +194,7 @@ class PostgresKeyStore:
                 row = conn.execute(self._sql["secret"]).fetchone()
             if row is None:
                 raise LookupError(f"no index secret in {self.schema}: open() the key store first")
-            self._secret = bytes(row["secret"])
+            self._secret = self.wrap.unwrap(INDEX_KEY_ID, bytes(row["secret"]))
         return self._secret
 
     def keys_for(self, subjects: Sequence[str]) -> dict[str, CustomerKey]:
@@ -148,9 +206,10 @@ class PostgresKeyStore:
                 break
             with self.pool.connection() as conn:
                 conn.execute(self._sql["insert"], ([k.key_id for _, k in fresh], [s for s, _ in fresh],
-                                                   [k.secret for _, k in fresh]))  # fmt: skip
+                                                   [self.wrap.wrap(k.key_id, k.secret) for _, k in fresh]))  # fmt: skip
                 rows = conn.execute(self._sql["live"], ([s for s, _ in fresh],)).fetchall()
-            found.update({r["subject"]: CustomerKey(r["key_id"], bytes(r["key"])) for r in rows})
+            found.update({r["subject"]: CustomerKey(r["key_id"], self.wrap.unwrap(r["key_id"], bytes(r["key"])))
+                          for r in rows})  # fmt: skip
         missing = [s for s in wanted if s not in found]
         if missing:
             raise LookupError(f"{len(missing)} customer keys could not be made")
@@ -162,7 +221,7 @@ class PostgresKeyStore:
             return {}
         with self.pool.connection() as conn:
             rows = conn.execute(self._sql["by_id"], (ids,)).fetchall()
-        return {r["key_id"]: bytes(r["key"]) for r in rows}
+        return {r["key_id"]: self.wrap.unwrap(r["key_id"], bytes(r["key"])) for r in rows}
 
     def link(self, subject: str, key_ids: Iterable[str]) -> None:
         ids = sorted(set(key_ids))

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -16,7 +19,7 @@ from shared.events import commands as cmd
 from shared.events.telephony import ComplaintReceivedV1, decode_telephony
 from shared.runtime.settings import Settings
 from shared.runtime.store import build_application
-from shared.security.keystore import PostgresKeyStore
+from shared.security.keystore import KeyTableLocked, PostgresKeyStore, kek_from_env
 from shared.security.personal import ERASED, is_sealed, key_id_of, phone_subject, reveal_with
 from tests.support import body, call
 
@@ -113,3 +116,46 @@ def test_a_phone_completed_as_a_number_is_sealed_too(app: IntakeApplication) -> 
     phone = app.complaint_by_number(no).customer["phone"]
     assert is_sealed(phone)
     assert reveal_with(app.keys, phone, "tq") == "13600000006"
+
+
+def test_with_a_key_encryption_key_the_table_holds_no_usable_key_and_opens_only_with_it(
+    settings: Settings, tmp_path: Path
+) -> None:
+    kek = os.urandom(32)
+    schema = settings.names.db_schema("pii-kek")
+    wrapped = PostgresKeyStore(settings.database_url, schema, kek=kek)
+    wrapped.open()
+    try:
+        subject = phone_subject(wrapped.index_secret(), "13800000001")
+        key = wrapped.keys_for([subject])[subject]
+        with psycopg.connect(settings.database_url, autocommit=True) as conn:
+            stored = conn.execute(SQL("SELECT key FROM {0}.customer_keys").format(Identifier(schema))).fetchone()
+            secret = conn.execute(SQL("SELECT secret FROM {0}.index_secret").format(Identifier(schema))).fetchone()
+        assert stored is not None
+        assert secret is not None
+        assert key.secret not in bytes(stored[0])
+        assert bytes(secret[0]) != wrapped.index_secret()
+        assert len(bytes(stored[0])) == 64
+    finally:
+        wrapped.close()
+
+    without = PostgresKeyStore(settings.database_url, schema, kek=None)
+    with pytest.raises(KeyTableLocked, match="AFTERSALES_PII_KEK_FILE"):
+        without.open()
+    without.close()
+    kek_file = tmp_path / "kek"
+    kek_file.write_text(base64.b64encode(kek).decode())
+    assert kek_from_env({"AFTERSALES_PII_KEK_FILE": str(kek_file)}) == kek
+    again = PostgresKeyStore(
+        settings.database_url, schema, kek=kek_from_env({"AFTERSALES_PII_KEK_FILE": str(kek_file)})
+    )
+    again.open()
+    try:
+        assert again.live_keys([key.key_id]) == {key.key_id: key.secret}
+        assert phone_subject(again.index_secret(), "13800000001") == subject
+    finally:
+        again.close()
+    other = PostgresKeyStore(settings.database_url, schema, kek=os.urandom(32))
+    with pytest.raises(KeyTableLocked, match="does not open"):
+        other.open()
+    other.close()
