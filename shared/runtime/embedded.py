@@ -151,6 +151,12 @@ class EmbeddedPostgres:
         self._run("initdb", "--auth=trust", "--encoding=utf8", "-U", "postgres")
 
     def up(self) -> None:
+        if self._user() is not None:
+            from pgserver.utils import ensure_prefix_permissions
+
+            # Again at every start: another pytest session resets /tmp/pytest-of-root to 0700 when it
+            # begins, which would shut the server's own user out of its data directory.
+            ensure_prefix_permissions(self.data_dir)
         options = f"-h 127.0.0.1 -p {self.port} -k '' -c max_connections=200"
         self._run("pg_ctl", "-w", "-t", "60", "-o", options, "-l", str(self.data_dir / "log"), "start")
 
