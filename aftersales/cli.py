@@ -119,6 +119,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             timeout_graceful_shutdown=5,
         )
         return 0
+    if args.partitions is not None:  # this instance's share (shared/runtime/partitions.py)
+        os.environ["AFTERSALES_PARTITIONS"] = args.partitions
     asyncio.run(_run_service(args.service, relay=not args.no_relay, consume=not args.relay_only))
     return 0
 
@@ -165,6 +167,24 @@ def _healthy(url: str) -> bool:
         return False
 
 
+def _partition_count(env: dict[str, str], instances: int, data_dir: Path) -> int:
+    """The partition count for `--instances` (`AFTERSALES_PARTITION_COUNT`, default the instances),
+    set in `env` for every child. It is part of the data (positions are kept per partition): the
+    count first used with this data dir is kept in it, and another one is refused."""
+    count = int(env.get("AFTERSALES_PARTITION_COUNT") or (instances if instances > 1 else 1))
+    kept = data_dir / "partition-count"
+    if kept.exists() and int(kept.read_text()) != count:
+        raise SystemExit(
+            f"up: this data dir runs {kept.read_text().strip()} partitions, not {count}: set"
+            f" AFTERSALES_PARTITION_COUNT={kept.read_text().strip()} (README, 'Partitions and instances')"
+        )
+    if count > 1:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        kept.write_text(f"{count}\n")
+    env["AFTERSALES_PARTITION_COUNT"] = str(count)
+    return count
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     """Start every service and keep them running: a child that exits is restarted with backoff
     (`aftersales.processes.Supervisor`); SIGINT/SIGTERM stop them all within seconds.
@@ -172,7 +192,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     The embedded NATS has one user per process (shared/runtime/natsauth.py) with passwords generated
     now, in `<data-dir>/nats-credentials/` (mode 0600); each child gets its own file through
     `AFTERSALES_NATS_CREDENTIALS`. With `NATS_URL` given, the children connect as the environment says."""
-    from aftersales.processes import PROCESSES, Supervisor
+    from aftersales.processes import Supervisor, user_of, with_instances
     from shared.events.subjects import Names
     from shared.runtime.checkpoints import create_key
     from shared.runtime.embedded import EmbeddedNats, free_port, start_postgres
@@ -180,6 +200,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 
     data_dir = Path(args.data_dir).resolve()
     env = dict(os.environ)
+    partition_count = _partition_count(env, args.instances, data_dir)
     nats_server = None
     credentials: dict[str, Path] = {}
     if not env.get("NATS_URL"):
@@ -204,8 +225,9 @@ def cmd_up(args: argparse.Namespace) -> int:
     for stale in metrics_dir.glob("*.db"):
         stale.unlink()
     env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
-    own_user = {name: {"AFTERSALES_NATS_CREDENTIALS": str(credentials[name])} for name in PROCESSES}
-    supervisor = Supervisor(env, child_env=own_user if credentials else None)
+    processes = with_instances(args.instances, partition_count)
+    own_user = {name: {"AFTERSALES_NATS_CREDENTIALS": str(credentials[user_of(name)])} for name in processes}
+    supervisor = Supervisor(env, processes, child_env=own_user if credentials else None)
     stop = False
 
     def request_stop(signum: int, frame: object) -> None:
@@ -297,6 +319,7 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
 
     from services.reporting.handlers import UPSTREAMS
     from services.reporting.main import build_store
+    from shared.runtime.partitions import Partitioning
 
     settings = _settings()
     build_store(settings).drop()
@@ -304,11 +327,14 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     async def reset() -> None:
         nc = await nats.connect(settings.nats_url, **settings.nats_options)
         js = nc.jetstream()
+        partitions = Partitioning.of(settings.partition_count).partitions  # every partition's durable
         for upstream in UPSTREAMS:
-            with contextlib.suppress(nats.js.errors.NotFoundError):
-                await js.delete_consumer(
-                    settings.names.events_stream(upstream), settings.names.durable(f"reporting-{upstream}")
-                )
+            for partition in partitions:
+                with contextlib.suppress(nats.js.errors.NotFoundError):
+                    await js.delete_consumer(
+                        settings.names.events_stream(upstream),
+                        settings.names.durable(partition.durable("reporting", upstream)),
+                    )
         await nc.drain()
 
     asyncio.run(reset())
@@ -538,6 +564,8 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--data-dir", default=".aftersales")
     up.add_argument("--port", type=int, default=None, help="HTTP port (default AFTERSALES_HTTP_PORT or free)")
     up.add_argument("--nats-port", type=int, default=None)
+    up.add_argument("--instances", type=int, default=1,
+                    help="instances of dispatch, parts and reporting each (partitioned by complaint)")  # fmt: skip
     up.add_argument("--demo", action="store_true", help="publish sample calls and show what they became")
     up.add_argument("--exit-after-demo", action="store_true", help=argparse.SUPPRESS)
     up.set_defaults(func=cmd_up)
@@ -546,6 +574,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("service", choices=SERVICES)
     run.add_argument("--no-relay", action="store_true", help="do not publish recorded events")
     run.add_argument("--relay-only", action="store_true", help="only publish recorded events")
+    run.add_argument("--partitions", default=None,
+                     help="partitions this instance owns, e.g. 0-1 (default: AFTERSALES_PARTITIONS, all)")  # fmt: skip
     run.set_defaults(func=cmd_run)
 
     sim = sub.add_parser("simulate", help="publish realistic telephony traffic")

@@ -26,6 +26,34 @@ PROCESSES: dict[str, tuple[str, ...]] = {
     "api": ("run", "api"),
 }
 
+SCALABLE = ("dispatch", "parts", "reporting")
+"""The consuming services that run as several instances, each owning some partitions."""
+
+
+def with_instances(instances: int, count: int) -> dict[str, tuple[str, ...]]:
+    """`PROCESSES` with `instances` of each scalable service sharing `count` partitions: `dispatch`
+    (partition 0's owner, the leader), `dispatch-2`, … each with `--partitions`."""
+    from shared.runtime.partitions import split_owned
+
+    if instances == 1:
+        return dict(PROCESSES)
+    specs = split_owned(count, instances)
+    processes: dict[str, tuple[str, ...]] = {}
+    for name, argv in PROCESSES.items():
+        if name not in SCALABLE:
+            processes[name] = argv
+            continue
+        for i, spec in enumerate(specs):
+            processes[name if i == 0 else f"{name}-{i + 1}"] = (*argv, "--partitions", spec)
+    return processes
+
+
+def user_of(process: str) -> str:
+    """The NATS user of a process of `with_instances` (`dispatch-2` → `dispatch`)."""
+    base, _, number = process.rpartition("-")
+    return base if base in SCALABLE and number.isdigit() else process
+
+
 RESTART_MIN_S = 1.0
 RESTART_MAX_S = 30.0
 HEALTHY_S = 60.0

@@ -143,25 +143,27 @@ class DispatchApplication(Application[uuid.UUID]):
 
     # ----------------------------------------------------------------------- intake's events
 
-    def handle_upstream(self, upstream: str, envelopes: Sequence[Envelope]) -> int:
-        """Apply intake's events exactly once: each batch is saved with its position; an envelope
-        at or below the recorded position was processed before and changes nothing."""
+    def handle_upstream(self, upstream: str, envelopes: Sequence[Envelope], tracking: str | None = None) -> int:
+        """Apply intake's events exactly once: each batch is saved with its position (under
+        `tracking`, a partition's name, default `upstream`); an envelope at or below the recorded
+        position was processed before and changes nothing."""
         recorder = recorder_of(self)
-        done = recorder.max_tracking_id(upstream) or 0
+        tracking = tracking or upstream
+        done = recorder.tracked(tracking, upstream)
         fresh = [e for e in envelopes if e.position > done]
         if not fresh:
             return 0
         try:
-            return self._apply_upstream(upstream, fresh)
+            return self._apply_upstream(upstream, fresh, tracking)
         except IntegrityError:
             pass  # a command or a timer changed one of these cases meanwhile: one by one, reloading
         changed = 0
         for envelope in fresh:
             for _ in range(MAX_RETRIES):
-                if envelope.position <= (recorder.max_tracking_id(upstream) or 0):
+                if envelope.position <= recorder.tracked(tracking, upstream):
                     break
                 try:
-                    changed += self._apply_upstream(upstream, [envelope])
+                    changed += self._apply_upstream(upstream, [envelope], tracking)
                     break
                 except IntegrityError:
                     continue
@@ -171,7 +173,7 @@ class DispatchApplication(Application[uuid.UUID]):
                 raise RetryLater(f"{upstream} #{envelope.position} kept conflicting; retrying later")
         return changed
 
-    def _apply_upstream(self, upstream: str, envelopes: Sequence[Envelope]) -> int:
+    def _apply_upstream(self, upstream: str, envelopes: Sequence[Envelope], tracking: str) -> int:
         cases: dict[str, Case] = {}
         roster: list[Roster | None] = []
 
@@ -220,7 +222,7 @@ class DispatchApplication(Application[uuid.UUID]):
             elif isinstance(p, c.EscalationRaised):
                 step = self._step(p.to, at)
                 changed += case.note_intake_escalation(p.escalation_id, p.trigger_rule, p.to, step, at, cause_id)
-        position = Tracking(upstream, envelopes[-1].position)
+        position = Tracking(tracking, envelopes[-1].position)
         aggregates: list[Any] = list(cases.values())
         if roster and roster[0] is not None:
             aggregates.append(roster[0])

@@ -21,6 +21,7 @@ from shared.events.commands import CommandReply, decode_dispatch_command
 from shared.events.envelope import Envelope
 from shared.events.subjects import Names
 from shared.runtime.commands import CommandErrors, execute_command
+from shared.runtime.partitions import Partitioning
 from shared.runtime.service import Ports, raw_batch
 from shared.runtime.upstream import subscribe_upstream
 from shared.workcal import CalendarOutOfRange
@@ -29,21 +30,27 @@ _reply = msgspec.json.Encoder()
 log = structlog.get_logger()
 
 
-def build_router(app: DispatchApplication, ports: Ports, names: Names, batch_size: int) -> NatsRouter:
+def build_router(
+    app: DispatchApplication, ports: Ports, names: Names, batch_size: int, partitioning: Partitioning | None = None
+) -> NatsRouter:
     router = NatsRouter()
 
-    def on_intake(upstream: str, envelopes: Sequence[Envelope]) -> int:
-        return app.handle_upstream(upstream, envelopes)
+    def on_intake(upstream: str, envelopes: Sequence[Envelope], tracking: str) -> int:
+        return app.handle_upstream(upstream, envelopes, tracking)
 
     subscribe_upstream(
         router, ports, names, "dispatch", "intake", on_intake, batch_size=min(batch_size, 200),
         description="intake's events: complaints received, faults classified (on-site), who pays, and the fines "
-        "and escalations intake raised.",
+        "and escalations intake raised.", partitioning=partitioning,
     )  # fmt: skip
     subscribe_upstream(
         router, ports, names, "dispatch", "parts", on_intake, batch_size=min(batch_size, 200),
         description="old parts' fines (FIN-PART-LATE), noted so they can be disputed and reversed here.",
+        partitioning=partitioning,
     )  # fmt: skip
+
+    if partitioning is not None and not partitioning.leader:
+        return router  # staff commands go to the leader only (its clock follows the ticks)
 
     @router.subscriber(
         names.commands("dispatch"),

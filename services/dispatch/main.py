@@ -33,9 +33,11 @@ def build(settings: Settings, run_relay: bool = True, consume: bool = True) -> S
         if await asyncio.to_thread(app.fire_due, now):
             ports.relay_wakeup.set()
 
-    router = build_router(app, ports, names, settings.batch_size) if consume else None
-    runtime = ServiceRuntime(settings, SERVICE, app, router, ports, on_tick=on_tick if consume else None,
-                             run_relay=run_relay)  # fmt: skip
+    partitioning = settings.partitioning
+    leader = partitioning.leader  # relay, timers and commands: partition 0's owner (shared/runtime/partitions.py)
+    router = build_router(app, ports, names, settings.batch_size, partitioning) if consume else None
+    runtime = ServiceRuntime(settings, SERVICE, app, router, ports, on_tick=on_tick if consume and leader else None,
+                             run_relay=run_relay and leader)  # fmt: skip
     if consume:  # docs/rules.md §9: decide on the calendars ops published
         feed = CalendarFeed(SERVICE, names, app.calendars, app.calendar_published, clock_today(ports.clock))
         runtime.start_hooks.append(feed.start)

@@ -130,8 +130,8 @@ def build_router(
 
         await pipeline.submit(work, done, failed)
 
-    def on_dispatch(upstream: str, envelopes: Sequence[Envelope]) -> int:
-        return app.on_dispatch_events(upstream, envelopes)
+    def on_dispatch(upstream: str, envelopes: Sequence[Envelope], tracking: str) -> int:
+        return app.on_dispatch_events(upstream, envelopes)  # not partitioned: tracked as `upstream`
 
     subscribe_upstream(router, ports, names, "intake", "dispatch", on_dispatch,
                        description="Repair outcomes from dispatch (WAR-EXTEND-60D, WAR-LEMON).")  # fmt: skip

@@ -111,11 +111,13 @@ class PartsApplication(Application[uuid.UUID]):
         """PRT-RECORD on the record as it stands (the fields of 004 附件三)."""
         return decide("PRT-RECORD", {name: record.get(name) for name in RECORD_FIELDS}, self.policy)
 
-    def on_upstream(self, upstream: str, envelopes: Sequence[Envelope]) -> int:
+    def on_upstream(self, upstream: str, envelopes: Sequence[Envelope], tracking: str | None = None) -> int:
         """Consume dispatch's events exactly once: each envelope past the tracked position is saved
-        with `position=Tracking(upstream, envelope.position)`; return how many recorded something."""
+        with `position=Tracking(tracking, envelope.position)` (`tracking`: a partition's name, default
+        `upstream`); return how many recorded something."""
         changed = 0
-        tracked = recorder_of(self).max_tracking_id(upstream) or 0
+        tracking = tracking or upstream
+        tracked = recorder_of(self).tracked(tracking, upstream)
         seen = tracked
         for envelope in envelopes:
             if envelope.position <= seen:
@@ -128,14 +130,14 @@ class PartsApplication(Application[uuid.UUID]):
             if not parts:
                 continue
             try:
-                self._save(parts, position=Tracking(upstream, envelope.position))
+                self._save(parts, position=Tracking(tracking, envelope.position))
             except IntegrityError:
                 continue  # processed meanwhile (another process, or a redelivery)
             tracked = envelope.position
             changed += 1
         if seen > tracked:  # the rest of the batch was nothing for parts: remember it was seen, once
             with contextlib.suppress(IntegrityError):
-                self._save([], position=Tracking(upstream, seen))
+                self._save([], position=Tracking(tracking, seen))
         return changed
 
     def _replaced(self, replaced: PartsReplaced, envelope: Envelope) -> list[OldPart]:

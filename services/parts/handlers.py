@@ -21,6 +21,7 @@ from shared.events.commands import CommandReply, decode_parts_command
 from shared.events.envelope import Envelope
 from shared.events.subjects import Names
 from shared.runtime.commands import CommandErrors, execute_command
+from shared.runtime.partitions import Partitioning
 from shared.runtime.service import Ports, raw_batch
 from shared.runtime.upstream import subscribe_upstream
 
@@ -28,14 +29,20 @@ _reply = msgspec.json.Encoder()
 log = structlog.get_logger()
 
 
-def build_router(app: PartsApplication, ports: Ports, names: Names, batch_size: int) -> NatsRouter:
+def build_router(
+    app: PartsApplication, ports: Ports, names: Names, batch_size: int, partitioning: Partitioning | None = None
+) -> NatsRouter:
     router = NatsRouter()
 
-    def on_dispatch(upstream: str, envelopes: Sequence[Envelope]) -> int:
-        return app.on_upstream(upstream, envelopes)
+    def on_dispatch(upstream: str, envelopes: Sequence[Envelope], tracking: str) -> int:
+        return app.on_upstream(upstream, envelopes, tracking)
 
     subscribe_upstream(router, ports, names, "parts", "dispatch", on_dispatch, batch_size=batch_size,
-                       description="Parts replaced on signed service forms (PartsReplaced → PRT-RECORD).")  # fmt: skip
+                       description="Parts replaced on signed service forms (PartsReplaced → PRT-RECORD).",
+                       partitioning=partitioning)  # fmt: skip
+
+    if partitioning is not None and not partitioning.leader:
+        return router  # staff commands go to the leader only (its clock follows the ticks)
 
     @router.subscriber(
         names.commands("parts"),

@@ -32,5 +32,8 @@ def build(settings: Settings, run_relay: bool = True) -> ServiceRuntime:
         if await asyncio.to_thread(app.fire_due, now):
             ports.relay_wakeup.set()
 
-    router = build_router(app, ports, names, settings.batch_size)
-    return ServiceRuntime(settings, SERVICE, app, router, ports, on_tick=on_tick, run_relay=run_relay)
+    partitioning = settings.partitioning
+    router = build_router(app, ports, names, settings.batch_size, partitioning)
+    leader = partitioning.leader  # relay, timers and commands: partition 0's owner (shared/runtime/partitions.py)
+    return ServiceRuntime(settings, SERVICE, app, router, ports, on_tick=on_tick if leader else None,
+                          run_relay=run_relay and leader)  # fmt: skip

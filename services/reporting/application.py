@@ -88,6 +88,7 @@ class ReportingStore:
             "lock_new": SQL(
                 "INSERT INTO {0}.tracking (upstream, position) VALUES (%s, 0) ON CONFLICT DO NOTHING"
             ).format(s),
+            "floor": SQL("SELECT position FROM {0}.tracking WHERE upstream = %s").format(s),
             "set_position": SQL("UPDATE {0}.tracking SET position = %s WHERE upstream = %s").format(s),
             "docs": SQL("SELECT complaint_no, doc FROM {0}.complaints WHERE complaint_no = ANY(%s)").format(s),
             # One writer per complaint at a time: the three upstream consumers run concurrently.
@@ -169,14 +170,21 @@ class ReportingStore:
         with psycopg.connect(self.database_url, autocommit=True) as conn:
             conn.execute(SQL("DROP SCHEMA IF EXISTS {0} CASCADE").format(Identifier(self.schema)))
 
-    def project(self, upstream: str, envelopes: Sequence[Envelope]) -> int:
-        """Apply a batch from one upstream service in one transaction; return how many were new."""
+    def project(self, upstream: str, envelopes: Sequence[Envelope], tracking: str | None = None) -> int:
+        """Apply a batch from one upstream service in one transaction; return how many were new.
+        The position is kept under `tracking` (a partition's name, `shared/runtime/partitions.py`;
+        default `upstream`), starting after the unpartitioned consumer's."""
         q = self._sql
+        tracking = tracking or upstream
         with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
-            cur.execute(q["lock_new"], (upstream,))
-            cur.execute(q["position"], (upstream,))
+            cur.execute(q["lock_new"], (tracking,))
+            cur.execute(q["position"], (tracking,))
             row = cur.fetchone()
             position = 0 if row is None else int(row["position"])
+            if tracking != upstream:
+                cur.execute(q["floor"], (upstream,))
+                floor = cur.fetchone()
+                position = max(position, 0 if floor is None else int(floor["position"]))
             fresh = [e for e in envelopes if e.position > position]
             if not fresh:
                 return 0
@@ -219,7 +227,7 @@ class ReportingStore:
             ]
             if rows:
                 cur.executemany(q["upsert"], rows)
-            cur.execute(q["set_position"], (max(e.position for e in fresh), upstream))
+            cur.execute(q["set_position"], (max(e.position for e in fresh), tracking))
             cur.execute(q["notify"], (change_channel(self.schema), upstream))
             return len(fresh)
 

@@ -26,10 +26,11 @@ from psycopg import OperationalError
 
 from services.reporting.application import ReportingStore
 from shared.events.catalog import UnknownEventType, payload
-from shared.events.envelope import Envelope, decode_envelope
+from shared.events.envelope import HDR_CORRELATION, Envelope, decode_envelope
 from shared.events.subjects import Names
 from shared.runtime.deadletter import dead_letter
 from shared.runtime.ordering import InOrderGate
+from shared.runtime.partitions import Partition, Partitioning
 from shared.runtime.service import Ports, consumer_config, raw_batch
 
 PROJECTED = Counter("aftersales_reporting_projected_total", "Events applied to the read model", ["upstream"])
@@ -39,17 +40,28 @@ log = structlog.get_logger()
 UPSTREAMS = ("intake", "dispatch", "parts")
 
 
-def build_router(store: ReportingStore, ports: Ports, names: Names, batch_size: int) -> NatsRouter:
+def build_router(
+    store: ReportingStore, ports: Ports, names: Names, batch_size: int, partitioning: Partitioning | None = None
+) -> NatsRouter:
+    """One durable consumer per upstream and owned partition (`shared/runtime/partitions.py`)."""
     router = NatsRouter()
     for upstream in UPSTREAMS:
-        _subscribe(router, store, ports, names, upstream, batch_size)
+        for partition in (partitioning or Partitioning()).partitions:
+            _subscribe(router, store, ports, names, upstream, batch_size, partition)
     return router
 
 
 def _subscribe(
-    router: NatsRouter, store: ReportingStore, ports: Ports, names: Names, upstream: str, batch_size: int
+    router: NatsRouter,
+    store: ReportingStore,
+    ports: Ports,
+    names: Names,
+    upstream: str,
+    batch_size: int,
+    partition: Partition,
 ) -> None:
-    durable = names.durable(f"reporting-{upstream}")
+    durable = names.durable(partition.durable("reporting", upstream))
+    tracking = partition.tracking(upstream)
     gate: list[InOrderGate] = []  # created on the first batch, once the broker is connected
 
     @router.subscriber(
@@ -60,7 +72,7 @@ def _subscribe(
         pull_sub=PullSub(batch_size=batch_size, timeout=0.02, batch=True),
         ack_policy=AckPolicy.MANUAL,
         decoder=raw_batch,
-        title=f"reporting/{upstream}",
+        title=f"reporting/{upstream}" + ("" if partition.count == 1 else f"/p{partition.index}"),
         description=f"Domain events of {upstream}, projected into the registers and KPIs.",
     )
     async def on_events(body: list[bytes], msg: Annotated[NatsBatchMessage, Context("message")]) -> None:
@@ -69,15 +81,21 @@ def _subscribe(
         split = await gate[0].split(list(msg.raw_message))
         envelopes: list[Envelope] = []
         for m in split.ready:
+            key = (m.headers or {}).get(HDR_CORRELATION)
+            if key is not None and not partition.owns(key):
+                continue  # another partition's: settled with the rest, never decoded here
             try:
                 envelope = decode_envelope(m.data)
                 payload(envelope)
             except (msgspec.DecodeError, msgspec.ValidationError, UnknownEventType) as exc:
-                await dead_letter(ports.js, names, "reporting", m, f"undecodable domain event: {exc}")
+                if partition.owns(key or ""):
+                    await dead_letter(ports.js, names, "reporting", m, f"undecodable domain event: {exc}")
+                continue
+            if key is None and not partition.owns(envelope.correlation_id):
                 continue
             envelopes.append(envelope)
         try:
-            applied = await asyncio.to_thread(store.project, upstream, envelopes) if envelopes else 0
+            applied = await asyncio.to_thread(store.project, upstream, envelopes, tracking) if envelopes else 0
         except OperationalError as exc:
             log.warning("projection_retry", upstream=upstream, error=repr(exc))
             await msg.nack(delay=2.0)

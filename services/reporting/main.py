@@ -19,6 +19,6 @@ def build(settings: Settings) -> tuple[ServiceRuntime, ReportingStore]:
     store = build_store(settings)
     store.open()
     ports = Ports(names)
-    router = build_router(store, ports, names, settings.batch_size)
+    router = build_router(store, ports, names, settings.batch_size, settings.partitioning)
     runtime = ServiceRuntime(settings, SERVICE, None, router, ports, on_tick=None, run_relay=False)
     return runtime, store

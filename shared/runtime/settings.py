@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 from shared.events.subjects import Names
 from shared.events.telephony import DoorLimits
 from shared.runtime.natsauth import CredentialsError, NatsCredentials, connect_options
+from shared.runtime.partitions import Partitioning
 
 BROKER_MAX_PAYLOAD = 1024 * 1024
 """NATS `max_payload` (deploy/nats/*.conf and the embedded server's default): no message may be larger."""
@@ -51,9 +52,18 @@ class Settings:
     """Path of the matching public key (PEM) for `audit verify` where the private key is not at hand."""
     checkpoint_interval_s: float = 5.0
     """How often (at most) each relay copies the newest signed checkpoint to the checkpoint stream."""
+    partition_count: int = 1
+    """Partitions of each consuming service's work (`AFTERSALES_PARTITION_COUNT`, the same in every
+    process; `shared/runtime/partitions.py`)."""
+    partitions: str = ""
+    """The partitions this instance owns (`AFTERSALES_PARTITIONS`, e.g. `0-1`; empty: all)."""
     nats_credentials: Path | None = None
     """The file holding the process's NATS user (`AFTERSALES_NATS_CREDENTIALS`, one line
     `user:password`, mode 0600); None: connect without a user."""
+
+    @property
+    def partitioning(self) -> Partitioning:
+        return Partitioning.of(self.partition_count, self.partitions)
 
     def nats_user(self) -> NatsCredentials | None:
         """The user and password in `nats_credentials`, read now (a rotated file is taken at the next connect)."""
@@ -101,6 +111,8 @@ class Settings:
             checkpoint_key=env.get("AFTERSALES_CHECKPOINT_KEY") or None,
             checkpoint_public_key=env.get("AFTERSALES_CHECKPOINT_PUBLIC_KEY") or None,
             checkpoint_interval_s=float(env.get("AFTERSALES_CHECKPOINT_INTERVAL_S", "5")),
+            partition_count=int(env.get("AFTERSALES_PARTITION_COUNT", "1")),
+            partitions=env.get("AFTERSALES_PARTITIONS", ""),
             nats_credentials=nats_credentials(env),
         )
 

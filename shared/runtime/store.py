@@ -421,6 +421,12 @@ class AftersalesRecorder(PostgresProcessRecorder):
                 for r in curs.fetchall()
             }
 
+    def tracked(self, tracking: str, upstream: str) -> int:
+        """The position recorded under `tracking` (a partition's, `shared/runtime/partitions.py`), and
+        at least the one the single consumer of `upstream` recorded before the stream was partitioned."""
+        own = self.max_tracking_id(tracking) or 0
+        return own if tracking == upstream else max(own, self.max_tracking_id(upstream) or 0)
+
     def existing_aggregates(self, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(self._existing, (list(ids),), prepare=True, binary=True)

@@ -38,22 +38,24 @@ from nats.aio.msg import Msg
 from prometheus_client import Counter
 
 from shared.events.catalog import UnknownEventType, payload
-from shared.events.envelope import Envelope, decode_envelope
+from shared.events.envelope import HDR_CORRELATION, Envelope, decode_envelope
 from shared.events.subjects import Names
 from shared.runtime.batches import gives_up, retry_delay, settle_in_order
 from shared.runtime.deadletter import dead_letter
 from shared.runtime.ordering import InOrderGate, Split
+from shared.runtime.partitions import Partition, Partitioning
 from shared.runtime.service import Ports, consumer_config, raw_batch
 
 log = structlog.get_logger()
 STALLED = Counter("aftersales_upstream_stalled", "Retries of an upstream event past MAX_DELIVERIES (never skipped)",
                   ["consumer", "upstream"])  # fmt: skip
 
-UpstreamHandler = Callable[[str, Sequence[Envelope]], int]
-"""(upstream service, envelopes in stream order) -> how many changed something. Runs in a thread;
-raises if it could not apply them (it may have applied a prefix: those are skipped next time)."""
-Unit = tuple[Msg, Envelope | str]
-"""A message and its envelope, or why it could not be decoded."""
+UpstreamHandler = Callable[[str, Sequence[Envelope], str], int]
+"""(upstream service, envelopes in stream order, the name its position is tracked under) -> how many
+changed something. Runs in a thread; raises if it could not apply them (it may have applied a prefix:
+those are skipped next time). Only the envelopes of the consumer's partition are passed."""
+Unit = tuple[Msg, Envelope | str | None]
+"""A message and its envelope, why it could not be decoded, or None: another partition's."""
 
 RETRY_BASE_S = 2.0
 RETRY_CAP_S = 30.0
@@ -69,8 +71,27 @@ def subscribe_upstream(
     handle: UpstreamHandler,
     batch_size: int = 200,
     description: str = "",
+    partitioning: Partitioning | None = None,
 ) -> None:
-    durable = names.durable(f"{consumer}-{upstream}")
+    """One durable consumer per partition this instance owns (`shared/runtime/partitions.py`);
+    without `partitioning`, the single consumer of the whole stream."""
+    for partition in (partitioning or Partitioning()).partitions:
+        _subscribe_partition(router, ports, names, consumer, upstream, handle, batch_size, description, partition)
+
+
+def _subscribe_partition(
+    router: NatsRouter,
+    ports: Ports,
+    names: Names,
+    consumer: str,
+    upstream: str,
+    handle: UpstreamHandler,
+    batch_size: int,
+    description: str,
+    partition: Partition,
+) -> None:
+    durable = names.durable(partition.durable(consumer, upstream))
+    tracking = partition.tracking(upstream)
     gate: list[InOrderGate] = []  # created on the first batch, once the broker is connected
     # Transient failures per stream sequence, counted only when that event itself failed: the
     # events queued behind it are redelivered too, and their num_delivered says nothing about them.
@@ -84,17 +105,18 @@ def subscribe_upstream(
         pull_sub=PullSub(batch_size=batch_size, timeout=0.02, batch=True),
         ack_policy=AckPolicy.MANUAL,
         decoder=raw_batch,
-        title=f"{consumer}/{upstream}",
+        title=f"{consumer}/{upstream}" + ("" if partition.count == 1 else f"/p{partition.index}"),
         description=description or f"Domain events of {upstream} that {consumer} reacts to.",
     )
     async def on_upstream(body: list[bytes], msg: Annotated[NatsBatchMessage, Context("message")]) -> None:
         if not gate:
             gate.append(InOrderGate(ports.js, names.events_stream(upstream), durable))
         split = await gate[0].split(list(msg.raw_message))
-        units = [_decoded(m) for m in split.ready]
+        units = [_decoded(m, partition) for m in split.ready]
 
         def apply(part: Sequence[Unit]) -> int:
-            return handle(upstream, [envelope for _, envelope in part if isinstance(envelope, Envelope)])
+            envelopes = [envelope for _, envelope in part if isinstance(envelope, Envelope)]
+            return handle(upstream, envelopes, tracking) if envelopes else 0
 
         def refused(unit: Unit) -> str | None:
             return unit[1] if isinstance(unit[1], str) else None
@@ -126,10 +148,17 @@ def subscribe_upstream(
             ports.relay_wakeup.set()
 
 
-def _decoded(m: Msg) -> Unit:
+def _decoded(m: Msg, partition: Partition) -> Unit:
+    """The envelope, why it is poison, or None when it belongs to another partition (told by its
+    correlation header, without decoding; poison without one belongs to the partition of "")."""
+    key = (m.headers or {}).get(HDR_CORRELATION)
+    if key is not None and not partition.owns(key):
+        return m, None
     try:
         envelope = decode_envelope(m.data)
         payload(envelope)
     except (msgspec.DecodeError, msgspec.ValidationError, UnknownEventType) as exc:
-        return m, f"undecodable domain event: {exc}"
+        return m, f"undecodable domain event: {exc}" if partition.owns(key or "") else None
+    if key is None and not partition.owns(envelope.correlation_id):
+        return m, None
     return m, envelope
