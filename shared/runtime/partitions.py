@@ -43,8 +43,10 @@ def parse_owned(spec: str, count: int) -> tuple[int, ...]:
     owned: set[int] = set()
     for part in spec.split(","):
         first, _, last = part.strip().partition("-")
+        if not first.isdigit() or not (last or first).isdigit():
+            raise ValueError(f"partitions {part.strip()!r} not within 0-{count - 1}")
         low, high = int(first), int(last or first)
-        if low > high or low < 0 or high >= count:
+        if low > high or high >= count:
             raise ValueError(f"partitions {part.strip()!r} not within 0-{count - 1}")
         owned.update(range(low, high + 1))
     return tuple(sorted(owned))
