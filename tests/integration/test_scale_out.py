@@ -1,0 +1,210 @@
+"""Scale out: two instances each of dispatch, parts and reporting share one stream of complaints,
+partitioned by complaint (shared/runtime/partitions.py); one instance of each is SIGKILLed mid-stream
+and restarted (as its supervisor would). Afterwards nothing is lost or doubled and each complaint's
+events were taken in order: a dispatch case or a read-model view that saw a complaint's fine before
+the complaint itself would miss the fine (dispatch drops it, reporting parks it), so the exact counts
+below also check the order."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+from collections import Counter, defaultdict
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from psycopg.sql import SQL, Identifier
+
+from aftersales.simulate import simulate
+from services.reporting.application import ReportingStore
+from shared.events.envelope import HDR_CORRELATION, HDR_POSITION, HDR_TYPE, decode_envelope
+from shared.runtime.clock import CHINA, encode_tick
+from shared.runtime.partitions import Partition, partition_of
+from shared.runtime.settings import Settings
+from shared.runtime.streams import ensure_streams
+from tests.support import Bus, ServiceProcess, wait_until
+
+pytestmark = pytest.mark.integration
+
+TOTAL = 1_500
+COUNT = 2
+START = dt.datetime(2026, 11, 23, 9, 0, tzinfo=CHINA)
+
+
+@pytest.fixture
+def scaled(settings: Settings) -> Settings:
+    return dataclasses.replace(settings, partition_count=COUNT)
+
+
+@pytest.fixture
+async def bus(scaled: Settings) -> AsyncIterator[Bus]:
+    bus = await Bus.connect(scaled)
+    await ensure_streams(bus.js, scaled.names)
+    yield bus
+    await bus.close()
+
+
+@pytest.fixture
+def processes() -> Iterator[dict[str, ServiceProcess]]:
+    started: dict[str, ServiceProcess] = {}
+    yield started
+    for proc in started.values():
+        proc.stop()
+
+
+@dataclasses.dataclass
+class Message:
+    position: int
+    type: str
+    key: str
+    data: dict[str, Any]
+
+
+async def stream(bus: Bus, service: str) -> list[Message]:
+    """Every message on the service's stream, in stream order."""
+    name = bus.names.events_stream(service)
+    expected = await bus.stream_count(name)
+    sub = await bus.js.pull_subscribe(
+        bus.names.events_of(service), durable=None, stream=name,
+        config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL, ack_policy=AckPolicy.NONE),
+    )  # fmt: skip
+    found: list[Message] = []
+    while len(found) < expected:
+        for m in await sub.fetch(1000, timeout=5):
+            h = m.headers or {}
+            found.append(Message(int(h[HDR_POSITION]), h[HDR_TYPE], h[HDR_CORRELATION], decode_envelope(m.data).data))
+    await sub.unsubscribe()
+    return found
+
+
+def stored_positions(database_url: str, schema: str, service: str) -> list[int]:
+    with psycopg.connect(database_url) as conn:
+        query = SQL("SELECT notification_id FROM {0}.{1} ORDER BY 1").format(
+            Identifier(schema), Identifier(f"{service}_events")
+        )
+        return [row[0] for row in conn.execute(query).fetchall()]
+
+
+def tracked(database_url: str, schema: str, name: str) -> int:
+    with psycopg.connect(database_url) as conn:
+        query = SQL("SELECT coalesce(max(notification_id), 0) FROM {0}.notification_tracking WHERE application_name = %s")
+        row = conn.execute(query.format(Identifier(schema)), (name,)).fetchone()
+        return int(row[0]) if row else 0
+
+
+async def test_two_instances_each_one_killed_mid_stream_nothing_lost_or_doubled(
+    scaled: Settings, bus: Bus, tmp_path: Path, processes: dict[str, ServiceProcess]
+) -> None:
+    env = {"AFTERSALES_PARTITION_COUNT": str(COUNT)}
+
+    def start(name: str, *args: str) -> None:
+        processes[name] = ServiceProcess(scaled, tmp_path, *args, **env).start()
+
+    start("intake", "intake")
+    for service in ("dispatch", "parts", "reporting"):
+        for p in range(COUNT):
+            start(f"{service}-{p}", service, "--partitions", str(p))
+    await bus.js.publish(scaled.names.clock_tick, encode_tick(START))
+    names = scaled.names
+    store = ReportingStore(scaled.database_url, names.db_schema("reporting"))
+    store.open()
+    try:
+        publisher = asyncio.create_task(
+            simulate(scaled.nats_url, names, count=TOTAL, rate=600, duplicate_ratio=0, bad_ratio=0, start=START)
+        )
+
+        async def under_way() -> bool:
+            return store.complaint_count() >= TOTAL // 4
+
+        await wait_until(under_way, timeout_s=120, interval_s=0.05, what="the consumers under way")
+        # Deadlines breached for what is registered so far: fines and escalations interleave with
+        # the complaints still arriving, all of one complaint in one partition.
+        await bus.js.publish(scaled.names.clock_tick, encode_tick(START + dt.timedelta(days=10)))
+        # One of each: a follower of dispatch, the leader of parts (its relay and timers), a reporter.
+        for victim in ("dispatch-1", "parts-0", "reporting-1"):
+            processes[victim].kill()
+        assert store.complaint_count() < TOTAL, "everything was done before the kill: the test proved nothing"
+        await asyncio.sleep(1.0)  # the supervisor's restart delay
+        for victim in ("dispatch-1", "parts-0", "reporting-1"):
+            processes[victim].start()
+        await publisher
+        await bus.js.publish(scaled.names.clock_tick, encode_tick(START + dt.timedelta(days=11)))
+
+        intake_events = await _settled(bus, "intake")
+        fines: dict[str, set[str]] = defaultdict(set)
+        upstream: dict[str, Counter[str]] = defaultdict(Counter)
+        for m in intake_events:
+            upstream[m.key][m.type] += 1
+            if m.type == "FineLevied":
+                fines[m.key].add(m.data["fine_id"])
+        complaints = {m.key for m in intake_events if m.type == "ComplaintReceived"}
+        assert len(complaints) == TOTAL
+        assert sum(len(f) for f in fines.values()) >= TOTAL // 2, "too few fines to show anything"
+
+        async def dispatch_done() -> bool:
+            seen = Counter(m.type for m in await stream(bus, "dispatch"))
+            return seen["IntakeFineNoted"] >= sum(c["FineLevied"] for c in upstream.values())
+
+        await wait_until(dispatch_done, timeout_s=180, interval_s=1.0, what="dispatch noting every fine")
+
+        async def read_model_done() -> bool:
+            return store.complaint_count() >= TOTAL and _fines_in(store, complaints) == dict(fines)
+
+        await wait_until(read_model_done, timeout_s=180, interval_s=1.0, what="the read model complete")
+        await asyncio.sleep(2.0)  # anything doubled would show up now
+        dispatch_events = await stream(bus, "dispatch")
+        noted: dict[str, Counter[str]] = defaultdict(Counter)
+        for m in dispatch_events:
+            noted[m.key][m.type] += 1
+        for key in complaints:  # each complaint's events in dispatch exactly once
+            assert noted[key]["DispatchCaseOpened"] == 1, key
+            assert noted[key]["IntakeFineNoted"] == upstream[key]["FineLevied"], key
+            assert noted[key]["IntakeEscalationNoted"] == upstream[key]["EscalationRaised"], key
+        # What dispatch stored is what its (leader's) relay published, once each.
+        dispatch_schema = names.db_schema("dispatch")
+        assert [m.position for m in dispatch_events] == stored_positions(
+            scaled.database_url, dispatch_schema, "dispatch"
+        )
+        assert store.complaint_count() == TOTAL
+        assert _fines_in(store, complaints) == dict(fines)  # every fine once, on its complaint
+        # Every partition's position is the last event of that partition, in each consuming store.
+        for p in range(COUNT):
+            partition = Partition(p, COUNT)
+            last_intake = max(m.position for m in intake_events if partition_of(m.key, COUNT) == p)
+            assert tracked(scaled.database_url, dispatch_schema, partition.tracking("intake")) == last_intake
+            last_dispatch = max(m.position for m in dispatch_events if partition_of(m.key, COUNT) == p)
+            assert tracked(scaled.database_url, names.db_schema("parts"), partition.tracking("dispatch")) == (
+                last_dispatch
+            )
+            positions = store.positions()
+            assert positions[partition.tracking("intake")] == last_intake
+            assert positions[partition.tracking("dispatch")] == last_dispatch
+    finally:
+        store.close()
+
+
+async def _settled(bus: Bus, service: str) -> list[Message]:
+    """The stream once it has stopped growing for a moment."""
+    last = -1
+    while True:
+        count = await bus.stream_count(bus.names.events_stream(service))
+        if count == last:
+            return await stream(bus, service)
+        last = count
+        await asyncio.sleep(2.0)
+
+
+def _fines_in(store: ReportingStore, complaints: set[str]) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for no in complaints:
+        view = store.complaint(no) or {}
+        ids = [f["fine_id"] for f in view.get("fines", [])]
+        assert len(ids) == len(set(ids)), f"a fine twice on {no}"
+        if ids:
+            found[no] = set(ids)
+    return found
