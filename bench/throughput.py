@@ -212,6 +212,8 @@ class System:
         self.log_dir = servers.tmp / f"logs-{label}"
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.argv: dict[str, tuple[str, ...]] = dict(UP_PROCESSES)
+        """What each process runs (bench/scale.py: several instances of the consuming services)."""
         self.env = dict(os.environ)
         self.env.update(
             NATS_URL=servers.nats_url,
@@ -235,7 +237,7 @@ class System:
         for name in self.PROCESSES:
             with (self.log_dir / f"{name}.log").open("ab") as log:
                 self.procs[name] = subprocess.Popen(
-                    [sys.executable, "-m", "aftersales.cli", *UP_PROCESSES[name]],
+                    [sys.executable, "-m", "aftersales.cli", *self.argv[name]],
                     env=self.env,
                     cwd=REPO,
                     stdout=log,
@@ -339,7 +341,7 @@ class System:
                 with contextlib.suppress(NotFoundError):
                     await js.delete_stream(config.name)
         with psycopg.connect(self.servers.database_url, autocommit=True) as conn:
-            for schema in (self.intake_schema, self.reporting_schema):
+            for schema in (self.names.db_schema(s) for s in ("intake", "dispatch", "parts", "reporting")):
                 conn.execute(SQL("DROP SCHEMA IF EXISTS {0} CASCADE").format(Identifier(schema)))
 
 
@@ -710,9 +712,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--count", type=int, default=20_000, help="complaints in scenario 1 and raw messages/rows")
     p.add_argument("--rate", type=float, default=1000.0, help="complaints per second in scenario 2")
     p.add_argument("--seconds", type=float, default=10.0, help="duration of scenario 2")
+    p.add_argument("--scale", action="store_true",
+                   help="instead: dispatch, parts, reporting with 1, then 2 instances (bench/scale.py)")  # fmt: skip
     args = p.parse_args(argv)
     if args.count < 1 or args.rate <= 0 or args.seconds <= 0:
         p.error("--count, --rate and --seconds must be positive")
+    if args.scale:
+        if str(REPO) not in sys.path:  # run as a script (`./dev bench`): make `bench` importable
+            sys.path.insert(0, str(REPO))
+        from bench.scale import bench_scale
+
+        return asyncio.run(bench_scale(args.count))
     return asyncio.run(bench(args))
 
 
