@@ -9,6 +9,7 @@ import dataclasses
 import datetime as dt
 import json
 import os
+import re
 import signal
 import sys
 import threading
@@ -319,7 +320,7 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
 
     from services.reporting.handlers import UPSTREAMS
     from services.reporting.main import build_store
-    from shared.runtime.partitions import Partitioning
+    from shared.runtime.partitions import Partition
 
     settings = _settings()
     build_store(settings).drop()
@@ -327,14 +328,14 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     async def reset() -> None:
         nc = await nats.connect(settings.nats_url, **settings.nats_options)
         js = nc.jetstream()
-        partitions = Partitioning.of(settings.partition_count).partitions  # every partition's durable
-        for upstream in UPSTREAMS:
-            for partition in partitions:
-                with contextlib.suppress(nats.js.errors.NotFoundError):
-                    await js.delete_consumer(
-                        settings.names.events_stream(upstream),
-                        settings.names.durable(partition.durable("reporting", upstream)),
-                    )
+        for upstream in UPSTREAMS:  # the single consumer and every partition's, whatever the count
+            stream = settings.names.events_stream(upstream)
+            single = settings.names.durable(Partition().durable("reporting", upstream))
+            with contextlib.suppress(nats.js.errors.NotFoundError):
+                for consumer in await js.consumers_info(stream):
+                    name = consumer.name or ""
+                    if name == single or re.fullmatch(re.escape(single) + r"-p\d+", name):
+                        await js.delete_consumer(stream, name)
         await nc.drain()
 
     asyncio.run(reset())
