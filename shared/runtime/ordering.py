@@ -8,7 +8,9 @@ flowing to the new process. This gate restores the order. It starts from the con
 anything beyond a gap unacknowledged (nak with a short delay) until the gap is filled.
 
 Assumes one process per durable consumer, and a stream whose messages all match the consumer's
-filter (true for the per-service event streams: only that service's relay publishes to them).
+filter (true for the per-service event streams: only that service's relay publishes to them). With
+several instances each partition has a durable of its own that reads the whole stream
+(`shared/runtime/partitions.py`), so both still hold.
 """
 
 from __future__ import annotations
