@@ -30,9 +30,11 @@ def up_env(settings: Settings, http_port: int) -> dict[str, str]:
     return env
 
 
-def start_up(env: dict[str, str], data_dir: Path, nats_port: int, log_path: Path) -> subprocess.Popen[bytes]:
+def start_up(
+    env: dict[str, str], data_dir: Path, nats_port: int, log_path: Path, instances: int = 1
+) -> subprocess.Popen[bytes]:
     with log_path.open("ab") as log:
-        argv = ["up", "--data-dir", str(data_dir), "--nats-port", str(nats_port)]
+        argv = ["up", "--data-dir", str(data_dir), "--nats-port", str(nats_port), "--instances", str(instances)]
         return subprocess.Popen([sys.executable, "-m", "aftersales.cli", *argv], env=env, stdout=log,
                                 stderr=subprocess.STDOUT)  # fmt: skip
 
@@ -42,12 +44,16 @@ def tick(env: dict[str, str], iso: str) -> subprocess.CompletedProcess[bytes]:
                           timeout=60, check=False)  # fmt: skip
 
 
-async def test_a_call_becomes_a_complaint_with_one_nats_user_per_process(settings: Settings, tmp_path: Path) -> None:
+@pytest.mark.parametrize("instances", [1, 2])
+async def test_a_call_becomes_a_complaint_with_one_nats_user_per_process(
+    settings: Settings, tmp_path: Path, instances: int
+) -> None:
+    """With `--instances 2`, two instances each of dispatch, parts and reporting, as their services' users."""
     http_port, nats_port = free_port(), free_port()
     data_dir = tmp_path / "up"
     env = up_env(settings, http_port)
     log_path = tmp_path / "up.log"
-    up = start_up(env, data_dir, nats_port, log_path)
+    up = start_up(env, data_dir, nats_port, log_path, instances)
     nats_url = f"nats://127.0.0.1:{nats_port}"
     credentials = data_dir / "nats-credentials"
     store = build_store(settings)
@@ -62,6 +68,7 @@ async def test_a_call_becomes_a_complaint_with_one_nats_user_per_process(setting
 
         await wait_until(healthy, timeout_s=60, interval_s=0.2, what="the read API of `aftersales up`")
         assert "one user per process" in log_path.read_text()
+        assert ("reporting-2=" in log_path.read_text()) == (instances == 2)
 
         # Nobody gets in without a user of the generated ones.
         with pytest.raises(nats.errors.Error, match=r"(?i)authorization"):
