@@ -63,6 +63,8 @@ class Message:
     type: str
     key: str
     data: dict[str, Any]
+    event_id: str
+    causation_id: str
 
 
 async def stream(bus: Bus, service: str) -> list[Message]:
@@ -76,8 +78,9 @@ async def stream(bus: Bus, service: str) -> list[Message]:
     found: list[Message] = []
     while len(found) < expected:
         for m in await sub.fetch(1000, timeout=5):
-            h = m.headers or {}
-            found.append(Message(int(h[HDR_POSITION]), h[HDR_TYPE], h[HDR_CORRELATION], decode_envelope(m.data).data))
+            h, envelope = m.headers or {}, decode_envelope(m.data)
+            found.append(Message(int(h[HDR_POSITION]), h[HDR_TYPE], h[HDR_CORRELATION], envelope.data,
+                                 str(envelope.event_id), envelope.causation_id))  # fmt: skip
     await sub.unsubscribe()
     return found
 
@@ -92,7 +95,9 @@ def stored_positions(database_url: str, schema: str, service: str) -> list[int]:
 
 def tracked(database_url: str, schema: str, name: str) -> int:
     with psycopg.connect(database_url) as conn:
-        query = SQL("SELECT coalesce(max(notification_id), 0) FROM {0}.notification_tracking WHERE application_name = %s")
+        query = SQL(
+            "SELECT coalesce(max(notification_id), 0) FROM {0}.notification_tracking WHERE application_name = %s"
+        )
         row = conn.execute(query.format(Identifier(schema)), (name,)).fetchone()
         return int(row[0]) if row else 0
 
@@ -136,6 +141,7 @@ async def test_two_instances_each_one_killed_mid_stream_nothing_lost_or_doubled(
         await bus.js.publish(scaled.names.clock_tick, encode_tick(START + dt.timedelta(days=11)))
 
         intake_events = await _settled(bus, "intake")
+        dispatch_schema, parts_schema = names.db_schema("dispatch"), names.db_schema("parts")
         fines: dict[str, set[str]] = defaultdict(set)
         upstream: dict[str, Counter[str]] = defaultdict(Counter)
         for m in intake_events:
@@ -156,8 +162,34 @@ async def test_two_instances_each_one_killed_mid_stream_nothing_lost_or_doubled(
             return store.complaint_count() >= TOTAL and _fines_in(store, complaints) == dict(fines)
 
         await wait_until(read_model_done, timeout_s=180, interval_s=1.0, what="the read model complete")
+        dispatch_events = await _settled(bus, "dispatch")
+        last = {
+            (p, service): max([0] + [m.position for m in events if partition_of(m.key, COUNT) == p])
+            for p in range(COUNT)
+            for service, events in (("intake", intake_events), ("dispatch", dispatch_events))
+        }
+
+        def behind() -> dict[str, int]:
+            """How far each consumer's position per partition is from the last event of its partition."""
+            found: dict[str, int] = {}
+            reporting = store.positions()
+            for p in range(COUNT):
+                partition = Partition(p, COUNT)
+                on_intake, on_dispatch = partition.tracking("intake"), partition.tracking("dispatch")
+                found[f"dispatch {p}"] = last[p, "intake"] - tracked(scaled.database_url, dispatch_schema, on_intake)
+                found[f"parts {p}"] = last[p, "dispatch"] - tracked(scaled.database_url, parts_schema, on_dispatch)
+                found[f"reporting/intake {p}"] = last[p, "intake"] - reporting.get(on_intake, 0)
+                found[f"reporting/dispatch {p}"] = last[p, "dispatch"] - reporting.get(on_dispatch, 0)
+            return found
+
+        async def caught_up() -> bool:
+            return all(n <= 0 for n in behind().values())
+
+        await wait_until(caught_up, timeout_s=120, interval_s=1.0, what="every partition's position at its end")
         await asyncio.sleep(2.0)  # anything doubled would show up now
-        dispatch_events = await stream(bus, "dispatch")
+        assert await stream(bus, "dispatch") == dispatch_events  # nothing more came
+        # Every partition's position is exactly the last event of that partition, in each consuming store.
+        assert set(behind().values()) == {0}, behind()
         noted: dict[str, Counter[str]] = defaultdict(Counter)
         for m in dispatch_events:
             noted[m.key][m.type] += 1
@@ -165,25 +197,21 @@ async def test_two_instances_each_one_killed_mid_stream_nothing_lost_or_doubled(
             assert noted[key]["DispatchCaseOpened"] == 1, key
             assert noted[key]["IntakeFineNoted"] == upstream[key]["FineLevied"], key
             assert noted[key]["IntakeEscalationNoted"] == upstream[key]["EscalationRaised"], key
+        # ... and in order: what dispatch recorded for one complaint follows intake's order of its causes.
+        intake_position = {f"intake:{m.event_id}": m.position for m in intake_events}
+        caused: dict[str, list[int]] = defaultdict(list)
+        for m in dispatch_events:
+            if m.causation_id in intake_position:
+                caused[m.key].append(intake_position[m.causation_id])
+        assert sum(len(c) for c in caused.values()) >= TOTAL * 2
+        for key, causes in caused.items():
+            assert causes == sorted(causes), key
         # What dispatch stored is what its (leader's) relay published, once each.
-        dispatch_schema = names.db_schema("dispatch")
         assert [m.position for m in dispatch_events] == stored_positions(
             scaled.database_url, dispatch_schema, "dispatch"
         )
         assert store.complaint_count() == TOTAL
         assert _fines_in(store, complaints) == dict(fines)  # every fine once, on its complaint
-        # Every partition's position is the last event of that partition, in each consuming store.
-        for p in range(COUNT):
-            partition = Partition(p, COUNT)
-            last_intake = max(m.position for m in intake_events if partition_of(m.key, COUNT) == p)
-            assert tracked(scaled.database_url, dispatch_schema, partition.tracking("intake")) == last_intake
-            last_dispatch = max(m.position for m in dispatch_events if partition_of(m.key, COUNT) == p)
-            assert tracked(scaled.database_url, names.db_schema("parts"), partition.tracking("dispatch")) == (
-                last_dispatch
-            )
-            positions = store.positions()
-            assert positions[partition.tracking("intake")] == last_intake
-            assert positions[partition.tracking("dispatch")] == last_dispatch
     finally:
         store.close()
 
