@@ -10,19 +10,32 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import uuid
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import psycopg
 import pytest
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
 from psycopg.sql import SQL, Identifier
 
 from aftersales.simulate import simulate
 from services.reporting.application import ReportingStore
-from shared.events.envelope import HDR_CORRELATION, HDR_POSITION, HDR_TYPE, decode_envelope
+from shared.events.dispatch_events import PartsReplaced, ReplacedPart
+from shared.events.envelope import (
+    HDR_CORRELATION,
+    HDR_MSG_ID,
+    HDR_POSITION,
+    HDR_TYPE,
+    Envelope,
+    decode_envelope,
+    encode_envelope,
+    event_id_for,
+)
 from shared.runtime.clock import CHINA, encode_tick
 from shared.runtime.partitions import Partition, partition_of
 from shared.runtime.settings import Settings
@@ -236,3 +249,92 @@ def _fines_in(store: ReportingStore, complaints: set[str]) -> dict[str, set[str]
         if ids:
             found[no] = set(ids)
     return found
+
+
+PARTS_COMPLAINTS = 400
+
+
+async def test_two_parts_instances_one_killed_mid_stream_every_part_recorded_once(
+    scaled: Settings, bus: Bus, tmp_path: Path, processes: dict[str, ServiceProcess]
+) -> None:
+    """Parts does work only on `PartsReplaced`: dispatch's stream is written here as its relay writes
+    it (as tests/e2e/test_parts.py does), two forms per complaint, while two parts instances record the
+    parts; the leader (partition 0: also the relay) is SIGKILLed mid-stream and restarted."""
+    env = {"AFTERSALES_PARTITION_COUNT": str(COUNT)}
+    for p in range(COUNT):
+        processes[f"parts-{p}"] = ServiceProcess(scaled, tmp_path, "parts", "--partitions", str(p), **env).start()
+    names = scaled.names
+    await bus.js.publish(names.clock_tick, encode_tick(START))
+    parts_schema = names.db_schema("parts")
+
+    def recorded() -> int:
+        try:
+            return len(stored_positions(scaled.database_url, parts_schema, "parts"))
+        except psycopg.errors.UndefinedTable:
+            return 0
+
+    async def started() -> bool:
+        return all([await _exists(bus, f"parts-dispatch-p{p}") for p in range(COUNT)])
+
+    await wait_until(started, timeout_s=60, interval_s=0.2, what="both parts instances consuming")
+    expected: dict[str, str] = {}
+    position = 0
+    for n in range(PARTS_COMPLAINTS):
+        no = f"TS-2026-{n + 1:08d}"
+        for form in range(2):  # the second form of a complaint repeats its first part and adds one
+            position += 1
+            ids = [f"P-{n}-0", f"P-{n}-{form + 1}"]
+            expected.update(dict.fromkeys(ids, no))
+            await _publish_form(bus, position, no, ids)
+        if n == PARTS_COMPLAINTS // 3:
+            await wait_until(lambda: asyncio.to_thread(lambda: recorded() > 0), timeout_s=60, what="parts under way")
+            processes["parts-0"].kill()
+            killed_at = recorded()
+            processes["parts-0"].start()
+
+    async def all_recorded() -> bool:
+        return len({m.data["part_id"] for m in await stream(bus, "parts") if m.type == "PartRecorded"}) >= len(expected)
+
+    await wait_until(all_recorded, timeout_s=180, interval_s=1.0, what="every part recorded and published")
+    await asyncio.sleep(2.0)
+    published = await stream(bus, "parts")
+    records = [(m.data["part_id"], m.key) for m in published if m.type == "PartRecorded"]
+    assert sorted(records) == sorted(expected.items())  # each part once, on its complaint
+    assert [m.position for m in published] == stored_positions(scaled.database_url, parts_schema, "parts")
+    assert 0 < killed_at < len(published) // 2, "killed before it began or after it was done: proved nothing"
+    for p in range(COUNT):
+        partition = Partition(p, COUNT)
+        last = max(i + 1 for i in range(position) if partition_of(f"TS-2026-{i // 2 + 1:08d}", COUNT) == p)
+        assert tracked(scaled.database_url, parts_schema, partition.tracking("dispatch")) == last
+
+
+async def _exists(bus: Bus, durable: str) -> bool:
+    try:
+        await bus.js.consumer_info(bus.names.events_stream("dispatch"), bus.names.durable(durable))
+    except NotFoundError:
+        return False
+    return True
+
+
+async def _publish_form(bus: Bus, position: int, complaint_no: str, part_ids: list[str]) -> None:
+    at = START + dt.timedelta(days=1)
+    form = PartsReplaced(complaint_no=complaint_no, dispatch_id=f"D-{position}", completed_at=at,
+                         parts=[_replaced(part_id) for part_id in part_ids])  # fmt: skip
+    aggregate_id = uuid.uuid5(uuid.NAMESPACE_URL, f"form-{position}")
+    envelope = Envelope(
+        event_id=event_id_for(aggregate_id, 1), type="PartsReplaced", version=1, occurred_at=at, service="dispatch",
+        position=position, aggregate_id=aggregate_id, aggregate_version=1, correlation_id=complaint_no,
+        causation_id="test:dispatch", data=msgspec.to_builtins(form),
+    )  # fmt: skip
+    headers = {HDR_MSG_ID: str(envelope.event_id), HDR_POSITION: str(position), HDR_TYPE: "PartsReplaced",
+               HDR_CORRELATION: complaint_no}  # fmt: skip
+    await bus.js.publish(bus.names.event("dispatch", "PartsReplaced"), encode_envelope(envelope), headers=headers)
+
+
+def _replaced(part_id: str) -> ReplacedPart:
+    return ReplacedPart(
+        part_id=part_id, dispatch_order_no="PG-20261124-001", equipment_no="QY25K-2024-00871",
+        material_code="M-OILCYL-25", description="主臂伸缩油缸", quantity=1, unit_price_fen=1_250_000,
+        total_fen=1_250_000, responsible_engineer="eng-9", region="四川", fault="油缸内泄", return_to_hq=True,
+        completed_on=dt.date(2026, 11, 24),
+    )  # fmt: skip
