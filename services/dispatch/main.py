@@ -10,6 +10,7 @@ from services.dispatch.handlers import build_router
 from shared.runtime.calendar_feed import CalendarFeed, clock_today
 from shared.runtime.checkpoints import signer_for
 from shared.runtime.clock import ServiceClock
+from shared.runtime.leases import keeper, ownership
 from shared.runtime.service import Ports, ServiceRuntime
 from shared.runtime.settings import Settings
 from shared.runtime.store import build_application, recorder_of
@@ -33,11 +34,17 @@ def build(settings: Settings, run_relay: bool = True, consume: bool = True) -> S
         if await asyncio.to_thread(app.fire_due, now):
             ports.relay_wakeup.set()
 
-    partitioning = settings.partitioning
+    partitioning, leases = settings.partitioning, None
+    if settings.dynamic_partitions:  # fenced leases (shared/runtime/leases.py)
+        partitioning, leases = ownership(settings.database_url, names.db_schema(SERVICE), settings.partition_count,
+                                         settings.lease_ttl_s)  # fmt: skip
+        recorder.fences.update(leases.fences(("intake", "parts")))
     leader = partitioning.leader  # relay, timers and commands: partition 0's owner (shared/runtime/partitions.py)
     router = build_router(app, ports, names, settings.batch_size, partitioning) if consume else None
     runtime = ServiceRuntime(settings, SERVICE, app, router, ports, on_tick=on_tick if consume and leader else None,
                              run_relay=run_relay and leader)  # fmt: skip
+    if leases is not None:
+        runtime.start_hooks.append(keeper(leases))
     if consume:  # docs/rules.md §9: decide on the calendars ops published
         feed = CalendarFeed(SERVICE, names, app.calendars, app.calendar_published, clock_today(ports.clock))
         runtime.start_hooks.append(feed.start)

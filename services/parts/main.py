@@ -9,6 +9,7 @@ from services.parts.application import PartsApplication
 from services.parts.handlers import build_router
 from shared.runtime.checkpoints import signer_for
 from shared.runtime.clock import ServiceClock
+from shared.runtime.leases import keeper, ownership
 from shared.runtime.service import Ports, ServiceRuntime
 from shared.runtime.settings import Settings
 from shared.runtime.store import build_application, recorder_of
@@ -32,8 +33,15 @@ def build(settings: Settings, run_relay: bool = True) -> ServiceRuntime:
         if await asyncio.to_thread(app.fire_due, now):
             ports.relay_wakeup.set()
 
-    partitioning = settings.partitioning
+    partitioning, leases = settings.partitioning, None
+    if settings.dynamic_partitions:  # fenced leases (shared/runtime/leases.py)
+        partitioning, leases = ownership(settings.database_url, names.db_schema(SERVICE), settings.partition_count,
+                                         settings.lease_ttl_s)  # fmt: skip
+        recorder.fences.update(leases.fences(("dispatch",)))
     router = build_router(app, ports, names, settings.batch_size, partitioning)
     leader = partitioning.leader  # relay, timers and commands: partition 0's owner (shared/runtime/partitions.py)
-    return ServiceRuntime(settings, SERVICE, app, router, ports, on_tick=on_tick if leader else None,
-                          run_relay=run_relay and leader)  # fmt: skip
+    runtime = ServiceRuntime(settings, SERVICE, app, router, ports, on_tick=on_tick if leader else None,
+                             run_relay=run_relay and leader)  # fmt: skip
+    if leases is not None:
+        runtime.start_hooks.append(keeper(leases))
+    return runtime

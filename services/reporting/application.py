@@ -24,6 +24,7 @@ from services.reporting.read_filter import ReadFilter
 from shared.events import catalog as c
 from shared.events.dispatch_events import ROSTER_CORRELATION
 from shared.events.envelope import Envelope, decode_envelope, encode_envelope
+from shared.runtime.leases import LeaseLost, fence_check
 from shared.runtime.store import DDL_LOCK_CLASS
 
 _json = msgspec.json.Encoder()
@@ -65,6 +66,8 @@ class ReportingStore:
     ) -> None:
         self.database_url = database_url
         self.schema = schema
+        self.fences: dict[str, tuple[int, str, int]] = {}
+        """tracking name → (partition, owner, epoch): the lease a position write needs (shared/runtime/leases.py)."""
         self.pool: ConnectionPool[psycopg.Connection[dict[str, Any]]] = ConnectionPool(
             database_url,
             min_size=1,
@@ -181,6 +184,11 @@ class ReportingStore:
             cur.execute(q["position"], (tracking,))
             row = cur.fetchone()
             position = 0 if row is None else int(row["position"])
+            fence = self.fences.get(tracking)
+            if fence is not None:  # dynamic ownership: only while this instance holds the lease
+                cur.execute(fence_check(self.schema), fence)
+                if cur.fetchone() is None:
+                    raise LeaseLost(f"the lease of {tracking} is no longer this instance's")
             if tracking != upstream:
                 cur.execute(q["floor"], (upstream,))
                 floor = cur.fetchone()

@@ -29,6 +29,7 @@ from shared.events.catalog import UnknownEventType, payload
 from shared.events.envelope import HDR_CORRELATION, Envelope, decode_envelope
 from shared.events.subjects import Names
 from shared.runtime.deadletter import dead_letter
+from shared.runtime.leases import LeaseLost
 from shared.runtime.ordering import InOrderGate
 from shared.runtime.partitions import Partition, Partitioning
 from shared.runtime.service import Ports, consumer_config, raw_batch
@@ -96,7 +97,7 @@ def _subscribe(
             envelopes.append(envelope)
         try:
             applied = await asyncio.to_thread(store.project, upstream, envelopes, tracking) if envelopes else 0
-        except OperationalError as exc:
+        except (OperationalError, LeaseLost) as exc:
             log.warning("projection_retry", upstream=upstream, error=repr(exc))
             await msg.nack(delay=2.0)
             return

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from services.reporting.application import ReportingStore
-from services.reporting.handlers import build_router
+from services.reporting.handlers import UPSTREAMS, build_router
+from shared.runtime.leases import keeper, ownership
 from shared.runtime.service import Ports, ServiceRuntime
 from shared.runtime.settings import Settings
 
@@ -19,6 +20,13 @@ def build(settings: Settings) -> tuple[ServiceRuntime, ReportingStore]:
     store = build_store(settings)
     store.open()
     ports = Ports(names)
-    router = build_router(store, ports, names, settings.batch_size, settings.partitioning)
+    partitioning, leases = settings.partitioning, None
+    if settings.dynamic_partitions:  # fenced leases (shared/runtime/leases.py)
+        partitioning, leases = ownership(settings.database_url, store.schema, settings.partition_count,
+                                         settings.lease_ttl_s)  # fmt: skip
+        store.fences.update(leases.fences(UPSTREAMS))
+    router = build_router(store, ports, names, settings.batch_size, partitioning)
     runtime = ServiceRuntime(settings, SERVICE, None, router, ports, on_tick=None, run_relay=False)
+    if leases is not None:
+        runtime.start_hooks.append(keeper(leases))
     return runtime, store

@@ -56,14 +56,22 @@ class Settings:
     """Partitions of each consuming service's work (`AFTERSALES_PARTITION_COUNT`, the same in every
     process; `shared/runtime/partitions.py`)."""
     partitions: str = ""
-    """The partitions this instance owns (`AFTERSALES_PARTITIONS`, e.g. `0-1`; empty: all)."""
+    """The partitions this instance owns (`AFTERSALES_PARTITIONS`, e.g. `0-1`; empty: all; `auto`: leases)."""
+    lease_ttl_s: float = 10.0
+    """`AFTERSALES_LEASE_TTL_S`: how long a dynamic lease outlives its last renewal."""
     nats_credentials: Path | None = None
     """The file holding the process's NATS user (`AFTERSALES_NATS_CREDENTIALS`, one line
     `user:password`, mode 0600); None: connect without a user."""
 
     @property
     def partitioning(self) -> Partitioning:
-        return Partitioning.of(self.partition_count, self.partitions)
+        """Static ownership; with `AFTERSALES_PARTITIONS=auto` see `shared.runtime.leases.claim`."""
+        return Partitioning.of(self.partition_count, "" if self.dynamic_partitions else self.partitions)
+
+    @property
+    def dynamic_partitions(self) -> bool:
+        """`AFTERSALES_PARTITIONS=auto`: the partitions are taken with fenced leases (shared/runtime/leases.py)."""
+        return self.partitions.strip() == "auto" and self.partition_count > 1
 
     def nats_user(self) -> NatsCredentials | None:
         """The user and password in `nats_credentials`, read now (a rotated file is taken at the next connect)."""
@@ -113,6 +121,7 @@ class Settings:
             checkpoint_interval_s=float(env.get("AFTERSALES_CHECKPOINT_INTERVAL_S", "5")),
             partition_count=int(env.get("AFTERSALES_PARTITION_COUNT", "1")),
             partitions=env.get("AFTERSALES_PARTITIONS", ""),
+            lease_ttl_s=float(env.get("AFTERSALES_LEASE_TTL_S", "10")),
             nats_credentials=nats_credentials(env),
         )
 

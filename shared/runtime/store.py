@@ -37,6 +37,7 @@ from psycopg.sql import SQL, Identifier, Literal
 
 from shared.runtime.checkpoints import Signer
 from shared.runtime.failures import EventTooLarge
+from shared.runtime.leases import LeaseLost, fence_check
 from shared.runtime.settings import BROKER_MAX_PAYLOAD, MAX_EVENT_BYTES, postgres_env
 
 __all__ = [
@@ -148,6 +149,8 @@ class AftersalesRecorder(PostgresProcessRecorder):
 
     def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
         super().__init__(datastore, **kwargs)
+        self.fences: dict[str, tuple[int, str, int]] = {}
+        """tracking name → (partition, owner, epoch): the lease a position write needs (leases.py)."""
         schema = Identifier(datastore.schema)
         self.sql_create_statements.extend(
             [
@@ -377,6 +380,7 @@ class AftersalesRecorder(PostgresProcessRecorder):
             self._take_register_numbers(curs, claims)
         position: Tracking | None = kwargs.get("position")
         if position is not None:
+            self._check_fence(curs, position.application_name)
             self._insert_tracking(curs, position)
         timers: Sequence[Timer] = kwargs.get("timers", ())
         if timers:
@@ -392,6 +396,14 @@ class AftersalesRecorder(PostgresProcessRecorder):
         if keys:
             curs.execute(self._insert_keys, (list(keys),))
         super()._insert_events(curs, stored_events, **kwargs)
+
+    def _check_fence(self, curs: Cursor[DictRow], tracking: str) -> None:
+        """A partition's position is written only while this instance holds its lease (shared/runtime/leases.py)."""
+        fence = self.fences.get(tracking)
+        if fence is not None:
+            curs.execute(fence_check(self._schema), fence)
+            if curs.fetchone() is None:
+                raise LeaseLost(f"the lease of {tracking} is no longer this instance's")
 
     def _take_register_numbers(self, curs: Cursor[DictRow], claims: Sequence[RegisterClaim]) -> None:
         """INT-REGISTER: move each year's counter past the claimed numbers, or fail the transaction.
