@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import signal
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 from psycopg.sql import SQL, Identifier
 
+from aftersales.processes import Supervisor
 from aftersales.simulate import simulate
 from services.reporting.application import ReportingStore
 from shared.events.dispatch_events import PartsReplaced, ReplacedPart
@@ -40,7 +42,7 @@ from shared.runtime.clock import CHINA, encode_tick
 from shared.runtime.partitions import Partition, partition_of
 from shared.runtime.settings import Settings
 from shared.runtime.streams import ensure_streams
-from tests.support import Bus, ServiceProcess, wait_until
+from tests.support import Bus, ServiceProcess, service_env, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -118,6 +120,7 @@ def tracked(database_url: str, schema: str, name: str) -> int:
 async def test_two_instances_each_one_killed_mid_stream_nothing_lost_or_doubled(
     scaled: Settings, bus: Bus, tmp_path: Path, processes: dict[str, ServiceProcess]
 ) -> None:
+    """Static ownership (`--partitions 0`, `--partitions 1`): the killed instances are restarted."""
     env = {"AFTERSALES_PARTITION_COUNT": str(COUNT)}
 
     def start(name: str, *args: str) -> None:
@@ -127,6 +130,78 @@ async def test_two_instances_each_one_killed_mid_stream_nothing_lost_or_doubled(
     for service in ("dispatch", "parts", "reporting"):
         for p in range(COUNT):
             start(f"{service}-{p}", service, "--partitions", str(p))
+
+    async def kill() -> None:
+        # One of each: a follower of dispatch, the leader of parts (its relay and timers), a reporter.
+        for victim in ("dispatch-1", "parts-0", "reporting-1"):
+            processes[victim].kill()
+        await asyncio.sleep(1.0)  # the supervisor's restart delay
+        for victim in ("dispatch-1", "parts-0", "reporting-1"):
+            processes[victim].start()
+
+    await one_stream_with_a_kill(scaled, bus, kill)
+
+
+async def test_dynamic_ownership_survivors_take_over_the_killed_instances_partitions(
+    scaled: Settings, bus: Bus
+) -> None:
+    """`AFTERSALES_PARTITIONS=auto` under the supervisor of `aftersales up`: the instances share the
+    partitions by fenced leases; one of each is SIGKILLed and never comes back, and the survivors take
+    its partitions over once its leases lapse."""
+    env = service_env(scaled, AFTERSALES_PARTITION_COUNT=str(COUNT), AFTERSALES_PARTITIONS="auto",
+                      AFTERSALES_LEASE_TTL_S="3")  # fmt: skip
+    argv = {"intake": ("run", "intake")}
+    for service in ("dispatch", "parts", "reporting"):
+        for i in range(COUNT):
+            argv[f"{service}-{i}"] = ("run", service)
+    supervisor = Supervisor(env, argv, say=lambda line: None)
+    supervisor.start()
+
+    async def supervise() -> None:
+        while True:
+            supervisor.poll()
+            await asyncio.sleep(0.2)
+
+    watching = asyncio.create_task(supervise())
+    try:
+
+        async def shared() -> bool:  # every service's partitions held by two live instances
+            return all([len(set((await asyncio.to_thread(_holders, scaled, s)).values())) == COUNT for s in SCALED])
+
+        await wait_until(shared, timeout_s=90, interval_s=0.5, what="the partitions shared by the instances")
+
+        async def kill() -> None:
+            for service in SCALED:  # the holder of partition 1, for good
+                victim = next(name for name in supervisor.children if name.startswith(service) and
+                              supervisor.pid(name) == _holders(scaled, service)[1])  # fmt: skip
+                process = supervisor.children.pop(victim).process
+                assert process is not None
+                process.send_signal(signal.SIGKILL)
+                process.wait(timeout=10)
+
+        await one_stream_with_a_kill(scaled, bus, kill)
+        for service in SCALED:  # the survivors hold everything now
+            assert len(set(_holders(scaled, service).values())) == 1
+    finally:
+        watching.cancel()
+        supervisor.stop()
+
+
+SCALED = ("dispatch", "parts", "reporting")
+
+
+def _holders(settings: Settings, service: str) -> dict[int, int]:
+    """partition → pid of its live lease holder."""
+    with psycopg.connect(settings.database_url) as conn:
+        query = SQL("SELECT partition, owner FROM {0}.partition_leases WHERE expires_at > clock_timestamp()")
+        try:
+            rows = conn.execute(query.format(Identifier(settings.names.db_schema(service)))).fetchall()
+        except psycopg.errors.UndefinedTable:
+            return {}
+    return {int(p): int(str(owner).split(":")[1]) for p, owner in rows}
+
+
+async def one_stream_with_a_kill(scaled: Settings, bus: Bus, kill: Callable[[], Awaitable[None]]) -> None:
     await bus.js.publish(scaled.names.clock_tick, encode_tick(START))
     names = scaled.names
     store = ReportingStore(scaled.database_url, names.db_schema("reporting"))
@@ -143,13 +218,8 @@ async def test_two_instances_each_one_killed_mid_stream_nothing_lost_or_doubled(
         # Deadlines breached for what is registered so far: fines and escalations interleave with
         # the complaints still arriving, all of one complaint in one partition.
         await bus.js.publish(scaled.names.clock_tick, encode_tick(START + dt.timedelta(days=10)))
-        # One of each: a follower of dispatch, the leader of parts (its relay and timers), a reporter.
-        for victim in ("dispatch-1", "parts-0", "reporting-1"):
-            processes[victim].kill()
         assert store.complaint_count() < TOTAL, "everything was done before the kill: the test proved nothing"
-        await asyncio.sleep(1.0)  # the supervisor's restart delay
-        for victim in ("dispatch-1", "parts-0", "reporting-1"):
-            processes[victim].start()
+        await kill()
         await publisher
         await bus.js.publish(scaled.names.clock_tick, encode_tick(START + dt.timedelta(days=11)))
 
