@@ -226,7 +226,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     for stale in metrics_dir.glob("*.db"):
         stale.unlink()
     env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
-    processes = with_instances(args.instances, partition_count)
+    processes = with_instances(args.instances, partition_count, leases=args.leases)
     own_user = {name: {"AFTERSALES_NATS_CREDENTIALS": str(credentials[user_of(name)])} for name in processes}
     supervisor = Supervisor(env, processes, child_env=own_user if credentials else None)
     stop = False
@@ -567,6 +567,8 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--nats-port", type=int, default=None)
     up.add_argument("--instances", type=int, default=1,
                     help="instances of dispatch, parts and reporting each (partitioned by complaint)")  # fmt: skip
+    up.add_argument("--leases", action="store_true",
+                    help="with --instances: fenced leases, survivors take a dead instance's partitions")  # fmt: skip
     up.add_argument("--demo", action="store_true", help="publish sample calls and show what they became")
     up.add_argument("--exit-after-demo", action="store_true", help=argparse.SUPPRESS)
     up.set_defaults(func=cmd_up)
@@ -576,7 +578,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--no-relay", action="store_true", help="do not publish recorded events")
     run.add_argument("--relay-only", action="store_true", help="only publish recorded events")
     run.add_argument("--partitions", default=None,
-                     help="partitions this instance owns, e.g. 0-1 (default: AFTERSALES_PARTITIONS, all)")  # fmt: skip
+                     help="partitions it owns, e.g. 0-1, or auto (default: AFTERSALES_PARTITIONS)")  # fmt: skip
     run.set_defaults(func=cmd_run)
 
     sim = sub.add_parser("simulate", help="publish realistic telephony traffic")

@@ -30,14 +30,15 @@ SCALABLE = ("dispatch", "parts", "reporting")
 """The consuming services that run as several instances, each owning some partitions."""
 
 
-def with_instances(instances: int, count: int) -> dict[str, tuple[str, ...]]:
+def with_instances(instances: int, count: int, leases: bool = False) -> dict[str, tuple[str, ...]]:
     """`PROCESSES` with `instances` of each scalable service sharing `count` partitions: `dispatch`
-    (partition 0's owner, the leader), `dispatch-2`, … each with `--partitions`."""
+    (partition 0's owner, the leader), `dispatch-2`, … each with `--partitions`; with `leases`, each
+    with `--partitions auto` (shared/runtime/leases.py)."""
     from shared.runtime.partitions import split_owned
 
     if instances == 1:
         return dict(PROCESSES)
-    specs = split_owned(count, instances)
+    specs = ["auto"] * instances if leases else split_owned(count, instances)
     processes: dict[str, tuple[str, ...]] = {}
     for name, argv in PROCESSES.items():
         if name not in SCALABLE:

@@ -55,6 +55,9 @@ def test_the_leader_owns_partition_zero() -> None:
                                   "AFTERSALES_PARTITION_COUNT": "4", "AFTERSALES_PARTITIONS": "1-2"})  # fmt: skip
     assert settings.partitioning == Partitioning(4, (1, 2))
     assert Settings("nats://x", "postgresql://x").partitioning == Partitioning(1, (0,))
+    auto = Settings("nats://x", "postgresql://x", partition_count=2, partitions="auto")
+    assert auto.dynamic_partitions
+    assert not Settings("nats://x", "postgresql://x", partitions="auto").dynamic_partitions  # one partition: no leases
 
 
 def test_up_runs_n_instances_of_each_consuming_service() -> None:
@@ -66,3 +69,4 @@ def test_up_runs_n_instances_of_each_consuming_service() -> None:
     assert processes["intake"] == PROCESSES["intake"]
     assert "intake-2" not in processes
     assert {user_of(name) for name in processes} == set(PROCESSES)
+    assert with_instances(2, 2, leases=True)["parts-2"] == ("run", "parts", "--partitions", "auto")
