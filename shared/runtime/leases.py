@@ -128,6 +128,11 @@ class Leases:
         live = max(1, int(row[0]) if row else 1)  # type: ignore[call-overload]
         return math.ceil(self.count / live)
 
+    def join(self) -> None:
+        """Count in the fair shares from now on."""
+        with self._connect() as conn:
+            self._share(conn)
+
     def acquire(self) -> dict[int, int]:
         """Take free or expired leases up to the fair share; return what is held."""
         with self._connect() as conn:
@@ -173,7 +178,10 @@ class Leases:
 
 
 def claim(leases: Leases, stopping: Callable[[], bool] = lambda: False) -> Partitioning:
-    """Wait until this instance holds at least one partition; the partitions it holds."""
+    """Wait until this instance holds at least one partition; the partitions it holds. It says it is
+    alive one renewal before it takes any, so that instances started together share at once."""
+    leases.join()
+    time.sleep(min(RENEW_S, leases.ttl_s / 2))
     while not (held := leases.acquire()):
         if stopping():
             raise Rebalance("stopped before any partition was free")
