@@ -8,7 +8,8 @@ The file is TOML (dates ISO; `a..b` is an inclusive range):
     holidays = ["2027-01-01", "2027-02-05..2027-02-11"]   # days off
     workdays = ["2027-02-14"]                            # make-up working days (调休), Sat/Sun only
 
-Publishing sends `PublishCalendar` (role ops) to intake, which records `CalendarPublished`; every
+Publishing sends `PublishCalendar` to intake with the API token of `AFTERSALES_TOKEN` (role ops; the
+token names the person), which records `CalendarPublished`; every
 service then decides on it. Publishing the same content again records nothing.
 """
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import getpass
+import os
 import sys
 import tomllib
 from collections.abc import Iterable, Mapping
@@ -27,6 +28,7 @@ from typing import Any
 import msgspec
 
 from shared.events.commands import Actor, PublishCalendar, decode_reply
+from shared.security.authn import AUTH_HEADER
 from shared.workcal import InvalidSchedule, YearSchedule, provisional_year, seed_years
 
 MAX_RANGE_DAYS = 60
@@ -91,13 +93,14 @@ def template(year: int) -> str:
 
 
 async def _publish(
-    nats_url: str, subject: str, command: PublishCalendar, timeout_s: float, nats_options: Mapping[str, str]
+    nats_url: str, subject: str, command: dict[str, Any], token: str, timeout_s: float, nats_options: Mapping[str, str]
 ) -> int:
     import nats
 
     nc = await nats.connect(nats_url, connect_timeout=timeout_s, max_reconnect_attempts=1, **nats_options)
     try:
-        msg = await nc.request(subject, msgspec.json.encode(command), timeout=timeout_s)
+        headers = {AUTH_HEADER: f"Bearer {token}"}
+        msg = await nc.request(subject, msgspec.json.encode(command), timeout=timeout_s, headers=headers)
     finally:
         await nc.close()
     reply = decode_reply(msg.data)
@@ -120,16 +123,23 @@ def cmd_calendar(args: argparse.Namespace) -> int:
     from shared.runtime.settings import Settings
 
     settings = Settings.from_env()
-    command = PublishCalendar(
-        actor=Actor(id=args.actor or getpass.getuser(), role="ops"), year=schedule.year,
+    token = os.environ.get("AFTERSALES_TOKEN", "").strip()
+    if not token:
+        print("calendar publish: set AFTERSALES_TOKEN to your API token (role ops)", file=sys.stderr)
+        return 2
+    command = msgspec.to_builtins(PublishCalendar(
+        actor=Actor(id=args.actor or "-", role="ops"), year=schedule.year,
         holidays=sorted(schedule.holidays), workdays=sorted(schedule.workdays), notice=notice,
-    )  # fmt: skip
+    ))  # fmt: skip
+    if args.actor is None:
+        del command["actor"]  # the acting person is the token's
     print(f"publishing {schedule.version}: {len(schedule.holidays)} days off, {len(schedule.workdays)} make-up days")
     try:
         return asyncio.run(
             _publish(
-                settings.nats_url, settings.names.commands("calendar"), command, args.timeout, settings.nats_options
-            )
+                settings.nats_url, settings.names.commands("calendar"), command, token, args.timeout,
+                settings.nats_options,
+            )  # fmt: skip
         )
     except (TimeoutError, OSError) as exc:
         print(f"calendar publish: intake did not answer: {exc!r}", file=sys.stderr)
@@ -141,7 +151,7 @@ def add_parser(sub: Any) -> None:
     cal_sub = cal.add_subparsers(dest="calendar_command", required=True)
     publish = cal_sub.add_parser("publish", help="publish a year's calendar from a TOML file (role ops)")
     publish.add_argument("file")
-    publish.add_argument("--actor", default=None, help="who publishes (default: the login name)")
+    publish.add_argument("--actor", default=None, help="who publishes (default and must be: the token's person)")
     publish.add_argument("--timeout", type=float, default=10.0)
     publish.set_defaults(func=cmd_calendar)
     tmpl = cal_sub.add_parser("template", help="print a year as TOML (provisional unless known) to edit")

@@ -129,6 +129,19 @@ def cmd_run(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- up
 
 
+def _demo_users(env: dict[str, str]) -> dict[str, str]:
+    """docs/contract.md §7: one demo person per role, tokens printed once (new ones on every start)."""
+    from aftersales.users import demo_users
+    from shared.events.subjects import Names
+
+    tokens = demo_users(env["DATABASE_URL"], Names(env.get("AFTERSALES_NAMESPACE", "")).db_schema("auth"))
+    print("demo: one user per role (aftersales users list); send a token as `Authorization: Bearer <token>`,")
+    print("demo: or log in at /console/login. Tokens of this start (only their hashes are stored):")
+    for role, token in tokens.items():
+        print(f"demo:   {role:<18} {token}")
+    return tokens
+
+
 def _demo(env: dict[str, str], telephony: Path | None) -> None:
     """Publish sample calls as the telephony system does (as the `telephony` user when NATS has users)."""
     import httpx
@@ -137,6 +150,8 @@ def _demo(env: dict[str, str], telephony: Path | None) -> None:
     from shared.events.subjects import Names
     from shared.runtime.natsauth import NatsCredentials, connect_options
 
+    tokens = _demo_users(env)
+    auth = {"Authorization": f"Bearer {tokens['viewer']}"}
     names = Names(env.get("AFTERSALES_NAMESPACE", ""))
     options = connect_options(NatsCredentials.read(telephony) if telephony is not None else None)
     print("demo: publishing 20 telephony calls (with a few duplicates and bad messages) …", flush=True)
@@ -148,15 +163,17 @@ def _demo(env: dict[str, str], telephony: Path | None) -> None:
     deadline = time.monotonic() + 30
     found: list[dict[str, object]] = []
     while time.monotonic() < deadline:
-        found = httpx.get(f"{base}/api/v1/complaints", params={"call_id": stats.call_ids[-1]}).json()
+        found = httpx.get(f"{base}/api/v1/complaints", params={"call_id": stats.call_ids[-1]}, headers=auth).json()
         if found:
             break
         time.sleep(0.2)
-    register = httpx.get(f"{base}/api/v1/reports/tracking-register").json()
+    register = httpx.get(f"{base}/api/v1/reports/tracking-register", headers=auth).json()
     print(f"demo: sent {stats.sent} calls, {stats.duplicates} duplicates, {stats.bad} bad messages")
     print(f"demo: the tracking register holds {len(register)} complaints; the last one:")
     print(json.dumps(found[0] if found else None, ensure_ascii=False, indent=2)[:1500])
-    print(f"demo: browse {base}/docs, {base}/api/v1/reports/tracking-register, {base}/metrics", flush=True)
+    print(f"demo: browse {base}/docs (Authorize with a token), {base}/api/v1/reports/tracking-register, "
+          f"{base}/metrics", flush=True)  # fmt: skip
+    print(f'demo: e.g. curl -H "Authorization: Bearer {tokens["viewer"]}" {base}/api/v1/reports/kpis', flush=True)
 
 
 def _healthy(url: str) -> bool:
@@ -655,11 +672,13 @@ def parser() -> argparse.ArgumentParser:
         spec.set_defaults(func=func)
 
     from aftersales.calendar import add_parser as add_calendar_parser
+    from aftersales.users import add_parser as add_users_parser
 
     add_calendar_parser(sub)
     from aftersales.privacy import add_parser as add_privacy_parser
 
     add_privacy_parser(sub)
+    add_users_parser(sub)
     return p
 
 

@@ -19,6 +19,7 @@ from eventsourcing.domain import Aggregate
 
 from shared.events.decisions import Actor, Decision
 from shared.events.dispatch_events import ROSTER_CORRELATION
+from shared.security.duties import refuse_own
 
 DISPATCH_NAMESPACE = uuid.UUID("a4c1d7e2-5f1b-4b8e-8d0a-6c2e9f3b7a15")
 ROSTER_ID = uuid.uuid5(DISPATCH_NAMESPACE, "roster")
@@ -310,7 +311,7 @@ class Case(Aggregate):
 
         def apply(self, aggregate: Case) -> None:
             aggregate.fee.update(consent="accepted" if self.accepted else "refused", fee_fen=self.fee_fen,
-                                 plan=self.plan)  # fmt: skip
+                                 plan=self.plan, consent_by=self.actor)  # fmt: skip
 
     def record_consent(
         self, actor: Actor, accepted: bool, fee_fen: int, plan: str, at: dt.datetime, causation_id: str
@@ -337,6 +338,7 @@ class Case(Aggregate):
             raise CommandRejected("the deputy GM approves a dispatch only after the customer refused the fee")
         if self.fee["deputy_gm_approved"]:
             raise CommandRejected("dispatch was already approved")
+        refuse_own("SOD-OWN-FEE", actor.id, "approve the fee exception they recorded", self.fee.get("consent_by"))
         self._trigger(self.DispatchApproved, at, causation_id, actor=actor.id, reason=reason)
         for escalation_id, escalation in self.escalations.items():
             if escalation["to"] == "deputy_gm" and escalation["status"] == "open":
@@ -798,6 +800,7 @@ class Case(Aggregate):
 
         def apply(self, aggregate: Case) -> None:
             aggregate.fines[self.fine_id]["status"] = "disputed"
+            aggregate.fines[self.fine_id].setdefault("disputed_by", []).append(self.actor)
 
     class FineReversed(Event):
         """A fine reversed by a new event pointing at it; the ledger nets the two."""
@@ -856,6 +859,7 @@ class Case(Aggregate):
         fine = self._fine(fine_id)
         if fine["status"] == "reversed":
             raise CommandRejected(f"fine {fine_id} was already reversed")
+        refuse_own("SOD-OWN-FINE", actor.id, f"reverse fine {fine_id}", fine["person"], *fine.get("disputed_by", []))
         self._trigger(self.FineReversed, at, causation_id, fine_id=fine_id, actor=actor.id, reason=reason,
                       fine_rule=fine["rule"], person=fine["person"], role=fine["role"],
                       department=fine["department"], amount_fen=fine["amount_fen"])  # fmt: skip

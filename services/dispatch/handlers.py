@@ -24,6 +24,7 @@ from shared.runtime.commands import CommandErrors, execute_command
 from shared.runtime.partitions import Partitioning
 from shared.runtime.service import Ports, raw_batch
 from shared.runtime.upstream import subscribe_upstream
+from shared.security.duties import SeparationOfDuties
 from shared.workcal import CalendarOutOfRange
 
 _reply = msgspec.json.Encoder()
@@ -71,7 +72,9 @@ def build_router(
 
 async def _execute(app: DispatchApplication, ports: Ports, body: bytes, raw: Msg) -> CommandReply:
     errors = CommandErrors(
-        forbidden=(Forbidden,), unknown=(UnknownComplaint,), rejected=(CommandRejected, CalendarOutOfRange)
+        forbidden=(Forbidden, SeparationOfDuties),
+        unknown=(UnknownComplaint,),
+        rejected=(CommandRejected, CalendarOutOfRange),
     )
     return await execute_command(
         "dispatch",
@@ -81,4 +84,6 @@ async def _execute(app: DispatchApplication, ports: Ports, body: bytes, raw: Msg
         lambda command, now, causation: (None, app.execute(command, now, causation)),
         ports.clock,
         errors,
+        raw.headers,
+        ports.authenticator,
     )

@@ -14,6 +14,7 @@ from shared.runtime.leases import keeper, ownership
 from shared.runtime.service import Ports, ServiceRuntime
 from shared.runtime.settings import Settings
 from shared.runtime.store import build_application, recorder_of
+from shared.security.authn import authenticator_for
 
 SERVICE = "dispatch"
 
@@ -28,7 +29,11 @@ def build(settings: Settings, run_relay: bool = True, consume: bool = True) -> S
         signer=signer_for(settings),
     )
     recorder = recorder_of(app)
-    ports = Ports(names, ServiceClock(settings.clock, recorder.load_clock, recorder.save_clock))
+    ports = Ports(
+        names,
+        ServiceClock(settings.clock, recorder.load_clock, recorder.save_clock),
+        authenticator=authenticator_for(settings),
+    )
 
     async def on_tick(now: dt.datetime) -> None:
         if await asyncio.to_thread(app.fire_due, now):

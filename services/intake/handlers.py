@@ -44,6 +44,7 @@ from shared.runtime.deadletter import dead_letter
 from shared.runtime.pipeline import OrderedPipeline
 from shared.runtime.service import Ports, consumer_config, raw_batch
 from shared.runtime.upstream import subscribe_upstream
+from shared.security.duties import SeparationOfDuties
 from shared.workcal import CalendarOutOfRange
 
 COMPLAINTS = Counter("aftersales_intake_complaints_total", "Telephony complaints by outcome", ["outcome"])
@@ -159,9 +160,10 @@ def build_router(
         def run(command: Any, now: dt.datetime, causation_id: str) -> tuple[str | None, list[str]]:
             return None, app.publish_calendar(command, now, causation_id)
 
-        errors = CommandErrors(forbidden=(Forbidden,), unknown=(), rejected=(CommandRejected,))
-        reply = await execute_command("intake", body, msg.raw_message.reply, decode_calendar_command, run,
-                                      ports.clock, errors)  # fmt: skip
+        errors = CommandErrors(forbidden=(Forbidden, SeparationOfDuties), unknown=(), rejected=(CommandRejected,))
+        raw = msg.raw_message
+        reply = await execute_command("intake", body, raw.reply, decode_calendar_command, run, ports.clock, errors,
+                                      raw.headers, ports.authenticator)  # fmt: skip
         if reply.ok:
             ports.relay_wakeup.set()
         return _reply.encode(reply)
@@ -189,13 +191,16 @@ def build_router(
 
 async def _execute(app: IntakeApplication, ports: Ports, body: bytes, raw: Msg) -> CommandReply:
     errors = CommandErrors(
-        forbidden=(Forbidden,), unknown=(UnknownComplaint,), rejected=(CommandRejected, CalendarOutOfRange)
+        forbidden=(Forbidden, SeparationOfDuties),
+        unknown=(UnknownComplaint,),
+        rejected=(CommandRejected, CalendarOutOfRange),
     )
 
     def run(command: Any, now: dt.datetime, causation_id: str) -> tuple[str | None, list[str]]:
         return None, app.execute(command, now, causation_id)
 
-    return await execute_command("intake", body, raw.reply, decode_intake_command, run, ports.clock, errors)
+    return await execute_command("intake", body, raw.reply, decode_intake_command, run, ports.clock, errors,
+                                 raw.headers, ports.authenticator)  # fmt: skip
 
 
 def _apply(app: IntakeApplication, units: Sequence[Inbound]) -> list[tuple[Inbound, str]]:

@@ -14,6 +14,7 @@ from shared.runtime.service import Ports, ServiceRuntime
 from shared.runtime.settings import Settings
 from shared.runtime.store import build_application, recorder_of
 from shared.security.keystore import PostgresKeyStore
+from shared.security.authn import authenticator_for
 
 SERVICE = "intake"
 
@@ -28,7 +29,12 @@ def build(settings: Settings, run_relay: bool = True, consume: bool = True) -> S
         signer=signer_for(settings),
     )
     recorder = recorder_of(app)
-    ports = Ports(names, ServiceClock(settings.clock, recorder.load_clock, recorder.save_clock), settings.door_limits)
+    ports = Ports(
+        names,
+        ServiceClock(settings.clock, recorder.load_clock, recorder.save_clock),
+        settings.door_limits,
+        authenticator_for(settings),
+    )
     if consume:  # PII-SEAL (docs/rules.md §11): the customers' keys, a key table beside the stores
         keys = PostgresKeyStore(settings.database_url, names.db_schema("pii"))
         keys.open()

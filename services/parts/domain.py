@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from eventsourcing.domain import Aggregate
 
 from shared.events.decisions import Actor, Decision
+from shared.security.duties import refuse_own
 
 PART_NAMESPACE = uuid.UUID("3c1d0a5e-8f27-4e0b-9b61-5a2f4c7e9d13")
 MARKET_NAMESPACE = uuid.UUID("a4e2b9c1-6d3f-4b8a-8e15-0c7d2f9a1b46")
@@ -534,13 +535,13 @@ class OldPart(Aggregate):
         return self.sale
 
     def verify_sale(self, actor: Actor, at: dt.datetime, causation_id: str) -> None:
-        self._pending_sale()
-        if self.sale is not None and self.sale.get("reported_by") == actor.id:
-            raise CommandRejected("the sale report must be verified by someone other than its reporter")
+        sale = self._pending_sale()
+        refuse_own("SOD-OWN-SALE", actor.id, "verify their own sale report", sale.get("reported_by"))
         self._trigger(self.SaleVerified, at, causation_id, actor=actor.id)
 
     def approve_sale(self, actor: Actor, at: dt.datetime, causation_id: str) -> None:
-        self._pending_sale()
+        sale = self._pending_sale()
+        refuse_own("SOD-OWN-SALE", actor.id, "approve their own sale report", sale.get("reported_by"))
         self._trigger(self.SaleApproved, at, causation_id, actor=actor.id)
 
     class Sold(DecisionEvent):

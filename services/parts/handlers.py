@@ -24,6 +24,7 @@ from shared.runtime.commands import CommandErrors, execute_command
 from shared.runtime.partitions import Partitioning
 from shared.runtime.service import Ports, raw_batch
 from shared.runtime.upstream import subscribe_upstream
+from shared.security.duties import SeparationOfDuties
 
 _reply = msgspec.json.Encoder()
 log = structlog.get_logger()
@@ -63,5 +64,8 @@ def build_router(
 
 
 async def _execute(app: PartsApplication, ports: Ports, body: bytes, raw: Msg) -> CommandReply:
-    errors = CommandErrors(forbidden=(Forbidden,), unknown=(UnknownPart,), rejected=(CommandRejected,))
-    return await execute_command("parts", body, raw.reply, decode_parts_command, app.execute, ports.clock, errors)
+    errors = CommandErrors(
+        forbidden=(Forbidden, SeparationOfDuties), unknown=(UnknownPart,), rejected=(CommandRejected,)
+    )
+    return await execute_command("parts", body, raw.reply, decode_parts_command, app.execute, ports.clock, errors,
+                                 raw.headers, ports.authenticator)  # fmt: skip

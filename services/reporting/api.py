@@ -23,6 +23,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from services.reporting import api_dispatch, api_parts, api_quality
 from services.reporting.application import ReportingStore
+from services.reporting.auth_http import AuthGuard, add_login_routes, declare_security, metrics_public
 from services.reporting.console import add_console, live
 from services.reporting.edge import (
     COMMAND_RESPONSES,
@@ -58,6 +59,7 @@ from shared.events.subjects import Names
 from shared.runtime.calendar_feed import CalendarFeed
 from shared.security.keystore import PostgresKeyStore
 from shared.security.personal import install_key_reader
+from shared.security.authn import Authenticator
 from shared.workcal import CalendarRegistry
 
 REGISTER_COLUMNS = (
@@ -172,12 +174,15 @@ def create_api(
     checks: Sequence[Check] = (),
     calendar_today: Callable[[], dt.date] | None = None,
     keys_factory: Callable[[ReportingStore], PostgresKeyStore] | None = None,
+    authenticator: Authenticator | None = None,
 ) -> FastAPI:
     """The read API and the staff command routes. `limits` and `health_limits` default to the
     environment (`AFTERSALES_HTTP_*`, `AFTERSALES_HEALTH_*`); `checks` are added to the default
     health checks (see services/reporting/health.py), as is anything added later with
     `api.state.health.add(check)`. `keys_factory` gives the customers' keys (PII-VIEW); by default
-    the key table beside the read model."""
+    the key table beside the read model. Every route but the public ones needs a credential
+    (services/reporting/auth_http.py): `authenticator` defaults to the API tokens in the database of
+    the store (schema `auth`) and OIDC as the environment configures it."""
     names = names or Names()
     limits = limits or ApiLimits.from_env()
     health_limits = health_limits or HealthLimits.from_env()
@@ -192,6 +197,10 @@ def create_api(
         await asyncio.to_thread(keys.open)
         app.state.keys = keys
         install_key_reader(keys)  # `personal_view` in this process (console pages, dossiers)
+        own_authenticator = authenticator is None
+        app.state.authenticator = authenticator or await asyncio.to_thread(
+            lambda: Authenticator.from_env(store.database_url, names.db_schema("auth")).open()
+        )
         options = nats_options or {}
         app.state.nats = await nats.connect(nats_url, max_reconnect_attempts=-1, **options) if nats_url else None
         js = app.state.nats.jetstream(timeout=health_limits.check_timeout_s) if app.state.nats else None
@@ -211,6 +220,8 @@ def create_api(
                 await app.state.nats.drain()
         install_key_reader(None)
         await asyncio.to_thread(keys.close)
+        if own_authenticator:
+            await asyncio.to_thread(app.state.authenticator.close)
         await asyncio.to_thread(store.close)
 
     api = FastAPI(
@@ -224,8 +235,12 @@ def create_api(
     )
     api.state.limits = limits
     api.state.health = health
-    api.add_middleware(EdgeGuard, max_body_bytes=limits.max_body_bytes)
+    metrics_open = metrics_public()
+    api.add_middleware(AuthGuard, authenticator=lambda: api.state.authenticator, metrics_open=metrics_open)
+    api.add_middleware(EdgeGuard, max_body_bytes=limits.max_body_bytes)  # outermost: answers whatever fails inside
     install_error_handlers(api)
+    add_login_routes(api, lambda: api.state.authenticator)
+    declare_security(api, metrics_open)
 
     def store_of(request: Request) -> ReportingStore:
         store: ReportingStore = request.app.state.store

@@ -33,6 +33,7 @@ from nats.aio.client import Client as NatsClient
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from services.reporting.auth_http import staff_command
 from shared.events import commands as cmd
 
 log = structlog.get_logger()
@@ -213,14 +214,20 @@ async def read_json_object(request: Request) -> dict[str, Any] | JSONResponse:
 
 
 async def forward_command(request: Request, subject: str, service: str, message: dict[str, Any]) -> JSONResponse:
-    """Send a staff command to `service` over NATS request/reply and answer with its reply."""
+    """Send a staff command to `service` over NATS request/reply, as the authenticated person and with
+    their credential (`auth_http.staff_command`), and answer with its reply."""
+    prepared = staff_command(request, message)
+    if isinstance(prepared, JSONResponse):
+        return prepared
+    message, headers = prepared
     client: NatsClient | None = request.app.state.nats
     limits = limits_of(request)
     retry = {"Retry-After": str(limits.retry_after_s)}
     if client is None:
         return JSONResponse({"ok": False, "error": "commands are not wired in this process"}, status_code=503)
     try:
-        reply_msg = await client.request(subject, msgspec.json.encode(message), timeout=limits.command_timeout_s)
+        payload = msgspec.json.encode(message)
+        reply_msg = await client.request(subject, payload, timeout=limits.command_timeout_s, headers=headers)
     except nats.errors.NoRespondersError:
         error = f"the {service} service is not running (no responder on {subject})"
         return JSONResponse({"ok": False, "error": error}, status_code=503, headers=retry)

@@ -11,8 +11,9 @@ import msgspec
 NonEmpty = Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
 Role = Literal[
     "agent", "tq", "engineer", "warehouse_keeper", "old_parts_officer", "branch_manager", "deputy_gm", "gm",
-    "finance", "ops",
+    "finance", "ops", "viewer",
 ]  # fmt: skip
+"""Staff roles. `viewer` is read-only (dashboards, reporting tools): reads and reports, no command."""
 
 
 class Actor(msgspec.Struct, frozen=True):

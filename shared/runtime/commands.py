@@ -1,7 +1,14 @@
 """Running a staff command that arrived over NATS request/reply, the same way in every service.
 
-The reply always says what happened: 200 with the events recorded; 422 for a command that does not
-decode; 403 for a role that may not act (also logged: refusals are audited); 404 for an unknown
+Every command carries the caller's credential in its `Authorization` header (the api forwards the one
+it was given), and the service checks it again (`shared/security/authn.py`): the acting person and role
+come from the credential alone; a body may omit `actor`, and one that names another person or role is
+refused. The events record who acted and how they were authenticated in their causation id
+(`shared/security/principal.py`, `acted_by`).
+
+The reply always says what happened: 200 with the events recorded; 401 without a valid credential;
+422 for a command that does not decode; 403 for a role that may not act, a read-only role, a forged
+`actor`, or a decision about oneself (also logged with the principal: refusals are audited); 404 for an unknown
 subject; 409 when it does not fit the state or conflicted with a concurrent change (nothing was
 recorded); 413 when an event it would record is too large to publish (`EventTooLarge`, nothing was
 recorded); 503 while an external clock has not ticked yet.
@@ -11,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +30,8 @@ from prometheus_client import Counter
 from shared.events.commands import CommandReply
 from shared.runtime.clock import ClockNotStarted, ServiceClock
 from shared.runtime.failures import EventTooLarge
+from shared.security.authn import AUTH_HEADER, Authenticator, bearer
+from shared.security.principal import READ_ONLY_ROLES, Principal, Unauthenticated, acted_by
 
 COMMANDS = Counter("aftersales_commands_total", "Staff commands by service, command and status",
                    ["service", "command", "status"])  # fmt: skip
@@ -38,6 +47,41 @@ class CommandErrors:
     rejected: tuple[type[Exception], ...]
 
 
+async def authenticate_command(
+    service: str, headers: Mapping[str, str] | None, authenticator: Authenticator
+) -> Principal | CommandReply:
+    """The principal of a command's credential, or the 401 reply."""
+    credential = bearer((headers or {}).get(AUTH_HEADER))
+    try:
+        return await asyncio.to_thread(authenticator.authenticate_credential, credential)
+    except Unauthenticated as exc:
+        COMMANDS.labels(service, "unauthenticated", "401").inc()
+        log.warning("command_unauthenticated", service=service, reason=str(exc))
+        return CommandReply(ok=False, status=401, error=f"not authenticated: {exc}")
+
+
+def as_principal(body: bytes, principal: Principal) -> bytes | str:
+    """The command with the principal as its `actor`, or why not: a body naming another actor is forged."""
+    try:
+        message = msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        return body  # the decoder names the problem (422)
+    if not isinstance(message, dict):
+        return body
+    declared = message.get("actor")
+    if declared is not None:
+        same = (
+            isinstance(declared, dict) and declared.get("id") == principal.id and declared.get("role") == principal.role
+        )
+        if not same:
+            return (
+                f"the body's actor {declared!r} is not the authenticated {principal.id} ({principal.role}); "
+                "the acting person comes from the credential, omit `actor`"
+            )
+    message["actor"] = {"id": principal.id, "role": principal.role}
+    return msgspec.json.encode(message)
+
+
 async def execute_command(
     service: str,
     body: bytes,
@@ -46,18 +90,30 @@ async def execute_command(
     run: Callable[[Any, dt.datetime, str], tuple[str | None, list[str]]],
     clock: ServiceClock,
     errors: CommandErrors,
+    headers: Mapping[str, str] | None,
+    authenticator: Authenticator,
 ) -> CommandReply:
-    """Decode, stamp with the service clock's `now`, run (in a thread), and answer."""
+    """Authenticate, decode, stamp with the service clock's `now`, run (in a thread), and answer."""
+    principal = await authenticate_command(service, headers, authenticator)
+    if isinstance(principal, CommandReply):
+        return principal
+    who = {"actor": principal.id, "role": principal.role, "credential_id": principal.credential_id,
+           "method": principal.method}  # fmt: skip
+    stamped = as_principal(body, principal)
+    if isinstance(stamped, str) or principal.role in READ_ONLY_ROLES:
+        reason = stamped if isinstance(stamped, str) else f"role {principal.role!r} is read-only: no commands"
+        COMMANDS.labels(service, "refused", "403").inc()
+        log.warning("command_refused", service=service, reason=reason, **who)
+        return CommandReply(ok=False, status=403, error=reason)
     try:
-        command = decode(body)
+        command = decode(stamped)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         COMMANDS.labels(service, "invalid", "422").inc()
         return CommandReply(ok=False, status=422, error=f"invalid command: {exc}")
     name = type(command).__name__
     subject = getattr(command, "complaint_no", None) or getattr(command, "part_id", None)
-    actor = command.actor
     structlog.contextvars.bind_contextvars(correlation_id=subject)
-    causation_id = f"command:{name}:{actor.id}:{reply_subject or ''}"
+    causation_id = acted_by(name, principal, reply_subject)
 
     def answer(status: int, error: str) -> CommandReply:
         COMMANDS.labels(service, name, str(status)).inc()
@@ -67,18 +123,18 @@ async def execute_command(
         now = clock.now()
         complaint_no, events = await asyncio.to_thread(run, command, now, causation_id)
     except errors.forbidden as exc:
-        log.warning("command_refused", command=name, actor=actor.id, role=actor.role, reason=str(exc))
+        log.warning("command_refused", command=name, reason=str(exc), **who)
         return answer(403, str(exc))
     except errors.unknown as exc:
         return answer(404, str(exc))
     except errors.rejected as exc:
-        log.info("command_rejected", command=name, actor=actor.id, reason=str(exc))
+        log.info("command_rejected", command=name, reason=str(exc), **who)
         return answer(409, str(exc))
     except IntegrityError:
         # Another writer (a timer, a concurrent command) changed it meanwhile; nothing was recorded.
         return answer(409, "changed meanwhile by another action; try again")
     except EventTooLarge as exc:
-        log.info("command_rejected", command=name, actor=actor.id, reason=str(exc))
+        log.info("command_rejected", command=name, reason=str(exc), **who)
         return answer(413, str(exc))
     except ClockNotStarted as exc:
         return answer(503, str(exc))

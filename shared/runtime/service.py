@@ -36,6 +36,7 @@ from shared.runtime.deadletter import dead_letter
 from shared.runtime.relay import Relay
 from shared.runtime.settings import Settings
 from shared.runtime.streams import ensure_streams
+from shared.security.authn import Authenticator
 
 log = structlog.get_logger()
 
@@ -84,13 +85,27 @@ class BackgroundTaskFailed(RuntimeError):
 class Ports:
     """Adapters a handler may need besides its application: set once the broker is connected."""
 
-    def __init__(self, names: Names, clock: ServiceClock | None = None, door_limits: DoorLimits | None = None) -> None:
+    def __init__(
+        self,
+        names: Names,
+        clock: ServiceClock | None = None,
+        door_limits: DoorLimits | None = None,
+        authenticator: Authenticator | None = None,
+    ) -> None:
         self.names = names
+        self._authenticator = authenticator
+        """Checks the credential every staff command carries (`shared/security/authn.py`)."""
         self.clock = clock or ServiceClock("wall")
         self.door_limits = door_limits or DoorLimits()
         """What an inbound telephony message may be (`decode_telephony(raw, clock.known_now(), door_limits)`)."""
         self.relay_wakeup = asyncio.Event()
         self._js: JetStreamContext | None = None
+
+    @property
+    def authenticator(self) -> Authenticator:
+        if self._authenticator is None:
+            raise RuntimeError("no authenticator: this process takes no commands")
+        return self._authenticator
 
     @property
     def js(self) -> JetStreamContext:

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from services.parts import policy
 from services.parts.domain import CommandRejected, OldPart
+from shared.security.duties import SeparationOfDuties
 from services.parts.policy import RULES, current_policy, decide, evaluate
 from shared.events.decisions import Actor
 
@@ -468,8 +469,10 @@ def test_a_sale_below_the_floor_is_refused_until_verified_and_approved_by_the_gm
     with pytest.raises(CommandRejected, match="written reason"):
         part.report_sale(Actor("wk-1", "warehouse_keeper"), "回收站2", 800_000, quotes, None, floor, at, "c")
     part.report_sale(Actor("wk-1", "warehouse_keeper"), "回收站2", 800_000, quotes, "吊装切割费高", floor, at, "c")
-    with pytest.raises(CommandRejected, match="other than its reporter"):
+    with pytest.raises(SeparationOfDuties, match="SOD-OWN-SALE"):
         part.verify_sale(Actor("wk-1", "old_parts_officer"), at, "c")  # the reporter cannot verify their own sale
+    with pytest.raises(SeparationOfDuties, match="SOD-OWN-SALE"):
+        part.approve_sale(Actor("wk-1", "gm"), at, "c")  # nor approve it
     part.verify_sale(Actor("opo-1", "old_parts_officer"), at, "c")
     with pytest.raises(CommandRejected, match="general manager's approval"):
         part.record_sale(Actor("opo-1", "old_parts_officer"), decide("PRT-RECORD", part.record, P), at, "c")
