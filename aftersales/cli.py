@@ -130,7 +130,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _demo_users(env: dict[str, str]) -> dict[str, str]:
-    """docs/contract.md §7: one demo person per role, tokens printed once (new ones on every start)."""
+    """docs/contract.md §6: one demo person per role, tokens printed once (new ones on every start)."""
     from aftersales.users import demo_users
     from shared.events.subjects import Names
 

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import msgspec
 import psycopg
 from eventsourcing.application import Application
 from eventsourcing.persistence import Notification
@@ -35,6 +36,7 @@ from shared.runtime.calendar_feed import schedule_of
 from shared.runtime.relay import to_envelope
 from shared.runtime.settings import Settings
 from shared.runtime.store import build_application
+from shared.security.principal import describe, parse_causation
 from shared.workcal import CalendarRegistry
 
 Evaluate = Callable[[str, str, Mapping[str, Any], CalendarRegistry | None], dict[str, Any]]
@@ -88,6 +90,7 @@ class Step:
             "aggregate_version": e.aggregate_version,
             "correlation_id": e.correlation_id,
             "causation_id": e.causation_id,
+            "acted_by": msgspec.to_builtins(acted) if (acted := parse_causation(e.causation_id)) else None,
             "data": e.data,
             "decisions": [{**asdict(c), "reproduced": c.reproduced} for c in self.checks],
         }
@@ -213,6 +216,9 @@ def render_text(title: str, steps: list[Step], shown: Callable[[Any], Any] = lam
         e = step.envelope
         local = e.occurred_at.astimezone(CHINA_OFFSET)
         lines.append(f"{local:%Y-%m-%d %H:%M:%S%z}  {step.service:<8} #{step.position:<6} {e.type}  ({e.causation_id})")
+        acted = parse_causation(e.causation_id)
+        if acted is not None:
+            lines.append(f"    by {describe(acted)}")
         summary = shown({k: v for k, v in e.data.items() if k not in ("decisions", "outputs")})
         if summary:
             lines.append("    " + json.dumps(summary, ensure_ascii=False, default=str)[:400])

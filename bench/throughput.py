@@ -59,6 +59,7 @@ from services.reporting.application import ReportingStore
 from shared.events.subjects import Names
 from shared.runtime.embedded import EmbeddedNats, free_port, start_postgres
 from shared.runtime.streams import ensure_streams, stream_configs
+from shared.security.tokens import TokenStore
 
 REPO = Path(__file__).resolve().parent.parent
 PAYLOAD_BYTES = 600
@@ -488,7 +489,13 @@ async def scenario_full_speed(servers: Servers, system: System, n: int, report: 
         cpu_after = probe.sample()
         stats = await asyncio.wait_for(publisher, timeout=60)
 
-        async with httpx.AsyncClient(base_url=system.base, timeout=10.0) as http:
+        tokens = TokenStore(system.servers.database_url, system.names.db_schema("auth")).open()
+        try:
+            token = tokens.add_user("bench-reader", "bench", "viewer")
+        finally:
+            tokens.close()
+        headers = {"Authorization": f"Bearer {token}"}
+        async with httpx.AsyncClient(base_url=system.base, timeout=10.0, headers=headers) as http:
             response = await http.get("/api/v1/complaints", params={"call_id": stats.call_ids[-1]})
         found = response.json() if response.status_code == 200 else []
         if len(found) != 1:

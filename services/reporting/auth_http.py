@@ -1,4 +1,4 @@
-"""Staff identity on the HTTP API (docs/contract.md §7).
+"""Staff identity on the HTTP API (docs/contract.md §6).
 
 `AuthGuard` (ASGI middleware) authenticates every request except the public paths — `/healthz`,
 `/metrics` while `AFTERSALES_METRICS_PUBLIC` is on (the default, for Prometheus scrapes), the API

@@ -1,6 +1,6 @@
 """OIDC bearer JWTs (production): checked with PyJWT against the identity provider's JWKS.
 
-Configured by the environment (docs/contract.md §7):
+Configured by the environment (docs/contract.md §6):
 - `AFTERSALES_OIDC_ISSUER` (the `iss` a token must carry; setting it turns OIDC on),
   `AFTERSALES_OIDC_AUDIENCE` (the `aud`), `AFTERSALES_OIDC_JWKS_URL` (default `<issuer>/protocol/openid-connect/certs`,
   Keycloak's), `AFTERSALES_OIDC_ALGORITHMS` (default `RS256,ES256`);

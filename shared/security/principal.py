@@ -1,4 +1,4 @@
-"""Who is acting (docs/contract.md §7, Identity): the principal a credential proves.
+"""Who is acting (docs/contract.md §6, Identity): the principal a credential proves.
 
 A principal comes from a credential alone — a built-in API token (`aftersales users add`) or an OIDC
 bearer JWT — never from a request body. `acted_by` writes it into an event's causation id, which every

@@ -56,25 +56,32 @@ class TokenStore:
     """The `auth` schema: `users` (id, name, role, department) and `tokens` (credential id, sha256)."""
 
     def __init__(self, database_url: str, schema: str = "auth", max_size: int = 2) -> None:
+        self.database_url = database_url
         self.schema = schema
-        self.pool: ConnectionPool[psycopg.Connection[dict[str, Any]]] = ConnectionPool(
-            database_url, min_size=0, max_size=max_size, open=False, timeout=3, reconnect_timeout=5,
-            check=ConnectionPool.check_connection,
-            kwargs={"autocommit": True, "row_factory": dict_row, "connect_timeout": 3},
-        )  # fmt: skip
-        self._opened = False
+        self.max_size = max_size
+        self._pool: ConnectionPool[psycopg.Connection[dict[str, Any]]] | None = None
+
+    @property
+    def pool(self) -> ConnectionPool[psycopg.Connection[dict[str, Any]]]:
+        if self._pool is None:
+            raise RuntimeError("the token store is not open")
+        return self._pool
 
     def open(self) -> TokenStore:
-        if not self._opened:
-            self.pool.open()
-            self._opened = True
+        """Open the pool (a closed store may be opened again) and create the tables if need be."""
+        if self._pool is None:
+            self._pool = ConnectionPool(
+                self.database_url, min_size=0, max_size=self.max_size, open=True, timeout=3, reconnect_timeout=5,
+                check=ConnectionPool.check_connection,
+                kwargs={"autocommit": True, "row_factory": dict_row, "connect_timeout": 3},
+            )  # fmt: skip
             self.create_tables()
         return self
 
     def close(self) -> None:
-        if self._opened:
-            self.pool.close()
-            self._opened = False
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
 
     def create_tables(self) -> None:
         """Under the same advisory lock as the event stores' DDL (shared/runtime/store.py); no table

@@ -15,6 +15,7 @@ from shared.runtime.embedded import EmbeddedNats, free_port
 from shared.runtime.natsauth import write_run_credentials
 from shared.runtime.settings import Settings
 from shared.runtime.streams import ensure_streams
+from tests.api_support import staff_auth
 from tests.support import Bus, ServiceProcess, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -122,7 +123,8 @@ def started(e2e_settings: Settings, tmp_path: Path) -> Iterator[dict[str, Servic
 async def running(e2e_settings: Settings, started: dict[str, ServiceProcess], tmp_path: Path) -> AsyncIterator[Running]:
     bus = await Bus.connect(e2e_settings)
     await ensure_streams(bus.js, e2e_settings.names)
-    http = httpx.AsyncClient(base_url=f"http://127.0.0.1:{e2e_settings.http_port}", timeout=15)
+    http = httpx.AsyncClient(base_url=f"http://127.0.0.1:{e2e_settings.http_port}", timeout=15,
+                             auth=staff_auth(e2e_settings))  # fmt: skip
 
     async def healthy() -> bool:
         try:

@@ -19,6 +19,8 @@ from psycopg.sql import SQL, Identifier
 
 from aftersales.simulate import CHINA, complaint_message
 from shared.events.subjects import SERVICES, Names
+from shared.runtime.settings import Settings
+from tests.api_support import staff_auth
 from tests.support import wait_until
 
 
@@ -67,8 +69,8 @@ class Caller:
 
 
 class ReadApi:
-    def __init__(self, port: int) -> None:
-        self.http = httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10)
+    def __init__(self, port: int, settings: Settings) -> None:
+        self.http = httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10, auth=staff_auth(settings))
 
     async def healthy(self) -> bool:
         try:

@@ -132,7 +132,7 @@ async def test_nats_and_postgres_restarted_under_load(own_servers: OwnServers, t
                                                       api_of: list[ReadApi]) -> None:  # fmt: skip
     settings = own_servers.settings(namespace)
     processes = start_all(settings, tmp_path)
-    api = ReadApi(settings.http_port)
+    api = ReadApi(settings.http_port, settings)
     api_of.append(api)
     try:
         await wait_until(api.healthy, timeout_s=60, interval_s=0.2, what="the read API")
@@ -192,7 +192,7 @@ async def test_each_child_of_up_killed_under_traffic_is_restarted(settings: Sett
                                                                    api_of: list[ReadApi]) -> None:  # fmt: skip
     port = free_port()
     up = start_up(settings, tmp_path, port)
-    api = ReadApi(port)
+    api = ReadApi(port, settings)
     api_of.append(api)
     load: asyncio.Task[None] | None = None
     try:

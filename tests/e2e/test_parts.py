@@ -33,6 +33,7 @@ from shared.events.envelope import (
 )
 from shared.runtime.settings import Settings
 from shared.runtime.streams import ensure_streams
+from tests.api_support import staff_auth
 from tests.e2e.conftest import Running
 from tests.support import Bus, ServiceProcess, call, wait_until
 
@@ -62,7 +63,8 @@ async def running(
 ) -> AsyncIterator[Running]:
     bus = await Bus.connect(e2e_settings)
     await ensure_streams(bus.js, e2e_settings.names)
-    http = httpx.AsyncClient(base_url=f"http://127.0.0.1:{e2e_settings.http_port}", timeout=15)
+    http = httpx.AsyncClient(base_url=f"http://127.0.0.1:{e2e_settings.http_port}", timeout=15,
+                             auth=staff_auth(e2e_settings))  # fmt: skip
 
     async def healthy() -> bool:
         try:

@@ -21,7 +21,7 @@ from services.reporting.api import create_api
 from services.reporting.edge import MAX_INT64, ApiLimits
 from services.reporting.main import build_store
 from shared.runtime.settings import Settings
-from tests.api_support import serving
+from tests.api_support import serving, staff_auth
 
 pytestmark = pytest.mark.integration
 
@@ -61,7 +61,10 @@ async def edge(edge_settings: Settings) -> AsyncIterator[Edge]:
 
     api.add_api_route("/test-only/boom", boom)
     try:
-        async with serving(api) as base, httpx.AsyncClient(base_url=base, timeout=30) as http:
+        async with (
+            serving(api) as base,
+            httpx.AsyncClient(base_url=base, timeout=30, auth=staff_auth(edge_settings)) as http,
+        ):
             yield Edge(edge_settings, http, api)
     finally:
         await intake.stop()

@@ -26,7 +26,7 @@ from services.reporting.health import HealthLimits
 from services.reporting.main import build_store
 from shared.runtime.embedded import start_postgres
 from shared.runtime.settings import Settings
-from tests.api_support import serving
+from tests.api_support import serving, staff_auth
 from tests.support import wait_until
 
 pytestmark = pytest.mark.integration
@@ -81,7 +81,7 @@ async def test_postgres_down_is_503_with_a_reason_and_back_is_200(own_postgres: 
     settings = Settings(nats_url=nats_url, database_url=own_postgres.url, namespace="t" + uuid.uuid4().hex[:10])
     api = create_api(lambda: build_store(settings), nats_url, settings.names, health_limits=HealthLimits(),
                      calendar_today=lambda: dt.date(2026, 6, 1))  # fmt: skip
-    async with serving(api) as base, httpx.AsyncClient(base_url=base, timeout=30) as http:
+    async with serving(api) as base, httpx.AsyncClient(base_url=base, timeout=30, auth=staff_auth(settings)) as http:
         assert (await http.get("/api/v1/reports/tracking-register")).status_code == 200
         assert (await http.get("/healthz")).json()["status"] == "ok"
 

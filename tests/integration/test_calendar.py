@@ -27,7 +27,7 @@ from shared.events.commands import decode_reply
 from shared.runtime.clock import encode_tick
 from shared.runtime.service import ServiceRuntime
 from shared.runtime.settings import Settings
-from tests.api_support import serving
+from tests.api_support import nats_credential, serving, staff_auth
 from tests.integration.conftest import System
 from tests.support import call, service_env, wait_until
 
@@ -86,9 +86,9 @@ async def publish_file(settings: Settings, tmp_path: Path, text: str) -> subproc
     path = tmp_path / "2027.toml"
     path.write_text(text, encoding="utf-8")
     argv = [sys.executable, "-m", "aftersales.cli", "calendar", "publish", str(path), "--actor", "ops-001"]
-    return await asyncio.to_thread(
-        subprocess.run, argv, env=service_env(settings), capture_output=True, text=True, timeout=60
-    )
+    token = staff_auth(settings).token("ops-001", "ops")
+    env = service_env(settings, AFTERSALES_TOKEN=token)
+    return await asyncio.to_thread(subprocess.run, argv, env=env, capture_output=True, text=True, timeout=60)
 
 
 async def test_publishing_2027_reaches_every_service_and_replay_still_reproduces_the_provisional_decisions(
@@ -163,7 +163,8 @@ async def test_only_ops_publish_and_a_contradictory_year_is_refused(system: Syst
 
     async def send(**command: Any) -> Any:
         message = {"command": "publish_calendar", "year": 2027, "holidays": ["2027-01-01"], **command}
-        reply = await system.bus.nc.request(subject, msgspec.json.encode(message), timeout=10)
+        headers = nats_credential(settings, command["actor"]["id"], command["actor"]["role"])
+        reply = await system.bus.nc.request(subject, msgspec.json.encode(message), timeout=10, headers=headers)
         return decode_reply(reply.data)
 
     await system.bus.js.publish(system.bus.names.clock_tick, encode_tick(dt.datetime.fromisoformat(NEW_YEARS_EVE)))

@@ -31,7 +31,7 @@ from shared.runtime.clock import encode_tick
 from shared.runtime.service import ServiceRuntime
 from shared.runtime.settings import Settings
 from shared.workcal import with_calendar
-from tests.api_support import serving
+from tests.api_support import serving, staff_auth
 from tests.integration.conftest import System
 from tests.support import call, wait_until
 
@@ -119,7 +119,10 @@ async def world(system: System, settings: Settings) -> AsyncIterator[World]:
     await dispatch.start()
     api = create_api(lambda: build_store(settings), settings.nats_url, settings.names)
     try:
-        async with serving(api) as base, httpx.AsyncClient(base_url=base, timeout=15) as http:
+        async with (
+            serving(api) as base,
+            httpx.AsyncClient(base_url=base, timeout=15, auth=staff_auth(settings)) as http,
+        ):
             yield World(system, dispatch, http)
     finally:
         await dispatch.stop()

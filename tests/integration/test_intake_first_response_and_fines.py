@@ -34,7 +34,7 @@ from shared.runtime.clock import encode_tick
 from shared.runtime.service import ServiceRuntime
 from shared.runtime.settings import Settings
 from shared.runtime.store import build_application
-from tests.api_support import serving
+from tests.api_support import serving, staff_auth
 from tests.integration.conftest import System
 from tests.support import body, call, wait_until
 
@@ -104,7 +104,10 @@ async def desk(system: System, settings: Settings) -> AsyncIterator[Desk]:
     await dispatch.start()
     api = create_api(lambda: build_store(settings), settings.nats_url, settings.names)
     try:
-        async with serving(api) as base, httpx.AsyncClient(base_url=base, timeout=30) as http:
+        async with (
+            serving(api) as base,
+            httpx.AsyncClient(base_url=base, timeout=30, auth=staff_auth(settings)) as http,
+        ):
             yield Desk(system, http, [system.intake, dispatch])
     finally:
         await dispatch.stop()

@@ -14,6 +14,7 @@ from shared.events.telephony import ComplaintReceivedV1, DoorLimits, decode_tele
 from shared.runtime.failures import EventTooLarge, PermanentFailure
 from shared.runtime.settings import MAX_EVENT_BYTES, Settings
 from shared.runtime.store import build_application, recorder_of
+from tests.api_support import nats_credential
 from tests.integration.conftest import System
 from tests.integration.test_hostile_door import tick
 from tests.support import body, call, wait_until
@@ -76,7 +77,9 @@ async def test_the_largest_event_the_store_accepts_is_published_and_projected(sy
     assert view["description"] == description
 
 
-async def test_a_staff_command_with_an_oversize_event_is_refused_413_and_records_nothing(system: System) -> None:
+async def test_a_staff_command_with_an_oversize_event_is_refused_413_and_records_nothing(
+    system: System, settings: Settings
+) -> None:
     await tick(system, "2026-11-23T10:00:00+08:00")
     assert isinstance(system.intake.app, IntakeApplication)
     (complaint_no,) = system.intake.app.register([inbound("CALL-TO-COMPLETE", "漏油")]).registered
@@ -84,8 +87,9 @@ async def test_a_staff_command_with_an_oversize_event_is_refused_413_and_records
     command = {"command": "complete", "complaint_no": complaint_no, "actor": {"id": "agent-017", "role": "agent"},
                "fields": {"description": "x" * (MAX_EVENT_BYTES + 1)}}  # fmt: skip
     response = await system.bus.nc.request(
-        system.bus.names.commands("intake"), json.dumps(command).encode(), timeout=10
-    )
+        system.bus.names.commands("intake"), json.dumps(command).encode(), timeout=10,
+        headers=nats_credential(settings, "agent-017", "agent"),
+    )  # fmt: skip
     reply = decode_reply(response.data)
     assert reply.status == 413
     assert not reply.ok

@@ -150,7 +150,7 @@ def test_every_section_cited_in_the_repository_exists() -> None:
         name: {int(n) for n in re.findall(r"^## (\d+)\. ", (ROOT / "docs" / name).read_text(encoding="utf-8"), re.M)}
         for name in ("rules.md", "contract.md")
     }
-    assert sections["contract.md"] == {1, 2, 3, 4, 5}
+    assert sections["contract.md"] == {1, 2, 3, 4, 5, 6}
     citation = re.compile(r"docs/(rules|contract)\.md §(\d+)(?:[–-](\d+))?")
     broken: list[str] = []
     cited = 0

@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 
 from services.parts import policy
 from services.parts.domain import CommandRejected, OldPart
-from shared.security.duties import SeparationOfDuties
 from services.parts.policy import RULES, current_policy, decide, evaluate
 from shared.events.decisions import Actor
+from shared.security.duties import SeparationOfDuties
 
 P = current_policy()
 V1 = "parts-2026.1"
