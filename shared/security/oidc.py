@@ -6,7 +6,7 @@ Configured by the environment (docs/contract.md §6):
   Keycloak's), `AFTERSALES_OIDC_ALGORITHMS` (default `RS256,ES256`);
 - `AFTERSALES_OIDC_ID_CLAIM` (`preferred_username`), `AFTERSALES_OIDC_NAME_CLAIM` (`name`),
   `AFTERSALES_OIDC_ROLE_CLAIM` (`aftersales_role`; a dotted path such as `realm_access.roles` names a
-  list, of which the first entry that is a role of this system counts), `AFTERSALES_OIDC_ROLE_MAP`
+  list, of which the first staff role counts, else `viewer`), `AFTERSALES_OIDC_ROLE_MAP`
   (`idp-role=role,…`, applied first), `AFTERSALES_OIDC_DEPARTMENT_CLAIM` (`department`).
 Signature, `exp`, `nbf`, `iss` and `aud` are checked by PyJWT; the keys are fetched and cached by
 `PyJWKClient` (refetched for an unknown `kid`).
@@ -22,7 +22,7 @@ from typing import Any
 
 import jwt
 
-from shared.security.principal import Principal, Unauthenticated
+from shared.security.principal import READ_ONLY_ROLES, Principal, Unauthenticated
 from shared.security.tokens import ROLES
 
 
@@ -109,11 +109,10 @@ class OidcVerifier:
         )  # fmt: skip
 
     def _role(self, value: Any) -> str | None:
+        """The role a claim names: of a list, the first that is a staff role, else `viewer` if named."""
         candidates = value if isinstance(value, list) else [value]
-        for candidate in candidates:
-            if not isinstance(candidate, str):
-                continue
-            role = self.config.role_map.get(candidate, candidate)
-            if role in ROLES:
-                return role
-        return None
+        roles = [self.config.role_map.get(c, c) for c in candidates if isinstance(c, str)]
+        ours = [role for role in roles if role in ROLES]
+        staff = [role for role in ours if role not in READ_ONLY_ROLES]
+        chosen = staff or ours
+        return chosen[0] if chosen else None
