@@ -23,7 +23,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from services.reporting import api_dispatch, api_parts, api_quality
 from services.reporting.application import ReportingStore
-from services.reporting.auth_http import AuthGuard, add_login_routes, declare_security, metrics_public
+from services.reporting.auth_http import (
+    AuthGuard,
+    add_login_routes,
+    declare_security,
+    metrics_public,
+    optional_actor,
+)
 from services.reporting.console import add_console, live
 from services.reporting.edge import (
     COMMAND_RESPONSES,
@@ -135,9 +141,7 @@ def command_body_schema(command: type[msgspec.Struct]) -> dict[str, Any]:
     body = dict(components[command.__name__])
     body["properties"] = {k: v for k, v in body["properties"].items() if k not in ("command", "complaint_no")}
     body["required"] = [k for k in body.get("required", []) if k not in ("command", "complaint_no")]
-    actor = components["Actor"]
-    body["properties"]["actor"] = actor
-    return body
+    return optional_actor(body, components["Actor"])
 
 
 CALENDAR_RETRY_S = 5.0

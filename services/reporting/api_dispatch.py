@@ -22,6 +22,7 @@ import msgspec
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 
+from services.reporting.auth_http import optional_actor
 from services.reporting.edge import COMMAND_RESPONSES, MAX_INT64, READ_RESPONSES, forward_command, read_json_object
 from services.reporting.money import yuan
 from services.reporting.read_filter import ReadFilter
@@ -145,8 +146,7 @@ def roster_body_schema(command: type[msgspec.Struct]) -> dict[str, Any]:
     body = dict(components[command.__name__])
     body["properties"] = {k: v for k, v in body["properties"].items() if k not in ("command", "engineer_id")}
     body["required"] = [k for k in body.get("required", []) if k not in ("command", "engineer_id")]
-    body["properties"]["actor"] = components["Actor"]
-    return body
+    return optional_actor(body, components["Actor"])
 
 
 def roster_route(api: FastAPI, names: Names, suffix: str, command: type[cmd.RosterCommand]) -> None:

@@ -17,6 +17,7 @@ from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 from psycopg.sql import SQL, Identifier
 
+from services.reporting.auth_http import optional_actor
 from services.reporting.edge import COMMAND_RESPONSES, MAX_INT64, READ_RESPONSES, forward_command, read_json_object
 from services.reporting.reads import (
     TOTAL_HEADER,
@@ -138,7 +139,7 @@ def _body_schema(command: type[msgspec.Struct], supplied: tuple[str, ...]) -> di
     hidden = ("command", *supplied)
     body["properties"] = {k: v for k, v in body["properties"].items() if k not in hidden}
     body["required"] = [k for k in body.get("required", []) if k not in hidden]
-    body["properties"]["actor"] = components["Actor"]
+    optional_actor(body, components["Actor"])
     if "Quote" in components and "quotes" in body["properties"]:
         body["properties"]["quotes"] = {"type": "array", "items": components["Quote"]}
     return body

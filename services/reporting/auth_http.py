@@ -217,3 +217,14 @@ def add_login_routes(api: FastAPI, authenticator: Callable[[], Authenticator]) -
         response = RedirectResponse("/console/login", status_code=303)
         response.delete_cookie(COOKIE, path="/")
         return response
+
+
+def optional_actor(body: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
+    """A command body's schema: `actor` optional, and if given, it must be the authenticated person."""
+    body["properties"]["actor"] = {
+        **actor,
+        "description": "Optional: the acting person comes from the credential; an actor naming another person "
+        "or role is refused (403).",
+    }
+    body["required"] = [k for k in body.get("required", []) if k != "actor"]
+    return body

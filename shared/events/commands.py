@@ -1,5 +1,6 @@
 """Staff commands (docs/rules.md §7): sent by the HTTP entry point to the owning service over NATS
-request/reply. Each names the acting person and their role; the service checks the role."""
+request/reply. Each names the acting person and their role (`actor`), which the service sets from the
+caller's credential (docs/contract.md §6; a different one is refused), and checks the role."""
 
 from __future__ import annotations
 
