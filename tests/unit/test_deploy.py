@@ -438,7 +438,7 @@ def test_systemd_environment_file_is_settings_the_code_reads() -> None:
     assert postgres_env(settings.database_url)["POSTGRES_HOST"] != "127.0.0.1"
     known = {"NATS_URL", "DATABASE_URL", "AFTERSALES_CLOCK", "AFTERSALES_HTTP_HOST", "AFTERSALES_HTTP_PORT",
              "AFTERSALES_NAMESPACE", "AFTERSALES_BATCH_SIZE", "AFTERSALES_STREAM_REPLICAS",
-             "AFTERSALES_CHECKPOINT_KEY", "SSL_CERT_FILE"}  # fmt: skip
+             "AFTERSALES_CHECKPOINT_KEY", "SSL_CERT_FILE", "AFTERSALES_METRICS_PUBLIC"}  # fmt: skip
     assert settings.checkpoint_key == env["AFTERSALES_CHECKPOINT_KEY"]  # the audit chain's signing key, outside the DB
     assert set(env) <= known, f"not read by Settings.from_env: {sorted(set(env) - known)}"
     assert "AFTERSALES_NAMESPACE" not in env  # production has no namespace (README)
