@@ -3,7 +3,7 @@
 `AuthGuard` (ASGI middleware) authenticates every request except the public paths — `/healthz`,
 `/metrics` while `AFTERSALES_METRICS_PUBLIC` is on (the default, for Prometheus scrapes), the API
 description (`/docs`, `/redoc`, `/openapi.json`, so that `/docs` can load and then authorize), static
-assets (`/static/…`) and the console login (`/console/login`). The credential is `Authorization: Bearer
+assets (`/console/static/…`, `/console/vendor/…`) and the console login (`/console/login`). The credential is `Authorization: Bearer
 <API token or OIDC JWT>`, or the HttpOnly cookie the console login sets. No credential, or one that
 proves nobody: 401 with `WWW-Authenticate: Bearer` (a console page asked for by a browser is sent to
 the login instead). The principal is put at `request.state.principal`.
@@ -38,7 +38,8 @@ log = structlog.get_logger()
 
 ALWAYS_PUBLIC = ("/healthz", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json", "/favicon.ico",
                  "/console/login", "/console/logout")  # fmt: skip
-PUBLIC_PREFIXES = ("/static/",)
+PUBLIC_PREFIXES = ("/static/", "/console/static/", "/console/vendor/")
+"""Static files: the console's own and its vendored libraries (Swagger UI, ReDoc, ECharts)."""
 
 
 def metrics_public(env: Mapping[str, str] | None = None) -> bool:
@@ -90,7 +91,7 @@ class AuthGuard:
             principal = await asyncio.to_thread(self.authenticator().authenticate_credential, credential)
         except Unauthenticated as exc:
             accept = _header(scope, b"accept") or ""
-            if scope["path"].startswith("/console") and "text/html" in accept:
+            if (scope["path"] == "/" or scope["path"].startswith("/console")) and "text/html" in accept:
                 await RedirectResponse("/console/login", status_code=303)(scope, receive, send)
                 return
             log.info("http_unauthenticated", path=scope["path"], reason=str(exc))
@@ -207,7 +208,7 @@ def add_login_routes(api: FastAPI, authenticator: Callable[[], Authenticator]) -
             error = f"<p role='alert'>登录失败: {html.escape(str(exc))}</p>"
             return HTMLResponse(LOGIN_PAGE.format(error=error), status_code=401)
         log.info("console_login", actor=principal.id, role=principal.role, credential_id=principal.credential_id)
-        response = RedirectResponse("/console", status_code=303)
+        response = RedirectResponse("/", status_code=303)  # the console's dashboard
         response.set_cookie(COOKIE, token, httponly=True, samesite="strict", secure=request.url.scheme == "https",
                             path="/", max_age=12 * 3600)  # fmt: skip
         return response

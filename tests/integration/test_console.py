@@ -20,7 +20,7 @@ from services.reporting.api import create_api
 from services.reporting.console.assets import STATIC_DIR
 from services.reporting.main import build_store
 from shared.runtime.settings import Settings
-from tests.api_support import serving
+from tests.api_support import serving, staff_auth
 from tests.integration.conftest import System
 from tests.support import call
 
@@ -38,8 +38,8 @@ def api(settings: Settings) -> FastAPI:
 
 
 @pytest.fixture
-async def http(api: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with serving(api) as base, httpx.AsyncClient(base_url=base, timeout=10) as client:
+async def http(api: FastAPI, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    async with serving(api) as base, httpx.AsyncClient(base_url=base, timeout=10, auth=staff_auth(settings)) as client:
         yield client
 
 

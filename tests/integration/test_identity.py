@@ -306,3 +306,27 @@ async def test_a_manager_may_not_reverse_his_own_fine(desk: Desk) -> None:  # no
     assert "SOD-OWN-FINE" in answers[-1].json()["error"]
     other = await desk.command(no, "fines/reverse", BRANCH_MANAGER, fine_id=fine["fine_id"], reason="核实属实")
     assert other.status_code == 200, other.text
+
+
+async def test_the_console_login_keeps_the_token_in_an_httponly_cookie(
+    system: System, api_desk: httpx.AsyncClient, settings: Settings
+) -> None:
+    http = api_desk
+    html = {"Accept": "text/html"}
+    sent_away = await http.get("/", headers=html)
+    assert (sent_away.status_code, sent_away.headers["location"]) == (303, "/console/login")
+    assert (await http.get("/console/login")).status_code == 200
+    wrong = await http.post("/console/login", data={"token": "ast_000000000000_" + "y" * 43})
+    assert wrong.status_code == 401
+    assert "set-cookie" not in wrong.headers
+    token = staff_auth(settings).token("tq-009", "tq")
+    logged_in = await http.post("/console/login", data={"token": token})
+    assert logged_in.status_code == 303
+    cookie = logged_in.headers["set-cookie"]
+    assert "HttpOnly" in cookie
+    assert "SameSite=strict" in cookie
+    page = await http.get("/", headers=html, cookies={"aftersales_token": token})
+    assert page.status_code == 200
+    assert "tq-009（tq）" in page.text
+    reads = await http.get("/api/v1/fines", cookies={"aftersales_token": token})
+    assert reads.status_code == 200
