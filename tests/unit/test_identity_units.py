@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from services.reporting.auth_http import credential_of, is_public
+from shared.runtime.commands import as_principal
 from shared.security.authn import bearer
 from shared.security.duties import SeparationOfDuties, refuse_own
 from shared.security.oidc import OidcConfig
@@ -79,3 +80,20 @@ def test_nobody_decides_about_themselves() -> None:
     with pytest.raises(SeparationOfDuties, match="SOD-OWN-FINE: bm-07 may not reverse fine f-1"):
         refuse_own("SOD-OWN-FINE", "bm-07", "reverse fine f-1", "bm-07")
     refuse_own("SOD-OWN-FEE", "dgm-1", "approve", None)
+
+
+def test_a_command_takes_its_actor_from_the_principal_and_keeps_every_other_byte() -> None:
+    body = b'{"command":"report_sale","remote_reduction":0.0500000000000000000001,"part_id":"P-1"}'
+    stamped = as_principal(body, PRINCIPAL)
+    assert stamped == body[:-1] + b',"actor":{"id":"bm-07","role":"branch_manager"}}'
+    same = b'{"actor":{"id":"bm-07","role":"branch_manager"},"x":1}'
+    assert as_principal(same, PRINCIPAL) == same
+    for forged in (
+        b'{"actor":{"id":"gm-1","role":"gm"}}',
+        b'{"actor":{"id":"bm-07","role":"gm"}}',
+        b'{"actor":"bm-07"}',
+    ):
+        refused = as_principal(forged, PRINCIPAL)
+        assert isinstance(refused, str)
+        assert "not the authenticated bm-07" in refused
+    assert as_principal(b"[1]", PRINCIPAL) == b"[1]"  # left to the decoder's 422
