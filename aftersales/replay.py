@@ -266,9 +266,11 @@ def dossier_html(
         )
         data = shown({k: v for k, v in e.data.items() if k not in ("decisions", "outputs")})
         when = e.occurred_at.astimezone(CHINA_OFFSET).strftime("%Y-%m-%d %H:%M")
+        acted = parse_causation(e.causation_id)
+        who = f"<br><small>经办 by {esc(describe(acted))}</small>" if acted else ""
         rows.append(
             f"<tr><td>{esc(when)}</td>"
-            f"<td>{esc(step.service)}</td><td>{esc(e.type)}</td>"
+            f"<td>{esc(step.service)}</td><td>{esc(e.type)}{who}</td>"
             f"<td><small>{esc(json.dumps(data, ensure_ascii=False, default=str)[:600])}</small>{decisions}</td></tr>"
         )
     summary = ""
