@@ -59,7 +59,7 @@ def build_router(
         title="dispatch/commands",
         description="Staff commands (request/reply): roster, fee consent, deputy GM approval, assignment, arrival, "
         "service form, return approval, return, report, audit, follow-up, fines, escalations. Replies with "
-        "CommandReply.",
+        "CommandReply; the caller's credential travels in the Authorization header (401 without a valid one).",
     )
     async def on_command(body: bytes, msg: NatsMessage) -> bytes:
         reply = await _execute(app, ports, body, msg.raw_message)

@@ -142,7 +142,8 @@ def build_router(
         decoder=raw_batch,
         title="intake/commands",
         description="Staff commands (request/reply): relay, complete, classify, answer, decide_solution, "
-        "record_repair, close, fine_record_incomplete, first_contact, attribute_fine. Replies with CommandReply.",
+        "record_repair, close, fine_record_incomplete, first_contact, attribute_fine. Replies with CommandReply; "
+        "the caller's credential travels in the Authorization header (401 without a valid one).",
     )
     async def on_command(body: bytes, msg: NatsMessage) -> bytes:
         reply = await _execute(app, ports, body, msg.raw_message)
@@ -154,7 +155,8 @@ def build_router(
         names.commands("calendar"),
         decoder=raw_batch,
         title="intake/calendar",
-        description="PublishCalendar (request/reply, role ops): one year's working calendar (docs/rules.md §9).",
+        description="PublishCalendar (request/reply, role ops): one year's working calendar (docs/rules.md §9); "
+        "the caller's credential travels in the Authorization header.",
     )
     async def on_calendar_command(body: bytes, msg: NatsMessage) -> bytes:
         def run(command: Any, now: dt.datetime, causation_id: str) -> tuple[str | None, list[str]]:

@@ -52,7 +52,8 @@ def build_router(
         description="Old-parts staff commands (request/reply): record_part, record_market_price, report_delay, "
         "hand_in, recover, ship, receive_at_hq, decide_disposition, report_sale, verify_sale, approve_sale, "
         "record_sale, request_disposal, approve_disposal, dispose, start_review, settle_responsibility, "
-        "settle_claim. Replies with CommandReply.",
+        "settle_claim. Replies with CommandReply; "
+        "the caller's credential travels in the Authorization header (401 without a valid one).",
     )
     async def on_command(body: bytes, msg: NatsMessage) -> bytes:
         reply = await _execute(app, ports, body, msg.raw_message)

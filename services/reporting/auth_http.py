@@ -3,8 +3,9 @@
 `AuthGuard` (ASGI middleware) authenticates every request except the public paths — `/healthz`,
 `/metrics` while `AFTERSALES_METRICS_PUBLIC` is on (the default, for Prometheus scrapes), the API
 description (`/docs`, `/redoc`, `/openapi.json`, so that `/docs` can load and then authorize), static
-assets (`/console/static/…`, `/console/vendor/…`) and the console login (`/console/login`). The credential is `Authorization: Bearer
-<API token or OIDC JWT>`, or the HttpOnly cookie the console login sets. No credential, or one that
+assets (`/console/static/…`, `/console/vendor/…`) and the console login (`/console/login`). The
+credential is `Authorization: Bearer <API token or OIDC JWT>`, or the HttpOnly cookie the console
+login sets. No credential, or one that
 proves nobody: 401 with `WWW-Authenticate: Bearer` (a console page asked for by a browser is sent to
 the login instead). The principal is put at `request.state.principal`.
 
