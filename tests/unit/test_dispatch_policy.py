@@ -19,6 +19,7 @@ from services.dispatch.policy import (
     evaluate,
 )
 from shared.events.decisions import Actor
+from shared.security.duties import SeparationOfDuties
 from shared.workcal import CHINA, late_day_start, working_days_late
 
 P = current_policy()
@@ -353,6 +354,35 @@ def test_case_fine_once_per_occurrence_then_disputed_and_reversed() -> None:
         case.reverse_fine(Actor("bm-1", "branch_manager"), fine_id, "again", DUE, "cmd")
     reversal = case.collect_events()[-1]
     assert (type(reversal).__name__, reversal.fine_id, reversal.amount_fen) == ("FineReversed", fine_id, 5_000)
+
+
+def test_nobody_reverses_a_fine_about_themselves_or_one_they_disputed() -> None:
+    """SOD-OWN-FINE (docs/rules.md §7), whatever the role."""
+    case = dispatched_case()
+    fine = decide("FIN-AUDIT-LATE", {"due_at": DUE.isoformat(), "day": 1, "auditor": "bm-7"}, P)
+    fine_id = case.levy_fine(fine, "late", 1, DUE, "tick")
+    assert fine_id is not None
+    with pytest.raises(SeparationOfDuties, match="SOD-OWN-FINE: bm-7 may not reverse"):
+        case.reverse_fine(Actor("bm-7", "branch_manager"), fine_id, "mine", DUE, "cmd")
+    case.dispute_fine(Actor("gm-2", "gm"), fine_id, "disputed for him", DUE, "cmd")
+    with pytest.raises(SeparationOfDuties, match="SOD-OWN-FINE: gm-2 may not reverse"):
+        case.reverse_fine(Actor("gm-2", "gm"), fine_id, "and reversed", DUE, "cmd")
+    case.reverse_fine(Actor("bm-1", "branch_manager"), fine_id, "accepted", DUE, "cmd")
+
+
+def test_nobody_approves_the_fee_exception_they_recorded() -> None:
+    """SOD-OWN-FEE: the refusal's recorder may not approve the dispatch (whatever the role)."""
+    case = Case.open(complaint_no="TS-2026-00000002", received_at=cn(2026, 11, 23, 9, 15), kind="fault",
+                     agent_id="agent-017", customer={"name": "甲"}, equipment={"serial": "S1", "model": "QY25K"},
+                     site={"region": "四川", "distance_km": 800.0}, causation_id="t")  # fmt: skip
+    at = cn(2026, 11, 23, 10, 0)
+    case.need_on_site("tq-003", "quality", 3, True, case.equipment, case.site, at, "t")
+    case.note_payer({"applies": "WAR-OUT", "payer": "customer", "fee_consent_required": True}, at, "t")
+    case.decide_fee(decide("DSP-FEE-CONSENT", case.fee_inputs() or {}, P), at, "t")
+    case.record_consent(Actor("dgm-1", "tq"), False, 80_000, "更换油缸", at, "cmd")
+    with pytest.raises(SeparationOfDuties, match="SOD-OWN-FEE"):
+        case.approve_dispatch(Actor("dgm-1", "deputy_gm"), "客户重要", at, "cmd")
+    case.approve_dispatch(Actor("dgm-2", "deputy_gm"), "客户重要", at, "cmd")
 
 
 def test_rules_registry_names_each_rule_once() -> None:
