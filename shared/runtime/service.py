@@ -228,6 +228,8 @@ class ServiceRuntime:
         finally:
             if self.app is not None:
                 await asyncio.to_thread(self.app.close)
+            if self.ports._authenticator is not None:
+                await asyncio.to_thread(self.ports._authenticator.close)
 
     async def _until_stopped(self, stopping: asyncio.Task[Any]) -> None:
         """Wait for the stop request; a background task (relay, clock, hook) that dies of an error

@@ -64,7 +64,8 @@ class TokenStore:
     @property
     def pool(self) -> ConnectionPool[psycopg.Connection[dict[str, Any]]]:
         if self._pool is None:
-            raise RuntimeError("the token store is not open")
+            self.open()  # again, after a close (a service restarted in the same process)
+        assert self._pool is not None
         return self._pool
 
     def open(self) -> TokenStore:
