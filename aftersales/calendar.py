@@ -137,9 +137,13 @@ def cmd_calendar(args: argparse.Namespace) -> int:
     try:
         return asyncio.run(
             _publish(
-                settings.nats_url, settings.names.commands("calendar"), command, token, args.timeout,
+                settings.nats_url,
+                settings.names.commands("calendar"),
+                command,
+                token,
+                args.timeout,
                 settings.nats_options,
-            )  # fmt: skip
+            )
         )
     except (TimeoutError, OSError) as exc:
         print(f"calendar publish: intake did not answer: {exc!r}", file=sys.stderr)

@@ -26,7 +26,7 @@ from services.reporting.api import create_api
 from services.reporting.main import build_store
 from shared.runtime.clock import encode_tick
 from shared.runtime.settings import Settings
-from tests.api_support import serving
+from tests.api_support import serving, staff_auth
 from tests.integration.conftest import System
 from tests.support import call, wait_until
 
@@ -38,9 +38,9 @@ AGENT = {"id": "agent-017", "role": "agent"}
 ENGINEER = {"id": "eng-sc-1", "role": "engineer"}
 
 
-def client(base: str) -> httpx.AsyncClient:
-    """The one HTTP client of these tests (credentials, when the API wants them, go here)."""
-    return httpx.AsyncClient(base_url=base, timeout=30)
+def client(base: str, settings: Settings) -> httpx.AsyncClient:
+    """The one HTTP client of these tests, with the API token of each command's actor (StaffAuth)."""
+    return httpx.AsyncClient(base_url=base, timeout=30, auth=staff_auth(settings))
 
 
 @dataclass
@@ -118,7 +118,7 @@ async def reader(system: System, settings: Settings) -> AsyncIterator[Reader]:
     await parts.start()
     api = create_api(lambda: build_store(settings), settings.nats_url, settings.names)
     try:
-        async with serving(api) as base, client(base) as http:
+        async with serving(api) as base, client(base, settings) as http:
             yield Reader(system, http)
     finally:
         await parts.stop()
