@@ -11,7 +11,7 @@ The reply always says what happened: 200 with the events recorded; 401 without a
 `actor`, or a decision about oneself (also logged with the principal: refusals are audited); 404 for an unknown
 subject; 409 when it does not fit the state or conflicted with a concurrent change (nothing was
 recorded); 413 when an event it would record is too large to publish (`EventTooLarge`, nothing was
-recorded); 503 while an external clock has not ticked yet.
+recorded); 503 while an external clock has not ticked yet, or while the credential store is away.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import msgspec
+import psycopg
 import structlog
 from eventsourcing.persistence import IntegrityError
 from prometheus_client import Counter
@@ -58,6 +59,10 @@ async def authenticate_command(
         COMMANDS.labels(service, "unauthenticated", "401").inc()
         log.warning("command_unauthenticated", service=service, reason=str(exc))
         return CommandReply(ok=False, status=401, error=f"not authenticated: {exc}")
+    except psycopg.OperationalError as exc:  # the credential store is away (a pool timeout included)
+        COMMANDS.labels(service, "unauthenticated", "503").inc()
+        log.warning("command_credentials_away", service=service, error=repr(exc))
+        return CommandReply(ok=False, status=503, error="the credential store (PostgreSQL) is not reachable")
 
 
 _fields = msgspec.json.Decoder(dict[str, msgspec.Raw])
