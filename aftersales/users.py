@@ -11,12 +11,15 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import sys
 from typing import Any
 
 from shared.security.tokens import ROLES, TokenStore, UserError
 
+CHINA = dt.timezone(dt.timedelta(hours=8))
+"""Times shown to people are China time."""
 DEMO_NAMES = {
     "agent": "演示坐席", "tq": "演示技术质量", "engineer": "演示工程师", "warehouse_keeper": "演示库管",
     "old_parts_officer": "演示旧件专员", "branch_manager": "演示分公司经理", "deputy_gm": "演示副总",
@@ -61,13 +64,13 @@ def cmd_users(args: argparse.Namespace) -> int:
         users = store.users()
         if args.json:
             rows: list[dict[str, Any]] = [
-                {**u.__dict__, "created_at": u.created_at.isoformat(),
-                 "revoked_at": u.revoked_at.isoformat() if u.revoked_at else None} for u in users
+                {**u.__dict__, "created_at": u.created_at.astimezone(CHINA).isoformat(),
+                 "revoked_at": u.revoked_at.astimezone(CHINA).isoformat() if u.revoked_at else None} for u in users
             ]  # fmt: skip
             print(json.dumps(rows, ensure_ascii=False, indent=2))
             return 0
         for u in users:
-            state = f"revoked {u.revoked_at:%Y-%m-%d}" if u.revoked_at else f"{u.tokens} token(s)"
+            state = f"revoked {u.revoked_at.astimezone(CHINA):%Y-%m-%d}" if u.revoked_at else f"{u.tokens} token(s)"
             print(f"{u.id:<24} {u.role:<18} {u.department or '-':<20} {state:<14} {u.name}")
         return 0
     finally:
