@@ -325,8 +325,25 @@ async def test_the_console_login_keeps_the_token_in_an_httponly_cookie(
     cookie = logged_in.headers["set-cookie"]
     assert "HttpOnly" in cookie
     assert "SameSite=strict" in cookie
-    page = await http.get("/", headers=html, cookies={"aftersales_token": token})
-    assert page.status_code == 200
-    assert "tq-009（tq）" in page.text
-    reads = await http.get("/api/v1/fines", cookies={"aftersales_token": token})
-    assert reads.status_code == 200
+    async with httpx.AsyncClient(base_url=http.base_url, cookies={"aftersales_token": token}) as browser:
+        page = await browser.get("/", headers=html)
+        assert page.status_code == 200
+        assert "tq-009（tq）" in page.text
+        assert (await browser.get("/api/v1/fines")).status_code == 200
+
+
+async def test_metrics_take_a_credential_when_not_public(
+    system: System, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AFTERSALES_METRICS_PUBLIC", "0")
+    api = create_api(lambda: build_store(settings), settings.nats_url, settings.names)
+    async with serving(api) as base, httpx.AsyncClient(base_url=base, timeout=30) as http:
+        assert (await http.get("/metrics")).status_code == 401
+        assert (await http.get("/healthz")).status_code == 200
+        token = staff_auth(settings).token("prometheus", "viewer")
+        scraped = await http.get("/metrics", headers=bearer(token))
+        assert scraped.status_code == 200
+        assert "aftersales_health_degraded" in scraped.text
+        schema = (await http.get("/openapi.json")).json()
+        assert schema["paths"]["/metrics"]["get"].get("security") != []
+        assert schema["paths"]["/healthz"]["get"]["security"] == []
