@@ -12,25 +12,28 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import os
 import sys
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from shared.events.commands import Actor, ErasePersonalData, decode_reply
+from shared.security.authn import AUTH_HEADER
 
 if TYPE_CHECKING:
     from shared.runtime.settings import Settings
 
 
-async def _send(settings: Settings, command: ErasePersonalData, timeout_s: float) -> int:
+async def _send(settings: Settings, command: dict[str, Any], token: str, timeout_s: float) -> int:
     import nats
 
     nc = await nats.connect(settings.nats_url, connect_timeout=timeout_s, max_reconnect_attempts=1,
                             **settings.nats_options)  # fmt: skip
     subject = settings.names.commands("privacy")
     try:
-        msg = await nc.request(subject, msgspec.json.encode(command), timeout=timeout_s)
+        headers = {AUTH_HEADER: f"Bearer {token}"}
+        msg = await nc.request(subject, msgspec.json.encode(command), timeout=timeout_s, headers=headers)
     finally:
         await nc.close()
     reply = decode_reply(msg.data)
@@ -130,11 +133,17 @@ def cmd_privacy(args: argparse.Namespace) -> int:
     if args.privacy_command == "reapply":
         return cmd_reapply(args)
     settings = Settings.from_env()
-    command = ErasePersonalData(
-        actor=Actor(id=args.by or getpass.getuser(), role="ops"), phone=args.phone, reason=args.reason
+    token = os.environ.get("AFTERSALES_TOKEN", "").strip()
+    if not token:
+        print("privacy erase: set AFTERSALES_TOKEN to your API token (role ops)", file=sys.stderr)
+        return 2
+    command = msgspec.to_builtins(
+        ErasePersonalData(actor=Actor(id=args.by or "-", role="ops"), phone=args.phone, reason=args.reason)
     )
+    if args.by is None:
+        del command["actor"]  # the acting person is the token's
     try:
-        return asyncio.run(_send(settings, command, args.timeout))
+        return asyncio.run(_send(settings, command, token, args.timeout))
     except (TimeoutError, OSError) as exc:
         print(f"privacy erase: intake did not answer: {exc!r}", file=sys.stderr)
         return 1
@@ -145,7 +154,7 @@ def add_parser(sub: Any) -> None:
     privacy_sub = privacy.add_subparsers(dest="privacy_command", required=True)
     erase = privacy_sub.add_parser("erase", help="erase a customer's personal data by destroying its keys (role ops)")
     erase.add_argument("--phone", required=True, help="the customer's phone number")
-    erase.add_argument("--by", default=None, help="who carries out the request (default: the login name)")
+    erase.add_argument("--by", default=None, help="who carries out the request (default and must be: the token's)")
     erase.add_argument("--reason", required=True, help="e.g. the customer's deletion request of 2026-11-23")
     erase.add_argument("--timeout", type=float, default=10.0)
     erase.set_defaults(func=cmd_privacy)

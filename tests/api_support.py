@@ -37,8 +37,8 @@ async def serving(api: FastAPI, startup_timeout_s: float = 30.0) -> AsyncIterato
         await task
 
 
-READER = ("test-reader", "tq")
-"""Who reads when a request names no actor (GETs): a staff role that sees the complaint in full."""
+READER = ("test-reader", "viewer")
+"""Who reads when a request names no actor (GETs): the read-only role, which sees personal data masked."""
 
 
 def _declared_actor(request: httpx.Request) -> tuple[str, str] | None:

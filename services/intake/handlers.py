@@ -175,15 +175,17 @@ def build_router(
         decoder=raw_batch,
         title="intake/privacy",
         description="ErasePersonalData (request/reply, role ops): destroy a customer's keys (PII-ERASE, "
-        "docs/rules.md §11) and record PersonalDataErased.",
+        "docs/rules.md §11) and record PersonalDataErased; the caller's credential travels in the Authorization "
+        "header.",
     )
     async def on_privacy_command(body: bytes, msg: NatsMessage) -> bytes:
         def run(command: Any, now: dt.datetime, causation_id: str) -> tuple[str | None, list[str]]:
             return None, app.erase_personal_data(command, now, causation_id)
 
         errors = CommandErrors(forbidden=(Forbidden,), unknown=(), rejected=(CommandRejected,))
-        reply = await execute_command("intake", body, msg.raw_message.reply, decode_erase_command, run,
-                                      ports.clock, errors)  # fmt: skip
+        raw = msg.raw_message
+        reply = await execute_command("intake", body, raw.reply, decode_erase_command, run, ports.clock, errors,
+                                      raw.headers, ports.authenticator)  # fmt: skip
         if reply.ok:
             ports.relay_wakeup.set()
         return _reply.encode(reply)

@@ -13,8 +13,8 @@ from shared.runtime.clock import ServiceClock
 from shared.runtime.service import Ports, ServiceRuntime
 from shared.runtime.settings import Settings
 from shared.runtime.store import build_application, recorder_of
-from shared.security.keystore import PostgresKeyStore
 from shared.security.authn import authenticator_for
+from shared.security.keystore import PostgresKeyStore
 
 SERVICE = "intake"
 

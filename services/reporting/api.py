@@ -63,9 +63,9 @@ from services.reporting.reads import (
 from shared.events import commands as cmd
 from shared.events.subjects import Names
 from shared.runtime.calendar_feed import CalendarFeed
+from shared.security.authn import Authenticator
 from shared.security.keystore import PostgresKeyStore
 from shared.security.personal import install_key_reader
-from shared.security.authn import Authenticator
 from shared.workcal import CalendarRegistry
 
 REGISTER_COLUMNS = (

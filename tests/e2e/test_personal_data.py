@@ -19,6 +19,7 @@ from psycopg.sql import SQL, Identifier
 
 from aftersales.privacy import erased_in_store, erased_in_stream
 from shared.security.personal import ERASED
+from tests.api_support import staff_auth
 from tests.e2e.conftest import Running
 from tests.support import call, service_env, wait_until
 
@@ -56,9 +57,10 @@ def pg_dump() -> str:
 
 
 async def cli(running: Running, *args: str) -> subprocess.CompletedProcess[str]:
+    token = staff_auth(running.settings).token("dpo-01", "ops")  # the erasure's requester (--by dpo-01)
     return await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-m", "aftersales.cli", *args], env=service_env(running.settings),
-        capture_output=True, text=True, timeout=120,
+        subprocess.run, [sys.executable, "-m", "aftersales.cli", *args],
+        env=service_env(running.settings, AFTERSALES_TOKEN=token), capture_output=True, text=True, timeout=120,
     )  # fmt: skip
 
 

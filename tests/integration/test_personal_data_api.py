@@ -16,7 +16,7 @@ from services.reporting.api import create_api
 from services.reporting.main import build_store
 from services.reporting.privacy import current_reader
 from shared.runtime.settings import Settings
-from tests.api_support import serving
+from tests.api_support import serving, staff_auth
 from tests.integration.conftest import System
 from tests.support import call, wait_until
 
@@ -42,7 +42,7 @@ async def reading(system: System, settings: Settings) -> AsyncIterator[tuple[htt
         return bool(system.store.complaints_for_call("pii-http-1"))
 
     await wait_until(projected, what="the complaint in the read model")
-    async with serving(api) as base, httpx.AsyncClient(base_url=base, timeout=30) as http:
+    async with serving(api) as base, httpx.AsyncClient(base_url=base, timeout=30, auth=staff_auth(settings)) as http:
         yield http, as_reader
 
 
@@ -52,7 +52,7 @@ async def test_masked_for_the_agent_and_nobody_clear_for_tq_and_the_engineer_wit
     http, as_reader = reading
     (found,) = (await http.get("/api/v1/complaints", params={"call_id": "pii-http-1"})).json()
     no = found["complaint_no"]
-    assert found["customer"] == {"name": "王**", "phone": "138****0001"}  # no principal: the most restricted
+    assert found["customer"] == {"name": "王**", "phone": "138****0001"}  # a viewer (StaffAuth's reader): masked
 
     for role in ("agent", "branch_manager", "ops", "viewer"):
         as_reader(Staff(f"{role}-1", role))
