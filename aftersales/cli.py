@@ -244,7 +244,10 @@ def cmd_up(args: argparse.Namespace) -> int:
         stale.unlink()
     env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     processes = with_instances(args.instances, partition_count, leases=args.leases)
-    own_user = {name: {"AFTERSALES_NATS_CREDENTIALS": str(credentials[user_of(name)])} for name in processes}
+    # An external NATS (NATS_URL given) has no users of ours: every child connects as before.
+    own_user = {
+        name: {"AFTERSALES_NATS_CREDENTIALS": str(credentials[user_of(name)])} for name in processes if credentials
+    }
     supervisor = Supervisor(env, processes, child_env=own_user if credentials else None)
     stop = False
 
