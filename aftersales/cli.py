@@ -104,6 +104,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.service == "api":
         import uvicorn
 
+        from aftersales.replay import read_dossier
         from services.reporting.api import create_api
         from services.reporting.main import build_store
         from shared.runtime.logs import configure_logging
@@ -112,7 +113,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         settings = _settings()
         uvicorn.run(
             create_api(
-                lambda: build_store(settings), settings.nats_url, settings.names, nats_options=settings.nats_options
+                lambda: build_store(settings),
+                settings.nats_url,
+                settings.names,
+                nats_options=settings.nats_options,
+                read_dossier=lambda complaint_no: read_dossier(settings, complaint_no),
             ),
             host=settings.http_host,
             port=settings.http_port,
@@ -539,10 +544,10 @@ def cmd_audit_keygen(args: argparse.Namespace) -> int:
 
 
 def cmd_dossier(args: argparse.Namespace) -> int:
-    from aftersales.replay import History, as_document, complaint_history, dossier_html
+    from aftersales.replay import History, as_document, chain_hashes, complaint_history, dossier_html
     from services.reporting.main import build_store
     from shared.security.keystore import PostgresKeyStore
-    from shared.security.personal import reveal_with
+    from shared.security.personal import install_key_reader, reveal_with
 
     settings = _settings()
     history = History(settings)
@@ -560,17 +565,36 @@ def cmd_dossier(args: argparse.Namespace) -> int:
             """PII-VIEW: a dossier is handed to other parties, so personal data is masked (`已删除` once erased)."""
             return reveal_with(keys, document, None)
 
-        view = shown(store.complaint(args.complaint_no))
+        raw_view = store.complaint(args.complaint_no)
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
-        document = shown({**as_document(f"complaint {args.complaint_no}", steps), "view": view})
-        (out / f"{args.complaint_no}.json").write_text(
-            json.dumps(document, ensure_ascii=False, indent=2, default=str), encoding="utf-8"
-        )
-        page = dossier_html(args.complaint_no, steps, view, shown)
-        (out / f"{args.complaint_no}.html").write_text(page, encoding="utf-8")
-        print(f"wrote {out / (args.complaint_no + '.json')} and {out / (args.complaint_no + '.html')}")
-        return 0 if document["reproduced"] else 1
+        if args.format == "json":
+            view = shown(raw_view)
+            document = shown({**as_document(f"complaint {args.complaint_no}", steps), "view": view})
+            (out / f"{args.complaint_no}.json").write_text(
+                json.dumps(document, ensure_ascii=False, indent=2, default=str), encoding="utf-8"
+            )
+            page = dossier_html(args.complaint_no, steps, view, shown)
+            (out / f"{args.complaint_no}.html").write_text(page, encoding="utf-8")
+            print(f"wrote {out / (args.complaint_no + '.json')} and {out / (args.complaint_no + '.html')}")
+            return 0 if document["reproduced"] else 1
+        from services.reporting.dossier import render
+        from services.reporting.timeline import build
+
+        install_key_reader(keys)  # the summary's personal data through personal_view, masked (no role)
+        timeline = build(args.complaint_no, steps, chain_hashes(settings, steps))
+        printable = render.dossier_html(timeline, raw_view)
+        target = out / f"{args.complaint_no}.{args.format}"
+        if args.format == "html":
+            target.write_text(printable, encoding="utf-8")
+        else:
+            try:
+                target.write_bytes(render.pdf_bytes(printable))
+            except render.PdfUnavailable as exc:
+                print(f"cannot make the PDF: {exc}", file=sys.stderr)
+                return 2
+        print(f"wrote {target}")
+        return 0 if timeline.not_reproduced == 0 else 1
     finally:
         keys.close()
         store.close()
@@ -655,9 +679,13 @@ def parser() -> argparse.ArgumentParser:
     keygen.add_argument("path", help="where the private key goes (AFTERSALES_CHECKPOINT_KEY), outside the database")
     keygen.set_defaults(func=cmd_audit_keygen)
 
-    dossier = sub.add_parser("dossier", help="export a complaint's dossier as JSON and printable HTML")
+    dossier = sub.add_parser("dossier", help="export a complaint's dossier (JSON, or a Chinese HTML or PDF)")
     dossier.add_argument("complaint_no")
     dossier.add_argument("--out", default=".")
+    dossier.add_argument(
+        "--format", choices=("json", "html", "pdf"), default="json",
+        help="json: the raw events and a simple HTML (default); html, pdf: the Chinese timeline, printable",
+    )  # fmt: skip
     dossier.set_defaults(func=cmd_dossier)
 
     from aftersales.deadletters import add_parser as add_deadletter_parser

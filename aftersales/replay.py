@@ -311,3 +311,41 @@ def replay_rate(history: History) -> tuple[int, int, int, float]:
         decisions += len(step.checks)
         failed += sum(1 for c in step.checks if not c.reproduced)
     return events, decisions, failed, time.perf_counter() - began
+
+
+def chain_hashes(settings: Settings, steps: Iterable[Step]) -> dict[tuple[str, int], str]:
+    """The tamper-evident chain hash each store recorded for these events (hex), as evidence."""
+    wanted: dict[str, list[int]] = {}
+    for step in steps:
+        wanted.setdefault(step.service, []).append(step.position)
+    found: dict[tuple[str, int], str] = {}
+    with psycopg.connect(settings.database_url, row_factory=dict_row) as conn:
+        for service, positions in wanted.items():
+            table = Identifier(settings.names.db_schema(service), "audit_chain")
+            query = SQL("SELECT notification_id, hash FROM {0} WHERE notification_id = ANY(%s)").format(table)
+            try:
+                rows = conn.execute(query, (positions,)).fetchall()
+            except psycopg.errors.UndefinedTable:
+                conn.rollback()
+                continue
+            found.update({(service, r["notification_id"]): bytes(r["hash"]).hex() for r in rows})
+    return found
+
+
+@dataclass
+class Dossier:
+    """A complaint's replayed history with its chain hashes: what the dossier and the complaint page show."""
+
+    complaint_no: str
+    steps: list[Step]
+    hashes: dict[tuple[str, int], str]
+
+
+def read_dossier(settings: Settings, complaint_no: str) -> Dossier:
+    """Read-only: the event stores and their chains (opens and closes its own connections)."""
+    history = History(settings)
+    try:
+        steps = complaint_history(history, complaint_no)
+        return Dossier(complaint_no, steps, chain_hashes(settings, steps) if steps else {})
+    finally:
+        history.close()

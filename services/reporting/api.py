@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse, Response
 from nats.js import JetStreamContext
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 
-from services.reporting import api_dispatch, api_parts, api_quality
+from services.reporting import api_dispatch, api_dossier, api_parts, api_quality
 from services.reporting.application import ReportingStore
 from services.reporting.auth_http import (
     AuthGuard,
@@ -179,6 +179,7 @@ def create_api(
     calendar_today: Callable[[], dt.date] | None = None,
     keys_factory: Callable[[ReportingStore], PostgresKeyStore] | None = None,
     authenticator: Authenticator | None = None,
+    read_dossier: api_dossier.ReadDossier | None = None,
 ) -> FastAPI:
     """The read API and the staff command routes. `limits` and `health_limits` default to the
     environment (`AFTERSALES_HTTP_*`, `AFTERSALES_HEALTH_*`); `checks` are added to the default
@@ -186,7 +187,8 @@ def create_api(
     `api.state.health.add(check)`. `keys_factory` gives the customers' keys (PII-VIEW); by default
     the key table beside the read model. Every route but the public ones needs a credential
     (services/reporting/auth_http.py): `authenticator` defaults to the API tokens in the database of
-    the store (schema `auth`) and OIDC as the environment configures it."""
+    the store (schema `auth`) and OIDC as the environment configures it. `read_dossier` reads a complaint's
+    replayed history from the event stores (the complaint page and the dossier; without it they answer 503)."""
     names = names or Names()
     limits = limits or ApiLimits.from_env()
     health_limits = health_limits or HealthLimits.from_env()
@@ -330,6 +332,7 @@ def create_api(
     api_parts.add_routes(api, names)
     add_console(api)
     api_quality.add_routes(api)
+    api_dossier.add_routes(api, read_dossier)
 
     @api.get(
         "/healthz",

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from services.reporting.timeline_sentences import Said, clause, sentence
-from services.reporting.timeline_words import RULE_SEEDS, RULE_TITLES, SERVICES, china_time, money, moment
+from services.reporting.timeline_words import RULE_SEEDS, RULE_TITLES, SERVICES, china_time, moment, money
 from shared.events.envelope import Envelope
 
 REPRODUCED = "已复核"
@@ -187,7 +187,9 @@ def entry(step: StepLike, chain_hash: str | None = None) -> Entry:
     )
 
 
-def build(complaint_no: str, steps: Sequence[StepLike], hashes: Mapping[tuple[str, int], str] | None = None) -> Timeline:
+def build(
+    complaint_no: str, steps: Sequence[StepLike], hashes: Mapping[tuple[str, int], str] | None = None
+) -> Timeline:
     """The timeline of `steps` (already in order); `hashes` maps (service, position) to the chain hash."""
     hashes = hashes or {}
     return Timeline(complaint_no, tuple(entry(s, hashes.get((s.service, s.position))) for s in steps))

@@ -1,3 +1,4 @@
+# ruff: noqa: E501 (one sentence per table row reads better than Chinese text wrapped mid-phrase)
 """One plain Chinese sentence per event type, and one clause per decision rule (pure, no I/O).
 
 Every event type of the catalog (shared/events) has a sentence here; tests/unit/test_timeline.py walks
@@ -13,8 +14,23 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from services.reporting.timeline_words import (
-    CAUSES, CHANNELS, DEADLINES, DEPARTMENTS, DISPOSITIONS, KINDS, LEVELS, OUTCOMES, PART_CLASSES, PAYERS, ROLES,
-    hours, money, person, rule_ref, short_time, word,
+    CAUSES,
+    CHANNELS,
+    DEADLINES,
+    DEPARTMENTS,
+    DISPOSITIONS,
+    KINDS,
+    LEVELS,
+    OUTCOMES,
+    PART_CLASSES,
+    PAYERS,
+    ROLES,
+    hours,
+    money,
+    person,
+    rule_ref,
+    short_time,
+    word,
 )  # fmt: skip
 
 
@@ -67,7 +83,7 @@ def _payer(i: Mapping[str, Any], o: Mapping[str, Any], day: dt.date) -> str:
 
 def _fine(rule: str) -> Clause:
     def say(i: Mapping[str, Any], o: Mapping[str, Any], day: dt.date) -> str:
-        if o.get("levy") is False:
+        if o.get("levy") is False or o.get("fine") is False:
             return f"不罚款{rule_ref(rule)}"
         return f"罚款 {money(o.get('amount_fen'))}给{person(o.get('person'), o.get('role'))}{rule_ref(rule)}"
 
@@ -110,14 +126,17 @@ CLAUSES: dict[str, Clause] = {
     "DSP-SERVICE-FAULT": lambda i, o, d: ("确属服务责任" if o.get("service_at_fault") else "不属服务责任")
     + (f"（{o.get('ground')}）" if o.get("ground") else "")
     + rule_ref("DSP-SERVICE-FAULT"),
-    "PRT-DUE-7D": lambda i, o, d: f"旧件应于 {o.get('due_date')} 前交回" + rule_ref("PRT-DUE-7D"),
-    "PRT-RECORD": lambda i, o, d: (f"记录缺少 {'、'.join(map(str, o.get('missing') or []))}" if o.get("missing") else "记录齐全")
+    "PRT-DUE-7D": lambda i, o, d: f"旧件应于 {o.get('due_date')} 前交回" + (f"，已逾期 {o['delay_days']} 天" if o.get("delay_days") else "")
+    + rule_ref("PRT-DUE-7D"),
+    "PRT-RECORD": lambda i, o, d: (f"记录缺少 {'、'.join(map(str, o.get('sale_blocked_by') or []))}，补全前不得销售" if o.get("sale_blocked_by") else "记录可供销售")
     + rule_ref("PRT-RECORD"),
     "PRT-DISPOSITION": lambda i, o, d: f"处置方式：{word(DISPOSITIONS, o.get('disposition'))}" + rule_ref("PRT-DISPOSITION"),
     "PRT-PRICE-FLOOR": lambda i, o, d: f"底价 {money(o.get('floor_fen'))}" + rule_ref("PRT-PRICE-FLOOR"),
-    "PRT-RESPONSIBILITY": lambda i, o, d: f"责任应于 {o.get('due_date')} 前判定" + rule_ref("PRT-RESPONSIBILITY"),
+    "PRT-RESPONSIBILITY": lambda i, o, d: f"责任应于 {o.get('due_date')} 前判定" + rule_ref("PRT-RESPONSIBILITY", f"{o.get('days')} 天"),
+    "PRT-REMOTE": lambda i, o, d: (f"偏远地区，底价再降 {o.get('reduction')}" if o.get("remote") else "非偏远地区") + rule_ref("PRT-REMOTE"),
     "PRT-SCRAP-APPROVAL": lambda i, o, d: f"须{word(LEVELS, o.get('level'))}级审批" + rule_ref("PRT-SCRAP-APPROVAL"),
-    "PRT-SUPPLIER-CLAIM": lambda i, o, d: "向供应商索赔" + rule_ref("PRT-SUPPLIER-CLAIM"),
+    "PRT-SUPPLIER-CLAIM": lambda i, o, d: (f"向供应商 {o.get('supplier')} 索赔 {money(o.get('amount_fen'))}" if o.get("claim") else "不向供应商索赔")
+    + rule_ref("PRT-SUPPLIER-CLAIM"),
     **{rule: _fine(rule) for rule in ("FIN-RELAY-LATE", "FIN-RECORD-INCOMPLETE", "FIN-RETURN-UNAPPROVED",
                                        "FIN-AUDIT-LATE", "FIN-FORM-FALSIFIED", "FIN-PART-LATE")},
 }  # fmt: skip
@@ -144,7 +163,9 @@ Sentence = Callable[[Said], str]
 
 
 def _received(s: Said) -> str:
-    missing = f"，记录不全（缺 {'、'.join(s['missing_fields'])}）{rule_ref('INT-REQUIRED')}" if s["record_incomplete"] else ""
+    missing = (
+        f"，记录不全（缺 {'、'.join(s['missing_fields'])}）{rule_ref('INT-REQUIRED')}" if s["record_incomplete"] else ""
+    )
     equipment = s["equipment"] or {}
     return (f"接到{word(KINDS, s['kind'])}投诉（来电 {s['call_id']}，受理人 {s['agent_id'] or '未记录'}，"
             f"设备 {equipment.get('model') or '—'} {equipment.get('serial') or ''}）"
@@ -179,7 +200,9 @@ def _form(s: Said) -> str:
 
 
 def _parts_replaced(s: Said) -> str:
-    parts = "、".join(f"{p.get('description')} {p.get('material_code')} × {p.get('quantity')}" for p in s["parts"] or [])
+    parts = "、".join(
+        f"{p.get('description')} {p.get('material_code')} × {p.get('quantity')}" for p in s["parts"] or []
+    )
     return f"更换配件：{parts or '无'}"
 
 

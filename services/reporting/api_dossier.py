@@ -1,0 +1,81 @@
+"""The complaint page (`/console/complaints/{no}`, zh-CN) and the dossier
+(`/api/v1/complaints/{no}/dossier?format=html|pdf`): the complaint's timeline in plain Chinese.
+
+The full history with replay verdicts comes from the event stores, read-only, through `read` (the
+composition root passes `aftersales.replay.read_dossier`); the reading runs in a worker thread and is
+bounded by `timeout_s`. The summary comes from the read model. The current person is
+`request.state.principal` when authentication has set it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Literal, Protocol
+
+from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+from services.reporting.dossier import render
+from services.reporting.timeline import StepLike, Timeline, build
+
+
+class DossierLike(Protocol):
+    @property
+    def complaint_no(self) -> str: ...
+    @property
+    def steps(self) -> Sequence[StepLike]: ...
+    @property
+    def hashes(self) -> Mapping[tuple[str, int], str]: ...
+
+
+ReadDossier = Callable[[str], DossierLike]
+HTML_RESPONSES: dict[int | str, dict[str, Any]] = {
+    404: {"description": "no such complaint in any event store"},
+    503: {"description": "the complaint history is not available on this server"},
+    504: {"description": "reading the history took too long"},
+}
+
+
+async def timeline_of(request: Request, complaint_no: str) -> tuple[Timeline, dict[str, Any] | None]:
+    read: ReadDossier | None = getattr(request.app.state, "read_dossier", None)
+    if read is None:
+        raise HTTPException(status_code=503, detail="this API process was started without access to the event stores")
+    timeout_s: float = request.app.state.dossier_timeout_s
+    try:
+        async with asyncio.timeout(timeout_s):
+            dossier = await asyncio.to_thread(read, complaint_no)
+            view = await asyncio.to_thread(request.app.state.store.complaint, complaint_no)
+    except TimeoutError:
+        raise HTTPException(status_code=504, detail=f"the history of {complaint_no} took over {timeout_s} s") from None
+    if not dossier.steps:
+        raise HTTPException(status_code=404, detail=f"no complaint {complaint_no}")
+    return build(complaint_no, dossier.steps, dossier.hashes), view
+
+
+def add_routes(api: FastAPI, read: ReadDossier | None, timeout_s: float = 20.0) -> None:
+    api.state.read_dossier = read
+    api.state.dossier_timeout_s = timeout_s
+
+    @api.get("/console/complaints/{complaint_no}", tags=["console"], response_class=HTMLResponse,
+             responses=HTML_RESPONSES)  # fmt: skip
+    async def complaint_page(request: Request, complaint_no: str) -> HTMLResponse:
+        """The complaint page: summary and the timeline in plain Chinese, with each decision's verdict."""
+        timeline, view = await timeline_of(request, complaint_no)
+        principal = getattr(request.state, "principal", None)
+        return HTMLResponse(render.page_html(timeline, view, principal))
+
+    @api.get("/api/v1/complaints/{complaint_no}/dossier", tags=["complaints"], response_class=Response,
+             responses={**HTML_RESPONSES, 200: {"content": {"text/html": {}, "application/pdf": {}}}})  # fmt: skip
+    async def dossier(request: Request, complaint_no: str, format: Literal["html", "pdf"] = Query("html")) -> Response:
+        """The printable dossier (HTML or PDF): the complaint page's content plus the event chain hashes."""
+        timeline, view = await timeline_of(request, complaint_no)
+        html = render.dossier_html(timeline, view, getattr(request.state, "principal", None))
+        if format == "html":
+            return HTMLResponse(html)
+        try:
+            pdf = await asyncio.to_thread(render.pdf_bytes, html)
+        except render.PdfUnavailable as exc:
+            raise HTTPException(status_code=503, detail=str(exc)) from None
+        headers = {"Content-Disposition": f'inline; filename="{complaint_no}.pdf"'}
+        return Response(pdf, media_type="application/pdf", headers=headers)
