@@ -57,8 +57,7 @@ def add_routes(api: FastAPI, read: ReadDossier | None, timeout_s: float = 20.0) 
     api.state.read_dossier = read
     api.state.dossier_timeout_s = timeout_s
 
-    @api.get("/console/complaints/{complaint_no}", tags=["console"], response_class=HTMLResponse,
-             responses=HTML_RESPONSES)  # fmt: skip
+    @api.get("/console/complaints/{complaint_no}", response_class=HTMLResponse, include_in_schema=False)
     async def complaint_page(request: Request, complaint_no: str) -> HTMLResponse:
         """The complaint page: summary and the timeline in plain Chinese, with each decision's verdict."""
         timeline, view = await timeline_of(request, complaint_no)
