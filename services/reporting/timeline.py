@@ -15,7 +15,17 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from services.reporting.timeline_sentences import Said, clause, sentence
-from services.reporting.timeline_words import RULE_SEEDS, RULE_TITLES, SERVICES, china_time, moment, money
+from services.reporting.timeline_words import (
+    FIELDS,
+    ROLES,
+    RULE_SEEDS,
+    RULE_TITLES,
+    SERVICES,
+    china_time,
+    moment,
+    money,
+    word,
+)  # fmt: skip
 from shared.events.envelope import Envelope
 
 REPRODUCED = "已复核"
@@ -117,6 +127,8 @@ def shown(key: str, value: Any) -> str:
     """A decision input or output as people read it: amounts in 元, times in China time."""
     if key.endswith("_fen") and isinstance(value, int) and not isinstance(value, bool):
         return money(value)
+    if key in ("role", "to", "next", "needs_approval_by", "on_breach_escalate_to") and isinstance(value, str):
+        return word(ROLES, value)
     if isinstance(value, bool):
         return "是" if value else "否"
     if value is None:
@@ -131,7 +143,8 @@ def shown(key: str, value: Any) -> str:
 
 
 def pairs(values: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
-    return tuple((key, shown(key, value)) for key, value in values.items())
+    """(label, value): the Chinese name of a field where it has one, else the recorded key."""
+    return tuple((FIELDS.get(key, key), shown(key, value)) for key, value in values.items())
 
 
 def difference(check: CheckLike) -> str | None:
@@ -142,10 +155,11 @@ def difference(check: CheckLike) -> str | None:
         return f"复算出错：{check.error}"
     recomputed = check.recomputed
     keys = sorted(set(check.recorded) | set(recomputed))
+    recorded = check.recorded
     parts = [
-        f"{key}：记录为 {shown(key, check.recorded.get(key))}，复算为 {shown(key, recomputed.get(key))}"
+        f"{FIELDS.get(key, key)}：记录为 {shown(key, recorded.get(key))}，复算为 {shown(key, recomputed.get(key))}"
         for key in keys
-        if check.recorded.get(key) != recomputed.get(key)
+        if recorded.get(key) != recomputed.get(key)
     ]
     return "；".join(parts) or "记录与复算不同"
 

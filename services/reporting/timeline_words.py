@@ -127,6 +127,23 @@ DEADLINES = {
     "WAR-LOANER": "完成维修",
 }  # fmt: skip
 
+FIELDS = {
+    "due_at": "截止时间", "received_at": "受理时间", "calendar": "工作日历版本", "working_hours": "工作小时",
+    "working_days": "工作日", "hours": "小时", "amount_fen": "金额", "person": "人员", "role": "角色",
+    "receiver": "受理人", "deadline": "时限", "breached_at": "超时时间", "in_warranty": "是否在保",
+    "until": "保修至", "acceptance_date": "验收日期", "on": "日期", "months": "保修月数", "extension_days": "延长天数",
+    "cause": "原因", "level": "等级", "kind": "类型", "payer": "付费方", "applies": "适用规则",
+    "fee_consent_required": "须客户确认收费", "distance_km": "距离（公里）", "region": "地区", "model": "型号",
+    "engineer_id": "工程师", "notice_at": "通知时间", "days_before": "提前天数", "serial": "设备编号",
+    "unattributed": "未指定人员", "levy": "罚款", "refused": "拒绝", "approved_at": "批准时间",
+    "returned_at": "离场时间", "raised_at": "升级时间", "to": "升级至", "next": "下一级", "quarter": "季度",
+    "served_at": "服务时间", "due_date": "到期日", "delay_days": "逾期天数", "floor_fen": "底价",
+    "price_fen": "售价", "parts_total_fen": "配件合计", "valid": "有效", "problems": "问题",
+    "left_without_approval": "未经批准离场", "approved": "已批准", "may_dispatch": "可以派工",
+    "consent_required": "须客户确认", "needs_approval_by": "须批准人", "same_region": "同地区", "load": "工作量",
+    "escalate_to_management": "上报公司领导", "met_by": "完成方式", "on_breach_escalate_to": "超时升级至",
+}  # fmt: skip
+
 
 def rule_ref(rule: str, detail: str | None = None) -> str:
     """`（INT-RELAY-4WH：4 个工作小时，001 §6.1.3）`: the rule id, what it says and its seed section."""

@@ -195,8 +195,9 @@ def test_a_late_relay_reads_as_the_complaint_page_promises() -> None:
     (decision,) = fined.decisions
     assert (decision.rule, decision.seed, decision.policy_version, decision.verdict) == (
         "FIN-RELAY-LATE", "001 §6.1.4", "intake-2026.2", REPRODUCED)  # fmt: skip
-    assert ("amount_fen", "50 元") in decision.outputs
-    assert ("receiver", "agent-017") in decision.inputs
+    assert ("金额", "50 元") in decision.outputs
+    assert ("角色", "受理人") in decision.outputs
+    assert ("受理人", "agent-017") in decision.inputs
     assert timeline.verdict == "全部 2 项决定均已复核"
 
 
@@ -208,7 +209,7 @@ def test_a_decision_that_does_not_reproduce_shows_the_difference() -> None:
                                 wrong, rule="FIN-RELAY-LATE")])  # fmt: skip
     (decision,) = timeline.entries[0].decisions
     assert decision.verdict == NOT_REPRODUCED
-    assert decision.difference == "amount_fen：记录为 100 元，复算为 50 元"
+    assert decision.difference == "金额：记录为 100 元，复算为 50 元"
     assert timeline.verdict == "1 项决定复核不一致（共 1 项）"
     failed = Check("FIN-RELAY-LATE", "intake-2026.2", {}, {"amount_fen": 1}, None, "KeyError: 'receiver'")
     assert build("X", [step("FineLevied", at, {}, failed, rule="FIN-RELAY-LATE")]).entries[0].decisions[0].difference \
