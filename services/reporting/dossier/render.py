@@ -28,7 +28,7 @@ KNOWN_CJK_FONTS = (
     Path("/usr/share/fonts/truetype/arphic/uming.ttc"),
 )
 STATUSES = {
-    "received": "已受理", "relayed": "已转交技质部", "classified": "已分类", "answered": "已答复",
+    "registered": "已登记", "relayed": "已转交技质部", "classified": "已分类", "answered": "已答复",
     "solution_decided": "已确定解决方案", "closed": "已关闭", "void": "编号作废",
 }  # fmt: skip
 
