@@ -21,6 +21,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
+# The dossier PDF (WeasyPrint): pango to lay out text and a CJK font to embed (docs/contract.md §4).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 fonts-noto-cjk \
+    && rm -rf /var/lib/apt/lists/*
+
 # Dependencies first, pinned by the lock file, so a code change does not reinstall them.
 COPY requirements.lock ./
 RUN pip install -r requirements.lock
