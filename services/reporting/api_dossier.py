@@ -12,9 +12,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, Protocol
+from urllib.parse import quote
 
 from fastapi import FastAPI, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.reporting.dossier import render
 from services.reporting.timeline import StepLike, Timeline, build
@@ -56,6 +57,11 @@ async def timeline_of(request: Request, complaint_no: str) -> tuple[Timeline, di
 def add_routes(api: FastAPI, read: ReadDossier | None, timeout_s: float = 20.0) -> None:
     api.state.read_dossier = read
     api.state.dossier_timeout_s = timeout_s
+
+    @api.get("/console/complaints", include_in_schema=False)
+    async def find_complaint(no: str = Query(..., min_length=1, max_length=64)) -> RedirectResponse:
+        """The header's search box without JavaScript: to the complaint's page."""
+        return RedirectResponse(f"/console/complaints/{quote(no.strip(), safe='')}", status_code=303)
 
     @api.get("/console/complaints/{complaint_no}", response_class=HTMLResponse, include_in_schema=False)
     async def complaint_page(request: Request, complaint_no: str) -> HTMLResponse:

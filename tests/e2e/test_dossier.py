@@ -81,6 +81,8 @@ async def test_the_complaint_page_and_dossier_tell_a_late_relay_in_chinese(runni
         assert flat(sentence) in text, sentence
     assert "FIN-RELAY-LATE" in text and "已复核" in text  # noqa: PT018
 
+    found = await running.http.get("/console/complaints", params={"no": f" {no} "})
+    assert (found.status_code, found.headers["location"]) == (303, f"/console/complaints/{no}")
     missing = await running.http.get("/console/complaints/TS-2099-99999999")
     assert missing.status_code == 404
     bad = await running.http.get(f"/api/v1/complaints/{no}/dossier", params={"format": "docx"})
