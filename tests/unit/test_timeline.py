@@ -259,3 +259,14 @@ def test_the_dossier_pdf_carries_the_timeline_in_chinese() -> None:
     assert "FIN-RELAY-LATE" in flat
     assert "INT-RELAY-4WH" in flat
     assert REPRODUCED in flat
+
+
+def test_without_a_cjk_font_the_pdf_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(render.shutil, "which", lambda name: None)
+    monkeypatch.setattr(render, "KNOWN_CJK_FONTS", ())
+    render.cjk_font_family.cache_clear()
+    try:
+        with pytest.raises(render.PdfUnavailable, match="fonts-noto-cjk"):
+            render.pdf_bytes("<p>投诉</p>")
+    finally:
+        render.cjk_font_family.cache_clear()
