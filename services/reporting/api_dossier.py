@@ -39,14 +39,24 @@ HTML_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 async def timeline_of(request: Request, complaint_no: str) -> tuple[Timeline, dict[str, Any] | None]:
+    """Read the history and the summary in a worker thread, at most `DOSSIER_SLOTS` at a time; a reading
+    past the time limit answers 504 and keeps its slot until the thread is done (no pile-up)."""
     read: ReadDossier | None = getattr(request.app.state, "read_dossier", None)
     if read is None:
         raise HTTPException(status_code=503, detail="this API process was started without access to the event stores")
     timeout_s: float = request.app.state.dossier_timeout_s
+    slots: asyncio.Semaphore = request.app.state.dossier_slots
+    store = request.app.state.store
+
+    def both() -> tuple[DossierLike, dict[str, Any] | None]:
+        return read(complaint_no), store.complaint(complaint_no)
+
     try:
         async with asyncio.timeout(timeout_s):
-            dossier = await asyncio.to_thread(read, complaint_no)
-            view = await asyncio.to_thread(request.app.state.store.complaint, complaint_no)
+            await slots.acquire()
+            reading = asyncio.ensure_future(asyncio.to_thread(both))
+            reading.add_done_callback(lambda _: slots.release())
+            dossier, view = await asyncio.shield(reading)
     except TimeoutError:
         raise HTTPException(status_code=504, detail=f"the history of {complaint_no} took over {timeout_s} s") from None
     if not dossier.steps:
@@ -54,9 +64,10 @@ async def timeline_of(request: Request, complaint_no: str) -> tuple[Timeline, di
     return build(complaint_no, dossier.steps, dossier.hashes), view
 
 
-def add_routes(api: FastAPI, read: ReadDossier | None, timeout_s: float = 20.0) -> None:
+def add_routes(api: FastAPI, read: ReadDossier | None, timeout_s: float = 20.0, slots: int = 2) -> None:
     api.state.read_dossier = read
     api.state.dossier_timeout_s = timeout_s
+    api.state.dossier_slots = asyncio.Semaphore(slots)
 
     @api.get("/console/complaints", include_in_schema=False)
     async def find_complaint(no: str = Query(..., min_length=1, max_length=64)) -> RedirectResponse:
