@@ -1,5 +1,6 @@
-"""The complaint page (`/console/complaints/{no}`, zh-CN) and the dossier
-(`/api/v1/complaints/{no}/dossier?format=html|pdf`): the complaint's timeline in plain Chinese.
+"""The dossier (`/api/v1/complaints/{no}/dossier?format=html|pdf`): the complaint's timeline in plain
+Chinese, printable, with the event chain hashes; `timeline_of` also feeds the console's complaint page
+(services/reporting/console/complaint.py).
 
 The full history with replay verdicts comes from the event stores, read-only, through `read` (the
 composition root passes `aftersales.replay.read_dossier`); the reading runs in a worker thread and is
@@ -12,10 +13,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, Protocol
-from urllib.parse import quote
 
 from fastapi import FastAPI, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
 from services.reporting.dossier import render
 from services.reporting.timeline import StepLike, Timeline, build
@@ -68,18 +68,6 @@ def add_routes(api: FastAPI, read: ReadDossier | None, timeout_s: float = 20.0, 
     api.state.read_dossier = read
     api.state.dossier_timeout_s = timeout_s
     api.state.dossier_slots = asyncio.Semaphore(slots)
-
-    @api.get("/console/complaints", include_in_schema=False)
-    async def find_complaint(no: str = Query(..., min_length=1, max_length=64)) -> RedirectResponse:
-        """The header's search box without JavaScript: to the complaint's page."""
-        return RedirectResponse(f"/console/complaints/{quote(no.strip(), safe='')}", status_code=303)
-
-    @api.get("/console/complaints/{complaint_no}", response_class=HTMLResponse, include_in_schema=False)
-    async def complaint_page(request: Request, complaint_no: str) -> HTMLResponse:
-        """The complaint page: summary and the timeline in plain Chinese, with each decision's verdict."""
-        timeline, view = await timeline_of(request, complaint_no)
-        principal = getattr(request.state, "principal", None)
-        return HTMLResponse(render.page_html(timeline, view, principal))
 
     @api.get("/api/v1/complaints/{complaint_no}/dossier", tags=["complaints"], response_class=Response,
              responses={**HTML_RESPONSES, 200: {"content": {"text/html": {}, "application/pdf": {}}}})  # fmt: skip

@@ -13,7 +13,8 @@ from services.reporting.console.assets import STATIC_PREFIX, vendor_url, with_cs
 from services.reporting.console.labels import LABELS, label
 
 HERE = Path(__file__).parent
-templates = Jinja2Templates(directory=HERE / "templates")
+# The dossier's partials (summary, timeline) are shared by the complaint page.
+templates = Jinja2Templates(directory=[HERE / "templates", HERE.parent / "dossier" / "templates"])
 templates.env.globals["static"] = lambda name: f"{STATIC_PREFIX}/{name}"
 templates.env.globals["vendor"] = vendor_url
 templates.env.globals["labels"] = LABELS

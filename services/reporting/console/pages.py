@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from services.reporting.console import dashboard
+from services.reporting.console import complaint, dashboard
 
-ROUTERS: tuple[APIRouter, ...] = (dashboard.router,)
+ROUTERS: tuple[APIRouter, ...] = (dashboard.router, complaint.router)

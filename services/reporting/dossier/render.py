@@ -48,14 +48,18 @@ def personal_viewer() -> Callable[[str | None, str, str | None], str]:
     return view
 
 
+FILTERS: dict[str, Callable[[Any], str]] = {
+    "china_time": china_time, "money": money, "kind": lambda v: word(KINDS, v), "cause": lambda v: word(CAUSES, v),
+    "payer": lambda v: word(PAYERS, v), "status": lambda v: word(STATUSES, v),
+}  # fmt: skip
+
+
 @functools.cache
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined
     )
-    env.filters.update(china_time=china_time, money=money, kind=lambda v: word(KINDS, v),
-                       cause=lambda v: word(CAUSES, v), payer=lambda v: word(PAYERS, v),
-                       status=lambda v: word(STATUSES, v))  # fmt: skip
+    env.filters.update(FILTERS)
     return env
 
 
@@ -74,21 +78,15 @@ def summary(view: dict[str, Any] | None, role: str | None) -> dict[str, Any] | N
     }
 
 
-def _role(principal: Any) -> str | None:
+def role_of(principal: Any) -> str | None:
     role = getattr(principal, "role", None)
     return None if role is None else str(role)
-
-
-def page_html(timeline: Timeline, view: dict[str, Any] | None, principal: Any = None) -> str:
-    """The complaint page (zh-CN): summary and the timeline."""
-    template = environment().get_template("complaint.html")
-    return template.render(t=timeline, v=summary(view, _role(principal)), principal=principal, printable=False)
 
 
 def dossier_html(timeline: Timeline, view: dict[str, Any] | None, principal: Any = None) -> str:
     """The printable dossier: the page's content plus the event hashes as evidence."""
     template = environment().get_template("dossier.html")
-    return template.render(t=timeline, v=summary(view, _role(principal)), principal=principal, printable=True)
+    return template.render(t=timeline, v=summary(view, role_of(principal)), principal=principal, printable=True)
 
 
 @functools.cache
