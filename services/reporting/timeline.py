@@ -17,14 +17,13 @@ from typing import Any, Protocol
 from services.reporting.timeline_sentences import Said, clause, sentence
 from services.reporting.timeline_words import (
     FIELDS,
-    ROLES,
     RULE_SEEDS,
     RULE_TITLES,
     SERVICES,
+    VALUE_WORDS,
     china_time,
     moment,
     money,
-    word,
 )  # fmt: skip
 from shared.events.envelope import Envelope
 
@@ -127,8 +126,8 @@ def shown(key: str, value: Any) -> str:
     """A decision input or output as people read it: amounts in 元, times in China time."""
     if key.endswith("_fen") and isinstance(value, int) and not isinstance(value, bool):
         return money(value)
-    if key in ("role", "to", "next", "needs_approval_by", "on_breach_escalate_to") and isinstance(value, str):
-        return word(ROLES, value)
+    if isinstance(value, str) and key in VALUE_WORDS:
+        return VALUE_WORDS[key].get(value, value)
     if isinstance(value, bool):
         return "是" if value else "否"
     if value is None:

@@ -192,7 +192,7 @@ def _fine_noted(s: Said) -> str:
 
 
 def _escalation(s: Said) -> str:
-    return f"升级至{word(ROLES, s['to'])}（{s['trigger_rule']} 超时或触发）"
+    return f"升级至{word(ROLES, s['to'])}（由 {s['trigger_rule']} 触发）"
 
 
 def _form(s: Said) -> str:

@@ -144,6 +144,14 @@ FIELDS = {
     "escalate_to_management": "上报公司领导", "met_by": "完成方式", "on_breach_escalate_to": "超时升级至",
 }  # fmt: skip
 
+# A field's value in words, by field name (decision inputs and outputs).
+VALUE_WORDS: dict[str, dict[str, str]] = {
+    **dict.fromkeys(("role", "to", "next", "needs_approval_by", "on_breach_escalate_to", "escalate_to"), ROLES),
+    "kind": KINDS, "cause": CAUSES, "payer": PAYERS, "outcome": OUTCOMES, "channel": CHANNELS,
+    "disposition": DISPOSITIONS, "recommended": DISPOSITIONS, "part_class": PART_CLASSES, "level": LEVELS,
+    "met_by": {"customer_contact": "联系客户", "relay": "转交", "reply": "答复"},
+}  # fmt: skip
+
 
 def rule_ref(rule: str, detail: str | None = None) -> str:
     """`（INT-RELAY-4WH：4 个工作小时，001 §6.1.3）`: the rule id, what it says and its seed section."""

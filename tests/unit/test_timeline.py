@@ -267,3 +267,16 @@ def test_without_a_cjk_font_the_pdf_says_what_to_install(monkeypatch: pytest.Mon
             render.pdf_bytes("<p>投诉</p>")
     finally:
         render.cjk_font_family.cache_clear()
+
+
+def test_decision_values_read_as_words() -> None:
+    from services.reporting.timeline import shown
+
+    assert shown("cause", "quality") == "产品质量问题"
+    assert shown("payer", "company") == "公司"
+    assert shown("to", "branch_manager") == "销售分公司经理"
+    assert (shown("level", 3), shown("level", "site")) == ("3", "现场")
+    assert shown("in_warranty", True) == "是"
+    assert shown("price_fen", 123450) == "1,234.50 元"
+    assert shown("due_at", "2026-12-31T16:30:00Z") == "2027-01-01 00:30"
+    assert shown("hours", 24.0) == "24"
