@@ -15,7 +15,7 @@ from pypdf import PdfReader
 
 from aftersales.replay import Check, Step
 from services.reporting.dossier import render
-from services.reporting.timeline import NOT_REPRODUCED, REPRODUCED, build
+from services.reporting.timeline import NOT_REPRODUCED, REPRODUCED, build, shown
 from services.reporting.timeline_sentences import CLAUSES, SENTENCES, Said, sentence
 from services.reporting.timeline_words import RULE_SEEDS, RULE_TITLES, china_time, money, short_time
 from shared.events.catalog import all_specs
@@ -270,8 +270,6 @@ def test_without_a_cjk_font_the_pdf_says_what_to_install(monkeypatch: pytest.Mon
 
 
 def test_decision_values_read_as_words() -> None:
-    from services.reporting.timeline import shown
-
     assert shown("cause", "quality") == "产品质量问题"
     assert shown("payer", "company") == "公司"
     assert shown("to", "branch_manager") == "销售分公司经理"
