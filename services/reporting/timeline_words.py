@@ -54,6 +54,9 @@ RULE_SEEDS: dict[str, str] = {
     "PRT-RESPONSIBILITY": "004 §7.3",
     "PRT-SCRAP-APPROVAL": "004 (废旧物资)",
     "PRT-SUPPLIER-CLAIM": "001 §3.1",
+    "QLT-INCIDENT-CLASS": "004 质量问题处理管理规定 §3",
+    "QLT-EXTERNAL-COST": "001 §9.4",
+    "QLT-STATS": "001 §9.3",
 }
 
 RULE_TITLES: dict[str, str] = {
@@ -97,6 +100,9 @@ RULE_TITLES: dict[str, str] = {
     "PRT-RESPONSIBILITY": "责任判定时限",
     "PRT-SCRAP-APPROVAL": "报废审批级别",
     "PRT-SUPPLIER-CLAIM": "向供应商索赔",
+    "QLT-INCIDENT-CLASS": "质量事故分类",
+    "QLT-EXTERNAL-COST": "外部故障成本",
+    "QLT-STATS": "季度质量统计",
 }
 
 ROLES = {
