@@ -95,3 +95,22 @@ async def test_the_complaint_page_and_dossier_tell_a_late_relay_in_chinese(runni
     made = await cli(running, "dossier", no, "--format", "html", "--out", str(tmp_path))
     assert made.returncode == 0, made.stderr
     assert FINE in (tmp_path / f"{no}.html").read_text(encoding="utf-8")
+
+    # Someone edits the fine's amount in the store: replay no longer reproduces it, and the dossier says so.
+    schema = running.settings.names.db_schema("intake")
+    with psycopg.connect(running.settings.database_url, autocommit=True) as conn:
+        changed = conn.execute(
+            SQL(
+                "UPDATE {0}.intake_events SET state = convert_to(replace(convert_from(state, 'UTF8'),"
+                " '\"amount_fen\":5000', '\"amount_fen\":500'), 'UTF8') WHERE topic LIKE '%%FineLevied'"
+                " AND strpos(convert_from(state, 'UTF8'), %s) > 0 AND strpos(convert_from(state, 'UTF8'),"
+                " '\"amount_fen\":5000') > 0"
+            ).format(Identifier(schema)),
+            (no,),
+        ).rowcount
+    assert changed == 1
+    disputed = await running.http.get(f"/api/v1/complaints/{no}/dossier")
+    assert disputed.status_code == 200, disputed.text
+    assert "1 项决定复核不一致" in disputed.text
+    assert "金额：记录为 5 元，复算为 50 元" in disputed.text
+    assert "罚款 5 元给受理人 agent-017" in disputed.text  # the record as it now stands, beside the verdict
