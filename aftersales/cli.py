@@ -179,6 +179,10 @@ def _demo(env: dict[str, str], telephony: Path | None) -> None:
     print(f"demo: browse {base}/docs (Authorize with a token), {base}/api/v1/reports/tracking-register, "
           f"{base}/metrics", flush=True)  # fmt: skip
     print(f'demo: e.g. curl -H "Authorization: Bearer {tokens["viewer"]}" {base}/api/v1/reports/kpis', flush=True)
+    if found:
+        no = found[0]["complaint_no"]
+        print(f"demo: the last complaint in Chinese: {base}/console/complaints/{no}, its dossier"
+              f" {base}/api/v1/complaints/{no}/dossier?format=pdf", flush=True)  # fmt: skip
 
 
 def _healthy(url: str) -> bool:
