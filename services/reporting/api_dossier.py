@@ -14,11 +14,16 @@ import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, Protocol
 
+import structlog
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from services.reporting.dossier import render
+from services.reporting.privacy import current_reader
 from services.reporting.timeline import StepLike, Timeline, build
+from shared.security.personal import needs_clear
+
+log = structlog.get_logger()
 
 
 class DossierLike(Protocol):
@@ -61,6 +66,10 @@ async def timeline_of(request: Request, complaint_no: str) -> tuple[Timeline, di
         raise HTTPException(status_code=504, detail=f"the history of {complaint_no} took over {timeout_s} s") from None
     if not dossier.steps:
         raise HTTPException(status_code=404, detail=f"no complaint {complaint_no}")
+    reader = current_reader(request)
+    if view is not None and reader is not None and needs_clear(reader.role):
+        log.info("personal_data_read", reader=reader.id, role=reader.role, route=request.url.path,
+                 complaints=[complaint_no])  # fmt: skip
     return build(complaint_no, dossier.steps, dossier.hashes), view
 
 

@@ -26,6 +26,7 @@ from services.reporting.timeline_words import (
     money,
 )  # fmt: skip
 from shared.events.envelope import Envelope
+from shared.security.personal import is_sealed
 
 REPRODUCED = "已复核"
 NOT_REPRODUCED = "复核不一致"
@@ -126,6 +127,8 @@ def shown(key: str, value: Any) -> str:
     """A decision input or output as people read it: amounts in 元, times in China time."""
     if key.endswith("_fen") and isinstance(value, int) and not isinstance(value, bool):
         return money(value)
+    if isinstance(value, str) and is_sealed(value):
+        return "（个人信息，加密保存）"
     if isinstance(value, str) and key in VALUE_WORDS:
         return VALUE_WORDS[key].get(value, value)
     if isinstance(value, bool):

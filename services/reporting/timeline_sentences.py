@@ -250,6 +250,7 @@ SENTENCES: dict[str, Sentence] = {
     "EquipmentRegistered": lambda s: f"设备 {s['serial']} 建立保修档案",
     "EquipmentRepairNoted": lambda s: f"设备档案记下维修：{s['problem']}，{word(OUTCOMES, s['outcome'])}",
     "EquipmentWarrantyExtended": lambda s: f"设备保修延长 {s['days']} 天{rule_ref('WAR-EXTEND-60D')}",
+    "PersonalDataErased": lambda s: f"{person(s['erased_by'], s['role'])} 应客户要求删除其个人信息（销毁 {len(s['key_ids'] or [])} 个密钥）：{s['reason']}{rule_ref('PII-ERASE')}",
     "CalendarPublished": lambda s: f"{s['published_by']} 发布 {s['year']} 年工作日历（{s['calendar_version']}）",
     # dispatch
     "PartsReplaced": _parts_replaced,

@@ -57,6 +57,10 @@ RULE_SEEDS: dict[str, str] = {
     "QLT-INCIDENT-CLASS": "004 质量问题处理管理规定 §3",
     "QLT-EXTERNAL-COST": "001 §9.4",
     "QLT-STATS": "001 §9.3",
+    "PII-SEAL": "PIPL art. 51",
+    "PII-VIEW": "001 §6.1.1, §7.3, §8.1; PIPL art. 51",
+    "PII-ERASE": "PIPL art. 47",
+    "PII-LOG": "PIPL art. 51",
 }
 
 RULE_TITLES: dict[str, str] = {
@@ -103,6 +107,10 @@ RULE_TITLES: dict[str, str] = {
     "QLT-INCIDENT-CLASS": "质量事故分类",
     "QLT-EXTERNAL-COST": "外部故障成本",
     "QLT-STATS": "季度质量统计",
+    "PII-SEAL": "个人信息加密保存",
+    "PII-VIEW": "个人信息按角色显示",
+    "PII-ERASE": "个人信息删除",
+    "PII-LOG": "个人信息查阅留痕",
 }
 
 ROLES = {

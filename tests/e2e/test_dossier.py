@@ -14,7 +14,7 @@ import pytest
 from psycopg.sql import SQL, Identifier
 from pypdf import PdfReader
 
-from services.reporting.dossier import render
+from shared.security.personal import mask
 from tests.e2e.conftest import Running
 from tests.e2e.test_dispatch import AGENT, classified_fault, ok, settled, start, started, tick, visit
 from tests.e2e.test_disputes import cli
@@ -60,8 +60,9 @@ async def test_the_complaint_page_and_dossier_tell_a_late_relay_in_chinese(runni
     assert "DSP-ARRIVE" in html and "DSP-FORM" in html  # noqa: PT018
     assert "已复核" in html
     assert "复核不一致" not in html
-    # The read model's summary; personal data as shared.security.personal shows it to an unknown caller.
-    assert render.personal_viewer()("中铁十局物资公司", "name", None) in html
+    # The read model's summary; personal data masked for an unknown caller (PII-VIEW).
+    assert mask("中铁十局物资公司", "name") in html
+    assert "中铁十局物资公司" not in html
     assert "_fen" not in html.split("<h2>经过</h2>")[0]  # amounts in 元 in the summary
 
     dossier = await running.http.get(f"/api/v1/complaints/{no}/dossier", params={"format": "html"})

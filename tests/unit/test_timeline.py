@@ -278,3 +278,4 @@ def test_decision_values_read_as_words() -> None:
     assert shown("price_fen", 123450) == "1,234.50 元"
     assert shown("due_at", "2026-12-31T16:30:00Z") == "2027-01-01 00:30"
     assert shown("hours", 24.0) == "24"
+    assert shown("address", "pii:v1:k1:abc") == "（个人信息，加密保存）"  # never the ciphertext

@@ -19,6 +19,7 @@ import jinja2
 
 from services.reporting.timeline import Timeline
 from services.reporting.timeline_words import CAUSES, KINDS, PAYERS, china_time, money, word
+from shared.security.personal import personal_view
 
 TEMPLATES = Path(__file__).with_name("templates")
 KNOWN_CJK_FONTS = (
@@ -37,17 +38,6 @@ class PdfUnavailable(RuntimeError):
     """The PDF cannot be made on this machine (missing pango or CJK font); the message says what to install."""
 
 
-def personal_viewer() -> Callable[[str | None, str, str | None], str]:
-    """`shared.security.personal.personal_view` once it exists (masking by role); until then the
-    read model's value as it is."""
-    try:
-        module = importlib.import_module("shared.security.personal")
-    except ImportError:
-        return lambda value, field, role: "—" if value is None else str(value)
-    view: Callable[[str | None, str, str | None], str] = module.personal_view
-    return view
-
-
 FILTERS: dict[str, Callable[[Any], str]] = {
     "china_time": china_time, "money": money, "kind": lambda v: word(KINDS, v), "cause": lambda v: word(CAUSES, v),
     "payer": lambda v: word(PAYERS, v), "status": lambda v: word(STATUSES, v),
@@ -64,17 +54,17 @@ def environment() -> jinja2.Environment:
 
 
 def summary(view: dict[str, Any] | None, role: str | None) -> dict[str, Any] | None:
-    """The complaint's summary lines from the read model, personal data through `personal_view`."""
+    """The complaint's summary lines from the read model, personal data through `personal_view`
+    (PII-VIEW: clear for a role that needs it, masked for others and for no one, `已删除` once erased)."""
     if view is None:
         return None
-    personal = personal_viewer()
     customer = view.get("customer") or {}
     site = view.get("site") or {}
     return {
         **view,
-        "customer_name": personal(customer.get("name"), "name", role),
-        "customer_phone": personal(customer.get("phone"), "phone", role),
-        "site_address": personal(site.get("address"), "address", role),
+        "customer_name": personal_view(customer.get("name"), "name", role) or "—",
+        "customer_phone": personal_view(customer.get("phone"), "phone", role) or "—",
+        "site_address": personal_view(site.get("address"), "address", role),
     }
 
 
