@@ -61,6 +61,9 @@ RULE_SEEDS: dict[str, str] = {
     "PII-VIEW": "001 §6.1.1, §7.3, §8.1; PIPL art. 51",
     "PII-ERASE": "PIPL art. 47",
     "PII-LOG": "PIPL art. 51",
+    "SOD-OWN-FINE": "none (project decision)",
+    "SOD-OWN-FEE": "none (project decision)",
+    "SOD-OWN-SALE": "none (project decision)",
 }
 
 RULE_TITLES: dict[str, str] = {
@@ -111,6 +114,9 @@ RULE_TITLES: dict[str, str] = {
     "PII-VIEW": "个人信息按角色显示",
     "PII-ERASE": "个人信息删除",
     "PII-LOG": "个人信息查阅留痕",
+    "SOD-OWN-FINE": "被罚者或申诉人不得撤销该罚款",
+    "SOD-OWN-FEE": "记录客户拒付者不得批准派工",
+    "SOD-OWN-SALE": "销售报告人不得核实或批准",
 }
 
 ROLES = {
