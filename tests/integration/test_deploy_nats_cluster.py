@@ -87,8 +87,12 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         processes.append(subprocess.Popen([nats_server_binary(), "-c", str(folder / "node.conf")], env=env,
                                           stdout=log, stderr=subprocess.STDOUT))  # fmt: skip
     try:
-        for node in NODES:
-            wait_for_port(ports[node][0])
+        for node, process in zip(NODES, processes, strict=True):
+            try:
+                wait_for_port(ports[node][0], timeout_s=60.0)  # a loaded CI machine starts slowly
+            except Exception as exc:
+                log_text = (root / node / "server.log").read_text(encoding="utf-8", errors="replace")
+                raise AssertionError(f"{node} (exit {process.poll()}) did not listen:\n{log_text[-3000:]}") from exc
         yield Cluster(
             [f"nats://127.0.0.1:{ports[n][0]}" for n in NODES],
             [f"http://127.0.0.1:{ports[n][1]}" for n in NODES],
