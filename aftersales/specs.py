@@ -14,6 +14,7 @@ from services.dispatch.handlers import build_router as dispatch_router
 from services.intake.handlers import build_router as intake_router
 from services.parts.handlers import build_router as parts_router
 from services.reporting.handlers import build_router as reporting_router
+from shared.events.base import ENVELOPE_FIELDS, META_FIELDS, DomainEvent
 from shared.events.catalog import all_specs
 from shared.events.envelope import Envelope
 from shared.events.subjects import Names
@@ -73,12 +74,24 @@ DEADLETTER_SCHEMA: dict[str, Any] = {
 }
 
 
+def _strip(schema: dict[str, Any], names: frozenset[str]) -> None:
+    schema["properties"] = {k: v for k, v in schema.get("properties", {}).items() if k not in names}
+    required = [name for name in schema.get("required", []) if name not in names]
+    if required:
+        schema["required"] = required
+    else:
+        schema.pop("required", None)
+
+
 def _add_payload_schemas(document: dict[str, Any]) -> None:
     """faststream describes payloads with pydantic; ours are msgspec structs, so fill them in here."""
     specs = all_specs()
     types: list[Any] = [Envelope, ComplaintReceivedV1, SurveyCompletedV1, *[s.payload for s in specs]]
     (_, components) = msgspec.json.schema_components(types, ref_template="#/components/schemas/{name}")
     schemas: dict[str, Any] = document["components"]["schemas"]
+    for spec in specs:  # a domain event's metadata travels in the envelope, not in `data`
+        if issubclass(spec.payload, DomainEvent):
+            _strip(components[spec.payload.__name__], META_FIELDS | ENVELOPE_FIELDS)
     schemas.update(components)
 
     def ref(name: str) -> dict[str, str]:

@@ -12,6 +12,7 @@ from typing import Any
 
 import msgspec
 
+from shared.events.base import DomainEvent
 from shared.events.envelope import Envelope
 
 
@@ -122,7 +123,26 @@ class Catalog:
     def payload(self, envelope: Envelope) -> msgspec.Struct:
         """The envelope's data as the newest payload struct of its type (upcast if older)."""
         version, data = self.upcast(envelope.type, envelope.version, envelope.data)
-        return msgspec.convert(data, self.spec_for(envelope.type, version).payload, strict=False)
+        cls = self.spec_for(envelope.type, version).payload
+        if issubclass(cls, DomainEvent):  # the domain event itself: its metadata is in the envelope
+            data = {**data, **envelope_fields(envelope)}
+        return msgspec.convert(data, cls, strict=False)
+
+
+def envelope_fields(envelope: Envelope) -> dict[str, Any]:
+    """What a `DomainEvent` keeps outside its wire `data`, as the envelope carries it."""
+    fields: dict[str, Any] = {
+        "originator_id": envelope.aggregate_id,
+        "originator_version": envelope.aggregate_version,
+        "timestamp": envelope.occurred_at,
+        "correlation_id": envelope.correlation_id,
+        "causation_id": envelope.causation_id,
+    }
+    for name in ("rule", "policy_version", "inputs"):
+        value = getattr(envelope, name)
+        if value is not None:
+            fields[name] = value
+    return fields
 
 
 CATALOG = Catalog()

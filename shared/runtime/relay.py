@@ -38,6 +38,7 @@ from nats.js.errors import APIError, NotFoundError
 from prometheus_client import Counter, Gauge
 from psycopg.sql import SQL, Identifier
 
+from shared.events.base import DomainEvent
 from shared.events.envelope import (
     HDR_CORRELATION,
     HDR_EXPECTED_LAST_MSG_ID,
@@ -83,11 +84,15 @@ _DECISION_FIELDS = ("rule", "policy_version", "inputs")
 
 def to_envelope(service: str, notification_id: int, event: Any) -> Envelope:
     """Map a stored domain event to the wire envelope. Events name their wire type as `wire_type`."""
-    fields = dict(event.__dict__)
-    data = {k: v for k, v in fields.items() if k not in _META_FIELDS}
-    correlation_id = str(data.pop("correlation_id"))
-    causation_id = str(data.pop("causation_id"))
-    decision = {k: data.pop(k) for k in _DECISION_FIELDS if k in data}
+    if isinstance(event, DomainEvent):  # one definition per event (shared/events/base.py)
+        data = event.wire_data()
+        decision = {k: getattr(event, k) for k in _DECISION_FIELDS if hasattr(event, k)}
+        correlation_id, causation_id = event.correlation_id, event.causation_id
+    else:  # a service whose events are still nested classes of its aggregates
+        data = {k: v for k, v in event.__dict__.items() if k not in _META_FIELDS}
+        correlation_id = str(data.pop("correlation_id"))
+        causation_id = str(data.pop("causation_id"))
+        decision = {k: data.pop(k) for k in _DECISION_FIELDS if k in data}
     aggregate_id: uuid.UUID = event.originator_id
     return Envelope(
         event_id=event_id_for(aggregate_id, event.originator_version),

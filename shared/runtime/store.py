@@ -38,6 +38,7 @@ from psycopg.sql import SQL, Identifier, Literal
 from shared.runtime.checkpoints import Signer
 from shared.runtime.failures import EventTooLarge
 from shared.runtime.leases import LeaseLost, fence_check
+from shared.runtime.mapper import EventMapper
 from shared.runtime.settings import BROKER_MAX_PAYLOAD, MAX_EVENT_BYTES, postgres_env
 
 __all__ = [
@@ -558,6 +559,7 @@ def build_application(
     env = {
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
         "APPLICATION_RECORDER_TOPIC": f"{AftersalesRecorder.__module__}:{AftersalesRecorder.__qualname__}",
+        "MAPPER_TOPIC": f"{EventMapper.__module__}:{EventMapper.__qualname__}",
         "POSTGRES_SCHEMA": schema,
         "POSTGRES_POOL_SIZE": str(pool_size),
         "POSTGRES_MAX_OVERFLOW": "4",
