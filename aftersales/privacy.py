@@ -44,7 +44,8 @@ async def _send(settings: Settings, command: dict[str, Any], token: str, timeout
     return 0
 
 
-ERASED_TOPIC = "services.intake.domain:Erasure.Erased"
+ERASED_TOPICS = ["shared.events.intake_events:PersonalDataErased", "services.intake.domain:Erasure.Erased"]
+"""The event's topic, and the one it was stored under before issue 12 (both JSON with `key_ids`)."""
 CATCH_UP_S = 10.0
 
 
@@ -53,12 +54,12 @@ def erased_in_store(settings: Settings) -> set[str]:
     import psycopg
     from psycopg.sql import SQL, Identifier
 
-    query = SQL("SELECT state FROM {0}.intake_events WHERE topic = %s").format(
+    query = SQL("SELECT state FROM {0}.intake_events WHERE topic = ANY(%s)").format(
         Identifier(settings.names.db_schema("intake"))
     )
     with psycopg.connect(settings.database_url, autocommit=True, connect_timeout=10) as conn:
         try:
-            rows = conn.execute(query, (ERASED_TOPIC,)).fetchall()
+            rows = conn.execute(query, (ERASED_TOPICS,)).fetchall()
         except psycopg.errors.UndefinedTable:
             return set()
     return {key_id for (state,) in rows for key_id in msgspec.json.decode(bytes(state))["key_ids"]}

@@ -32,10 +32,13 @@ from services.intake.domain import (
 from services.intake.policy import IntakePolicy, china_date, current_policy, decide
 from shared.events import commands as cmd
 from shared.events.catalog import payload
+from shared.events.common_events import DeadlineSet
 from shared.events.decisions import Actor, Decision
 from shared.events.dispatch_events import RepairOutcomeRecorded
 from shared.events.envelope import Envelope
+from shared.events.intake_events import ComplaintReceived, ExpiryNoticeScheduled
 from shared.events.telephony import ComplaintReceivedV1, SurveyCompletedV1
+from shared.events.values import CustomerInfo, EquipmentInfo, SiteInfo
 from shared.runtime.failures import RetryLater
 from shared.runtime.store import RegisterClaim, RegisterNumbersTaken, Timer, Tracking, recorder_of
 from shared.runtime.timers import fire_due_timers
@@ -229,9 +232,9 @@ class IntakeApplication(Application[uuid.UUID]):
             received_at=call.received_at,
             kind=call.kind,
             agent_id=call.agent_id,
-            customer=msgspec.to_builtins(call.customer),
-            equipment=msgspec.to_builtins(call.equipment),
-            site=msgspec.to_builtins(call.site),
+            customer=msgspec.convert(call.customer, CustomerInfo, from_attributes=True),
+            equipment=msgspec.convert(call.equipment, EquipmentInfo, from_attributes=True),
+            site=msgspec.convert(call.site, SiteInfo, from_attributes=True),
             description=call.description,
             missing_fields=policy.missing_fields(call, p),
             decisions=decisions,
@@ -371,9 +374,8 @@ class IntakeApplication(Application[uuid.UUID]):
             # completion (an unattributed fine is attributed by the branch manager, docs/rules.md §9).
             raise CommandRejected(f"the receiver is already recorded ({complaint.agent_id}); it is not completable")
         if self.keys is not None:  # PII-SEAL
-            recorded = {"customer.name": complaint.customer.get("name"),
-                        "customer.phone": complaint.customer.get("phone"),
-                        "site.address": complaint.site.get("address")}  # fmt: skip
+            recorded = {"customer.name": complaint.customer.name, "customer.phone": complaint.customer.phone,
+                        "site.address": complaint.site.address}  # fmt: skip
             try:
                 fields = Sealer(self.keys).seal_completion(fields, recorded, complaint.call_id)
             except CustomerErased as exc:
@@ -387,8 +389,8 @@ class IntakeApplication(Application[uuid.UUID]):
         current = {name: _field(complaint, name) for name in required}
         current.update({k: v for k, v in fields.items() if k in current})
         missing = [name for name in required if not str(current[name] or "").strip()]
-        has_distance = fields.get("site.distance_km", complaint.site.get("distance_km")) is not None
-        has_coordinates = all(fields.get(f"site.{c}", complaint.site.get(c)) is not None for c in ("lat", "lon"))
+        has_distance = fields.get("site.distance_km", complaint.site.distance_km) is not None
+        has_coordinates = all(fields.get(f"site.{c}", getattr(complaint.site, c)) is not None for c in ("lat", "lon"))
         if not has_distance and not has_coordinates:
             missing.append("site.distance_km")
         complaint.complete_record(actor, fields, missing, now, causation_id)
@@ -396,10 +398,10 @@ class IntakeApplication(Application[uuid.UUID]):
 
     def _revisit_warranty(self, complaint: Complaint, now: dt.datetime, causation_id: str) -> None:
         """Warranty is revisited on every event that can change it."""
-        serial = complaint.equipment.get("serial")
+        serial = complaint.equipment.serial
         extensions = self._extension_days([serial]).get(serial or "", 0)
         decision = self._warranty_decision(
-            complaint.equipment.get("acceptance_date"), china_date(complaint.received_at), extensions
+            complaint.equipment.acceptance_date, china_date(complaint.received_at), extensions
         )
         if complaint.decide_warranty(decision, now, causation_id):
             if decision.outputs["in_warranty"]:
@@ -411,7 +413,7 @@ class IntakeApplication(Application[uuid.UUID]):
                 self._decide_payer(complaint, now, causation_id)
 
     def _decide_payer(self, complaint: Complaint, now: dt.datetime, causation_id: str) -> None:
-        decision = decide("WAR-PAYER", {"in_warranty": complaint.warranty["in_warranty"], "cause": complaint.cause},
+        decision = decide("WAR-PAYER", {"in_warranty": complaint.warranty.in_warranty, "cause": complaint.cause},
                           self.policy)  # fmt: skip
         complaint.decide_payer(decision, now, causation_id)
 
@@ -419,12 +421,12 @@ class IntakeApplication(Application[uuid.UUID]):
         self, complaint: Complaint, actor: Actor, problem: str, outcome: str, stops_work: bool, now: dt.datetime,
         causation_id: str,
     ) -> list[Any]:  # fmt: skip
-        serial = complaint.equipment.get("serial")
+        serial = complaint.equipment.serial
         if not serial:
             raise CommandRejected("record the equipment serial first (complete the record)")
         unit = self._equipment(serial, now, complaint.complaint_no, causation_id)
         history = [*unit.outcomes_of(problem), outcome]
-        in_warranty = complaint.warranty["in_warranty"]
+        in_warranty = complaint.warranty.in_warranty
         extension = decide("WAR-EXTEND-60D", {"in_warranty": in_warranty, "fault_removed": outcome == "fixed",
                                               "stops_work": stops_work}, self.policy)  # fmt: skip
         lemon = decide("WAR-LEMON", {"in_warranty": in_warranty, "cause": complaint.cause,
@@ -434,7 +436,7 @@ class IntakeApplication(Application[uuid.UUID]):
         if extension.outputs["extend"]:
             unit.extend(complaint.complaint_no, extension.outputs["days"], now, causation_id)
             decision = self._warranty_decision(
-                complaint.equipment.get("acceptance_date"), china_date(complaint.received_at), unit.extension_days
+                complaint.equipment.acceptance_date, china_date(complaint.received_at), unit.extension_days
             )
             if complaint.decide_warranty(decision, now, causation_id) and decision.outputs["in_warranty"]:
                 notice = decide(
@@ -514,7 +516,7 @@ class IntakeApplication(Application[uuid.UUID]):
         fine = None
         if rule == "INT-RELAY-4WH" and complaint.deadline_open(rule):
             fine = decide("FIN-RELAY-LATE", {"receiver": complaint.agent_id, "deadline": rule,
-                                             "due_at": complaint.deadlines[rule]["due_at"],
+                                             "due_at": complaint.deadlines[rule].due_at,
                                              "breached_at": _iso(now)}, self.policy)  # fmt: skip
         complaint.breach(rule, now, causation_id, fine, complaint.breach_escalates_to(rule))
 
@@ -522,9 +524,8 @@ class IntakeApplication(Application[uuid.UUID]):
         """Bring the complaint up to `now` before acting on it: a deadline already past is breached
         first, exactly as its timer would have done, so an action after the deadline but before
         the next clock tick still has its consequences (the timer then finds nothing open)."""
-        for rule, deadline in list(complaint.deadlines.items()):
-            if complaint.deadline_open(rule) and dt.datetime.fromisoformat(deadline["due_at"]) < now:
-                self._breach(complaint, rule, now, causation_id)
+        for rule in complaint.deadlines.overdue(now):
+            self._breach(complaint, rule, now, causation_id)
 
     def _on_timer(self, complaint: Complaint, timer: Timer, now: dt.datetime, causation_id: str) -> None:
         kind, _, detail = timer.kind.partition(":")
@@ -536,16 +537,16 @@ class IntakeApplication(Application[uuid.UUID]):
 
 def _field(complaint: Complaint, name: str) -> Any:
     group, _, key = name.partition(".")
-    return getattr(complaint, group).get(key) if key else getattr(complaint, group)
+    return getattr(getattr(complaint, group), key) if key else getattr(complaint, group)
 
 
 def _timers_for(events: Iterable[Any]) -> Iterable[Timer]:
     """The deadlines and notices the new events schedule."""
     for event in events:
         decisions: list[dict[str, Any]] = []
-        if isinstance(event, Complaint.Received):
+        if isinstance(event, ComplaintReceived):
             decisions = event.decisions
-        elif isinstance(event, (Complaint.DeadlineSet, Complaint.ExpiryNoticeScheduled)):
+        elif isinstance(event, (DeadlineSet, ExpiryNoticeScheduled)):
             decisions = [{"rule": event.rule, "inputs": event.inputs, "outputs": event.outputs}]
         for record in decisions:
             rule, outputs = record["rule"], record["outputs"]

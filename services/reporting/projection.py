@@ -172,8 +172,9 @@ def _fold(view: View, p: Any, envelope: Envelope) -> None:
 def void_view(p: c.RegisterNumberVoided, envelope: Envelope) -> View:
     """INT-REGISTER: a void number keeps its row in the tracking register, with the reason, so the
     register has no gap; it is no complaint (no call, no KPI). Dated when it was found void."""
-    blank = c.ComplaintReceived(complaint_no=p.complaint_no, call_id=f"void:{p.complaint_no}", received_at=p.voided_at,
-                                kind="void", agent_id=None, customer=c.CustomerInfo(), equipment=c.EquipmentInfo(),
+    blank = c.ComplaintReceived(**c.envelope_fields(envelope), complaint_no=p.complaint_no,
+                                call_id=f"void:{p.complaint_no}", received_at=p.voided_at, kind="void",
+                                agent_id=None, customer=c.CustomerInfo(), equipment=c.EquipmentInfo(),
                                 site=c.SiteInfo(), description=None, record_incomplete=False,
                                 missing_fields=[])  # fmt: skip
     view = new_view(blank, envelope)

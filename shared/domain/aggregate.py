@@ -55,10 +55,17 @@ class EventSourced(Aggregate):
 
     def _trigger(self, event_class: type[DomainEvent], at: dt.datetime, causation_id: str, /, **fields: Any) -> None:
         """Record `event_class` at `at`, correlated by the aggregate's `correlation_id`."""
+        self._trigger_as(event_class, at, self.correlation_id, causation_id, **fields)
+
+    def _trigger_as(
+        self, event_class: type[DomainEvent], at: dt.datetime, correlation_id: str, causation_id: str, /,
+        **fields: Any,
+    ) -> None:  # fmt: skip
+        """Record `event_class` at `at` with the given correlation id."""
         self.trigger_event(
             event_class,  # type: ignore[arg-type]
             timestamp=at,
-            correlation_id=self.correlation_id,
+            correlation_id=correlation_id,
             causation_id=causation_id,
             **fields,
         )

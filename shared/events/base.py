@@ -113,3 +113,7 @@ class DecisionEvent(DomainEvent, frozen=True, kw_only=True):
     policy_version: str
     inputs: dict[str, Any]
     outputs: dict[str, Any]
+
+
+class DecisionOutputs(DecisionEvent, frozen=True, kw_only=True):
+    """A decision event whose wire `data` is only its `outputs` (DeadlineSet, WarrantyDecided, …)."""

@@ -6,60 +6,58 @@ struct of that type, and older versions are upcast on the way in, so a v2 can li
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
 import msgspec
 
-from shared.events.base import DomainEvent
+from shared.events.base import DecisionOutputs, DomainEvent
+from shared.events.common_events import (
+    DeadlineBreached,
+    DeadlineMet,
+    DeadlineSet,
+    EscalationRaised,
+    FineAttributed,
+    FineLevied,
+)
 from shared.events.envelope import Envelope
+from shared.events.intake_events import (
+    CalendarPublished,
+    ComplaintClosed,
+    ComplaintReceived,
+    ComplaintRelayed,
+    ConsultationAnswered,
+    EquipmentRegistered,
+    EquipmentRepairNoted,
+    EquipmentWarrantyExtended,
+    ExpiryNoticeScheduled,
+    FaultClassified,
+    FirstContactRecorded,
+    LoanerDecided,
+    PaymentDecided,
+    PersonalDataErased,
+    RecordCompleted,
+    RegisterNumberVoided,
+    RepairRecorded,
+    ReplacementDecided,
+    SolutionDecided,
+    SurveyRecorded,
+    WarrantyDecided,
+    WarrantyExpiryNoticeDue,
+    WarrantyExtended,
+)
+from shared.events.values import CustomerInfo, EquipmentInfo, SiteInfo
 
-
-class CustomerInfo(msgspec.Struct, frozen=True):
-    name: str | None = None
-    phone: str | None = None
-
-
-class EquipmentInfo(msgspec.Struct, frozen=True):
-    serial: str | None = None
-    model: str | None = None
-    acceptance_date: dt.date | None = None
-
-
-class SiteInfo(msgspec.Struct, frozen=True):
-    region: str | None = None
-    distance_km: float | None = None
-    address: str | None = None
-    lat: float | None = None
-    lon: float | None = None
-
-
-class ComplaintReceived(msgspec.Struct, frozen=True):
-    """intake: a complaint registered (INT-REGISTER), one per telephony call (INT-DEDUP)."""
-
-    complaint_no: str
-    call_id: str
-    received_at: dt.datetime
-    kind: str
-    agent_id: str | None
-    customer: CustomerInfo
-    equipment: EquipmentInfo
-    site: SiteInfo
-    description: str | None
-    record_incomplete: bool
-    missing_fields: list[str]
-    decisions: list[dict[str, Any]] = []
-    """Decisions taken at receipt (relay/reply deadlines, first response, warranty, expiry notice),
-    each `{rule, policy_version, inputs, outputs}`."""
-
-
-class RegisterNumberVoided(msgspec.Struct, frozen=True):
-    """intake: a register number no complaint carries, void with its reason (INT-REGISTER)."""
-
-    complaint_no: str
-    reason: str
-    voided_at: dt.datetime
+__all__ = [  # the payloads by the names consumers use (one definition each: intake_events, common_events)
+    "CalendarPublished", "ComplaintClosed", "ComplaintReceived", "ComplaintRelayed", "ConsultationAnswered",
+    "CustomerInfo", "DeadlineBreached", "DeadlineMet", "DeadlineSet", "DecisionOutputs", "EquipmentInfo",
+    "EquipmentRegistered", "EquipmentRepairNoted", "EquipmentWarrantyExtended", "EscalationRaised",
+    "ExpiryNoticeScheduled", "FaultClassified", "FineAttributed", "FineLevied", "FirstContactRecorded",
+    "LoanerDecided", "PaymentDecided", "PersonalDataErased", "RecordCompleted", "RegisterNumberVoided",
+    "RepairRecorded",
+    "ReplacementDecided", "SiteInfo", "SolutionDecided", "SurveyRecorded", "WarrantyDecided",
+    "WarrantyExpiryNoticeDue", "WarrantyExtended",
+]  # fmt: skip
 
 
 class EventSpec(msgspec.Struct, frozen=True):
@@ -155,166 +153,9 @@ payload = CATALOG.payload
 register(EventSpec("ComplaintReceived", 1, ComplaintReceived, "intake", "A complaint was registered."))
 register(EventSpec("RegisterNumberVoided", 1, RegisterNumberVoided, "intake",
                    "A register number that no complaint carries, void with its reason (INT-REGISTER)."))  # fmt: skip
-
-
-class SurveyRecorded(msgspec.Struct, frozen=True):
-    """intake: an IVR satisfaction survey recorded against its complaint."""
-
-    survey_call_id: str
-    rating: int
-    satisfied: bool
-    completed_at: dt.datetime
-
-
-class DecisionOutputs(msgspec.Struct, frozen=True):
-    """A decision event's data: what the rule decided. Its rule id, policy version and inputs are
-    in the envelope (`rule`, `policy_version`, `inputs`)."""
-
-    outputs: dict[str, Any]
-
-
-class DeadlineMet(msgspec.Struct, frozen=True):
-    deadline: str
-    met_at: dt.datetime
-    late: bool
-
-
-class DeadlineBreached(msgspec.Struct, frozen=True):
-    deadline: str
-    due_at: str
-    breached_at: dt.datetime
-
-
-class FineLevied(msgspec.Struct, frozen=True):
-    outputs: dict[str, Any]
-    fine_id: str
-    person: str | None
-    role: str
-    department: str
-    amount_fen: int
-    reason: str
-
-
-class FineAttributed(msgspec.Struct, frozen=True):
-    """An unattributed fine charged to a person by the branch manager (docs/rules.md §9)."""
-
-    fine_id: str
-    fine_rule: str
-    person: str
-    role: str
-    department: str
-    actor: str
-    reason: str
-
-
-class FirstContactRecorded(msgspec.Struct, frozen=True):
-    """INT-LEVELS first response (docs/rules.md §9): who contacted the customer, when, how, what was agreed."""
-
-    actor: str
-    role: str
-    channel: str
-    agreed: str
-    visit_at: dt.datetime | None
-    contacted_at: dt.datetime
-
-
-class EscalationRaised(msgspec.Struct, frozen=True):
-    escalation_id: str
-    trigger_rule: str
-    to: str
-    reason: str
-
-
-class ComplaintRelayed(msgspec.Struct, frozen=True):
-    actor: str
-    relayed_at: dt.datetime
-
-
-class RecordCompleted(msgspec.Struct, frozen=True):
-    actor: str
-    fields: dict[str, Any]
-    missing_fields: list[str]
-
-
-class FaultClassified(msgspec.Struct, frozen=True):
-    actor: str
-    cause: str
-    level: int
-    on_site: bool
-    equipment: EquipmentInfo
-    site: SiteInfo
-    in_warranty: bool | None
-    warranty_until: str | None
-
-
-class ConsultationAnswered(msgspec.Struct, frozen=True):
-    actor: str
-    answer: str
-
-
-class SolutionDecided(msgspec.Struct, frozen=True):
-    actor: str
-    solution: str
-    expected_repair_hours: float
-
-
-class WarrantyExpiryNoticeDue(msgspec.Struct, frozen=True):
-    until: str
-    customer: CustomerInfo
-    serial: str | None
-
-
-class RepairRecorded(msgspec.Struct, frozen=True):
-    actor: str
-    problem: str
-    outcome: str
-    stops_work: bool
-
-
-class ComplaintClosed(msgspec.Struct, frozen=True):
-    actor: str
-    outcome: str
-
-
-class EquipmentRegistered(msgspec.Struct, frozen=True):
-    serial: str
-
-
-class EquipmentRepairNoted(msgspec.Struct, frozen=True):
-    problem: str
-    outcome: str
-
-
-class EquipmentWarrantyExtended(msgspec.Struct, frozen=True):
-    days: int
-
-
-class CalendarPublished(msgspec.Struct, frozen=True):
-    """A year's working calendar as published by ops (docs/rules.md §9): `calendar_version` is content-addressed."""
-
-    year: int
-    holidays: list[str]
-    workdays: list[str]
-    calendar_version: str
-    digest: str
-    notice: str
-    published_by: str
-    role: str
-
-
-class PersonalDataErased(msgspec.Struct, frozen=True):
-    """PII-ERASE (docs/rules.md §11): a customer's keys destroyed on their deletion request; nothing
-    in it leads back to the customer (neither the phone nor its keyed index)."""
-
-    key_ids: list[str]
-    erased_by: str
-    role: str
-    reason: str
-
-
 for _type, _payload, _summary in (
     ("SurveyRecorded", SurveyRecorded, "A satisfaction survey was recorded (4–5 = satisfied)."),
-    ("DeadlineSet", DecisionOutputs, "A deadline was set (INT-RELAY-4WH, INT-REPLY-8WH, INT-LEVELS, WAR-LOANER)."),
+    ("DeadlineSet", DeadlineSet, "A deadline was set (INT-RELAY-4WH, INT-REPLY-8WH, INT-LEVELS, WAR-LOANER)."),
     ("DeadlineMet", DeadlineMet, "A deadline was met."),
     ("DeadlineBreached", DeadlineBreached, "The clock passed an open deadline."),
     ("FineLevied", FineLevied, "A fine was levied on a person (FIN-*)."),
@@ -326,14 +167,14 @@ for _type, _payload, _summary in (
     ("FaultClassified", FaultClassified, "Cause, level and on-site need decided (INT-CLASSIFY)."),
     ("ConsultationAnswered", ConsultationAnswered, "A consultation was answered."),
     ("SolutionDecided", SolutionDecided, "A fault's solution was decided."),
-    ("LoanerDecided", DecisionOutputs, "A free loaner unit (WAR-LOANER)."),
-    ("WarrantyDecided", DecisionOutputs, "Warranty (re)decided (WAR-PERIOD)."),
-    ("PaymentDecided", DecisionOutputs, "Who pays (WAR-FREE, WAR-MISUSE, WAR-OUT)."),
-    ("ExpiryNoticeScheduled", DecisionOutputs, "A warranty expiry notice was scheduled (WAR-EXPIRY-NOTICE)."),
+    ("LoanerDecided", LoanerDecided, "A free loaner unit (WAR-LOANER)."),
+    ("WarrantyDecided", WarrantyDecided, "Warranty (re)decided (WAR-PERIOD)."),
+    ("PaymentDecided", PaymentDecided, "Who pays (WAR-FREE, WAR-MISUSE, WAR-OUT)."),
+    ("ExpiryNoticeScheduled", ExpiryNoticeScheduled, "A warranty expiry notice was scheduled (WAR-EXPIRY-NOTICE)."),
     ("WarrantyExpiryNoticeDue", WarrantyExpiryNoticeDue, "Notify the customer about renewal (WAR-EXPIRY-NOTICE)."),
     ("RepairRecorded", RepairRecorded, "A repair attempt's outcome."),
-    ("WarrantyExtended", DecisionOutputs, "Warranty extended by 60 days (WAR-EXTEND-60D)."),
-    ("ReplacementDecided", DecisionOutputs, "Free replacement by a new unit (WAR-LEMON)."),
+    ("WarrantyExtended", WarrantyExtended, "Warranty extended by 60 days (WAR-EXTEND-60D)."),
+    ("ReplacementDecided", ReplacementDecided, "Free replacement by a new unit (WAR-LEMON)."),
     ("ComplaintClosed", ComplaintClosed, "The complaint was closed."),
     ("EquipmentRegistered", EquipmentRegistered, "A unit's warranty history was opened."),
     ("EquipmentRepairNoted", EquipmentRepairNoted, "A repair noted in the unit's history."),

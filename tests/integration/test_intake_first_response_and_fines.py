@@ -219,7 +219,7 @@ async def test_int_levels_a_contact_before_classification_meets_the_first_respon
                 at(2027, 3, 2, 14, 0), "test")  # fmt: skip
     app.execute(cmd.DecideSolution(complaint_no=no, actor=tq, solution="更换密封件"), at(2027, 3, 2, 14, 10), "test")
     deadline = app.complaint_by_number(no).deadlines["INT-LEVELS"]
-    assert (deadline["due_at"], deadline["met_at"], deadline["breached_at"]) == (
+    assert (deadline.due_at, deadline.met_at, deadline.breached_at) == (
         "2027-03-02T13:00:00+08:00", "2027-03-02T09:20:00+08:00", None,
     )  # fmt: skip
     app.fire_due(at(2027, 3, 3, 9, 0))

@@ -42,7 +42,7 @@ def test_a_relay_after_the_deadline_with_no_tick_between_is_still_fined_once(app
     complaint = app.complaint_by_number(no)
     assert len(complaint.fines) == 1
     assert len(complaint.escalations) == 1
-    assert complaint.deadlines["INT-RELAY-4WH"]["breached_at"] == "2026-11-23T14:00:00+08:00"
+    assert complaint.deadlines["INT-RELAY-4WH"].breached_at == "2026-11-23T14:00:00+08:00"
 
 
 def test_a_relay_in_time_has_no_consequences(app: IntakeApplication) -> None:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import psycopg
 import pytest
 from psycopg.sql import SQL, Identifier
@@ -55,18 +56,21 @@ def test_one_key_per_customer_erased_only_by_ops_and_a_caller_after_erasure_gets
     first = app.complaint_by_number(register(app, "k-1", customer={"name": "甲", "phone": "13800000001"}))
     second = app.complaint_by_number(register(app, "k-2", customer={"name": "甲", "phone": "+86 138 0000 0001"}))
     other = app.complaint_by_number(register(app, "k-3", customer={"name": "乙", "phone": "13900000002"}))
-    phone = first.customer["phone"]
+    phone = first.customer.phone
     assert is_sealed(phone)
-    assert is_sealed(first.customer["name"])
-    assert is_sealed(first.site["address"])
-    assert key_id_of(phone) == key_id_of(second.customer["phone"]) != key_id_of(other.customer["phone"])
-    assert reveal_with(app.keys, first.customer, "tq") == {"name": "甲", "phone": "13800000001"}
+    assert is_sealed(first.customer.name)
+    assert is_sealed(first.site.address)
+    assert key_id_of(phone) == key_id_of(second.customer.phone) != key_id_of(other.customer.phone)
+    assert reveal_with(app.keys, msgspec.to_builtins(first.customer), "tq") == {"name": "甲", "phone": "13800000001"}
 
     with pytest.raises(Forbidden):
         app.erase_personal_data(erase("13800000001", role="tq"), NOW, "test")
     assert app.erase_personal_data(erase("13800000001"), NOW, "test") == ["PersonalDataErased"]
-    assert reveal_with(app.keys, [first.customer, second.customer], "tq") == [{"name": ERASED, "phone": ERASED}] * 2
-    assert reveal_with(app.keys, other.customer, "tq") == {"name": "乙", "phone": "13900000002"}
+    assert (
+        reveal_with(app.keys, msgspec.to_builtins([first.customer, second.customer]), "tq")
+        == [{"name": ERASED, "phone": ERASED}] * 2
+    )
+    assert reveal_with(app.keys, msgspec.to_builtins(other.customer), "tq") == {"name": "乙", "phone": "13900000002"}
     with pytest.raises(CommandRejected, match="no personal data"):
         app.erase_personal_data(erase("13800000001"), NOW, "test")
     subject = phone_subject(app.keys.index_secret(), "13800000001")
@@ -80,8 +84,8 @@ def test_one_key_per_customer_erased_only_by_ops_and_a_caller_after_erasure_gets
     assert traces == (0,)  # nothing in the key table leads back to the erased phone
 
     again = app.complaint_by_number(register(app, "k-4", customer={"name": "甲", "phone": "13800000001"}))
-    assert key_id_of(again.customer["phone"]) != key_id_of(phone)
-    assert reveal_with(app.keys, again.customer["phone"], "engineer") == "13800000001"
+    assert key_id_of(again.customer.phone) != key_id_of(phone)
+    assert reveal_with(app.keys, again.customer.phone, "engineer") == "13800000001"
 
 
 def test_a_completed_record_is_sealed_and_erasing_its_phone_erases_what_the_call_sealed_before(
@@ -92,15 +96,18 @@ def test_a_completed_record_is_sealed_and_erasing_its_phone_erases_what_the_call
     agent = cmd.Actor(id="agent-017", role="agent")
     app.execute(cmd.CompleteRecord(complaint_no=no, actor=agent, fields={"customer.phone": "13700000003"}), NOW, "t")
     complaint = app.complaint_by_number(no)
-    assert is_sealed(complaint.customer["phone"])
+    assert is_sealed(complaint.customer.phone)
     assert complaint.missing_fields == []
-    assert reveal_with(app.keys, complaint.customer, "tq") == {"name": "丙", "phone": "13700000003"}
+    assert reveal_with(app.keys, msgspec.to_builtins(complaint.customer), "tq") == {
+        "name": "丙",
+        "phone": "13700000003",
+    }
     app.execute(cmd.CompleteRecord(complaint_no=no, actor=agent, fields={"site.address": "株洲"}), NOW, "t")
-    assert key_id_of(app.complaint_by_number(no).site["address"]) == key_id_of(complaint.customer["phone"])
+    assert key_id_of(app.complaint_by_number(no).site.address) == key_id_of(complaint.customer.phone)
 
     app.erase_personal_data(erase("13700000003"), NOW, "test")
     complaint = app.complaint_by_number(no)
-    assert reveal_with(app.keys, [complaint.customer, complaint.site["address"]], "tq") == [
+    assert reveal_with(app.keys, msgspec.to_builtins([complaint.customer, complaint.site.address]), "tq") == [
         {"name": ERASED, "phone": ERASED},
         ERASED,
     ]
@@ -113,7 +120,7 @@ def test_a_phone_completed_as_a_number_is_sealed_too(app: IntakeApplication) -> 
     no = register(app, "k-10", customer={"name": "丁", "phone": None})
     agent = cmd.Actor(id="agent-017", role="agent")
     app.execute(cmd.CompleteRecord(complaint_no=no, actor=agent, fields={"customer.phone": 13600000006}), NOW, "t")
-    phone = app.complaint_by_number(no).customer["phone"]
+    phone = app.complaint_by_number(no).customer.phone
     assert is_sealed(phone)
     assert reveal_with(app.keys, phone, "tq") == "13600000006"
 
