@@ -357,10 +357,9 @@ class Relay:
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
-        self._listener = threading.Thread(
-            target=self._listen, args=(loop,), name=f"{self.service}-relay-listen", daemon=True
-        )
-        self._listener.start()
+        listener = threading.Thread(target=self._listen, args=(loop,), name=f"{self.service}-relay-listen", daemon=True)
+        listener.start()
+        self._listener = listener  # only once started: `stop` (another thread) may join it at any moment
         backoff = 0.25
         while not self._stopping:
             try:
