@@ -29,6 +29,7 @@ META_FIELDS = frozenset({"originator_id", "originator_version", "timestamp", "or
 """The store's metadata: never part of the wire `data`."""
 ENVELOPE_FIELDS = frozenset({"correlation_id", "causation_id", "rule", "policy_version", "inputs"})
 """Carried by the envelope itself, beside `data`."""
+_NOT_DATA = META_FIELDS | ENVELOPE_FIELDS
 
 
 class Applies(Protocol):
@@ -81,12 +82,12 @@ class DomainEvent(msgspec.Struct, frozen=True, kw_only=True):
         return aggregate
 
     def wire_data(self) -> dict[str, Any]:
-        """The envelope's `data`: every field but the metadata and what the envelope carries itself."""
-        return {
-            name: getattr(self, name)
-            for name in self.__struct_fields__
-            if name not in META_FIELDS and name not in ENVELOPE_FIELDS
-        }
+        """The envelope's `data`: every field but the metadata and what the envelope carries itself, as
+        JSON values (what a consumer decodes from the wire: nested Structs as objects, times as text)."""
+        data: dict[str, Any] = msgspec.to_builtins(
+            {name: getattr(self, name) for name in self.__struct_fields__ if name not in _NOT_DATA}
+        )
+        return data
 
 
 class CreatedEvent(DomainEvent, frozen=True, kw_only=True):

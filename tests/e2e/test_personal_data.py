@@ -17,7 +17,7 @@ import psycopg
 import pytest
 from psycopg.sql import SQL, Identifier
 
-from aftersales.privacy import erased_in_store, erased_in_stream
+from aftersales.privacy import ERASED_TOPICS, erased_in_store, erased_in_stream
 from shared.security.personal import ERASED
 from tests.api_support import staff_auth
 from tests.e2e.conftest import Running
@@ -147,10 +147,10 @@ async def test_personal_data_is_sealed_masked_and_erased_while_replay_and_audit_
     schema = running.settings.names.db_schema("intake")
     with psycopg.connect(running.settings.database_url, autocommit=True) as conn:
         rows = conn.execute(
-            SQL("SELECT convert_from(state, 'UTF8') FROM {0}.intake_events WHERE topic LIKE %s").format(
+            SQL("SELECT convert_from(state, 'UTF8') FROM {0}.intake_events WHERE topic = ANY(%s)").format(
                 Identifier(schema)
             ),
-            ("%Erasure.Erased",),
+            (ERASED_TOPICS,),
         ).fetchall()
     assert len(rows) == 2
     assert all("dpo-01" in r[0] and "13800000001" not in r[0] and LATE_PHONE not in r[0] for r in rows)
