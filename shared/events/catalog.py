@@ -11,7 +11,7 @@ from typing import Any
 
 import msgspec
 
-from shared.events.base import DecisionOutputs, DomainEvent
+from shared.events.base import ENVELOPE_FIELDS, META_FIELDS, DecisionOutputs, DomainEvent
 from shared.events.common_events import (
     DeadlineBreached,
     DeadlineMet,
@@ -96,6 +96,25 @@ class Catalog:
             return fn
 
         return decorate
+
+    def latest_version(self, event_type: str) -> int | None:
+        return self._latest.get(event_type)
+
+    def newest(self, event: DomainEvent) -> DomainEvent:
+        """A stored event of an older version of its type as the newest (upcast), else itself: the
+        class of each version stays at its topic, and the catalog lifts it like a wire payload."""
+        cls = type(event)
+        latest = self._latest.get(cls.wire_type)
+        if latest is None or latest <= cls.wire_version:
+            return event
+        fields = {name: getattr(event, name) for name in event.__struct_fields__}
+        meta = {name: fields.pop(name) for name in META_FIELDS | ENVELOPE_FIELDS if name in fields}
+        _, data = self.upcast(cls.wire_type, cls.wire_version, msgspec.to_builtins(fields))
+        newest = self.spec_for(cls.wire_type, latest).payload
+        converted = msgspec.convert({**data, **meta}, newest, strict=False)
+        if not isinstance(converted, DomainEvent):
+            raise UnknownEventType(f"{cls.wire_type} v{latest} is no domain event")
+        return converted
 
     def spec_for(self, event_type: str, version: int) -> EventSpec:
         try:

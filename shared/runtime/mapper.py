@@ -8,6 +8,10 @@ library's transcoder as `{"_type_": …, "_data_": …}` JSON) is decoded by the
 with and converted into the Struct that now defines it: existing databases, `aftersales replay` and
 `aftersales audit verify` keep working, and the stored bytes (which the audit chain hashes) are never
 rewritten. Any other topic (a service not migrated yet) goes through the library's own mapper.
+
+Versions: a Struct's `wire_version` is its version in the catalog. When an event type gets a v2, its
+v1 Struct stays at its topic (old rows decode into it) and the catalog's upcaster for v1 → v2 lifts
+it on load, the same function that lifts a v1 envelope on the wire: upcasting lives in one place.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from eventsourcing.persistence import Mapper, MapperDeserialisationError, Stored
 from eventsourcing.utils import get_topic, resolve_topic
 
 from shared.events.base import DomainEvent
+from shared.events.catalog import CATALOG
 from shared.events.legacy import LEGACY_TOPICS
 
 _encoder = msgspec.json.Encoder(decimal_format="string")
@@ -80,7 +85,7 @@ class EventMapper(Mapper[uuid.UUID]):
                 f"stored event {stored_event.topic} of {stored_event.originator_id}"
                 f" (version {stored_event.originator_version}) does not fit {cls.__name__}: {exc}"
             ) from exc
-        return event
+        return CATALOG.newest(event)  # a stored older version, upcast like a wire payload
 
     def _from_legacy(self, cls: type[DomainEvent], stored_event: StoredEvent) -> DomainEvent:
         state: dict[str, Any] = self.transcoder.decode(stored_event.state)

@@ -17,6 +17,7 @@ from eventsourcing.utils import get_topic
 from aftersales.audit import verify_store
 from shared.domain.aggregate import EventSourced, applies
 from shared.events.base import CreatedEvent, DecisionEvent, DomainEvent
+from shared.events.catalog import Catalog, EventSpec
 from shared.events.legacy import LEGACY_TOPICS
 from shared.runtime import mapper
 from shared.runtime.relay import to_envelope
@@ -163,3 +164,38 @@ def test_a_struct_event_that_does_not_fit_its_stored_bytes_fails_loudly(app: App
     broken = type(stored)(stored.originator_id, stored.originator_version, get_topic(ThingRenamed), stored.state)
     with pytest.raises(Exception, match="does not fit ThingRenamed"):
         app.mapper.to_domain_event(broken)
+
+
+class ThingRenamedV1(DomainEvent, frozen=True, kw_only=True):
+    """v1 of a renaming: the name in two parts (stays at its topic for the rows stored so)."""
+
+    wire_type = "ThingRenamedTwice"
+    first: str
+    last: str
+
+
+class ThingRenamedV2(DomainEvent, frozen=True, kw_only=True):
+    wire_type = "ThingRenamedTwice"
+    wire_version = 2
+    name: str
+
+
+def test_a_stored_older_version_is_upcast_on_load_by_the_catalogs_upcaster(
+    app: Application[uuid.UUID], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    catalog = Catalog()
+    catalog.register(EventSpec("ThingRenamedTwice", 1, ThingRenamedV1, "intake", "v1"))
+    catalog.register(EventSpec("ThingRenamedTwice", 2, ThingRenamedV2, "intake", "v2"))
+
+    @catalog.upcaster("ThingRenamedTwice", 1)
+    def join(data: dict[str, Any]) -> dict[str, Any]:
+        return {"name": f"{data['first']}{data['last']}"}
+
+    monkeypatch.setattr(mapper, "CATALOG", catalog)
+    thing_id = uuid.uuid5(uuid.NAMESPACE_URL, "thing-3")
+    old = ThingRenamedV1(originator_id=thing_id, originator_version=1, timestamp=AT, correlation_id="T-1",
+                         causation_id="c", first="张", last="三")  # fmt: skip
+    app.save(old)
+    (loaded,) = app.events.get(thing_id)
+    assert loaded == ThingRenamedV2(originator_id=thing_id, originator_version=1, timestamp=AT, correlation_id="T-1",
+                                    causation_id="c", name="张三")  # fmt: skip
