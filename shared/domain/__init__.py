@@ -35,6 +35,7 @@ HOWTO: migrate a service (dispatch, parts) the way intake was migrated (services
    `@applies(Event)` method of the aggregate; `isinstance(e, Case.X)` in the application becomes
    `isinstance(e, X)`.
 4. Deadlines. State `deadlines: Deadlines`; `@applies` DeadlineSet/Met/Breached call `.set/.met/.breached`;
+   dispatch records a DeadlineSet only `if self.deadlines.settable(rule, keep_first=True)` (as before);
    `meet` returns `(breach, met)` — record the breach first (with the service's consequences: its own
    fine and escalation rule ids), then the met event; `breach(rule, now)` returns the breach to record or
    None (never twice); `overdue(now)` lists what to breach before acting at `now`. Fines and

@@ -5,8 +5,12 @@ no clock; an aggregate keeps a `Deadlines` value and records what the engine ret
 The behaviour, decided once (intake and dispatch had each written their own and drifted):
 
 - **Set** (`Deadlines.set`): setting a deadline again *replaces its due time*; whether and when it was
-  met or breached stays. (Intake replaced, dispatch ignored a second set; dispatch never sets one of
-  its deadlines twice, each is set by a step that can only happen once, so nothing observable changes.)
+  met or breached stays. A rule whose clock runs from a fixed start and must not be restarted says so
+  with `keep_first` (`Deadlines.settable(rule, keep_first=True)` is False once it is set: nothing is
+  recorded). Intake's deadlines are replaced (a fault classified again gets the first-response
+  deadline of its new level); dispatch's keep the first (DSP-ARRIVE runs from receipt: a re-dispatch
+  after a withdrawal must not restart it) — both exactly as each service did before, now one engine
+  with the difference stated per rule instead of two drifted implementations.
 - **In time** (`in_time`): the due minute itself is still in time; one microsecond later is late.
 - **Breach** (`breach`): only an open deadline (neither met nor breached) past its due time is
   breached, and only once; the breach carries its reason (`missed`) for the consequences (a fine, an
@@ -144,6 +148,11 @@ class Deadlines:
 
     def values(self) -> list[Deadline]:
         return list(self._by_rule.values())
+
+    def settable(self, rule: str, *, keep_first: bool) -> bool:
+        """Whether a decision for `rule` is to be recorded: always, unless the rule keeps its first
+        deadline and one is set."""
+        return not (keep_first and rule in self._by_rule)
 
     def is_open(self, rule: str) -> bool:
         deadline = self._by_rule.get(rule)

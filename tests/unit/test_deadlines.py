@@ -77,6 +77,10 @@ def test_setting_again_replaces_the_due_time_and_keeps_met_and_breached() -> Non
         "INT-RELAY-4WH", "2026-11-24T13:00:00+08:00", None, "2026-11-23T14:00:00+08:00"
     )
     assert breached["INT-RELAY-4WH"].due_at == DUE  # values never change in place
+    # A rule that keeps its first deadline (dispatch's DSP-ARRIVE) is not set again.
+    assert Deadlines().settable("DSP-ARRIVE", keep_first=True)
+    assert not breached.settable("INT-RELAY-4WH", keep_first=True)
+    assert breached.settable("INT-RELAY-4WH", keep_first=False)
     with pytest.raises(TypeError):
         Deadlines().set("X", {"due_at": 3})
 
