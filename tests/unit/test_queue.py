@@ -190,3 +190,35 @@ def test_ops_see_every_piece_of_work_once_and_a_void_number_none() -> None:
         3, 1, "2026-11-27T16:00:00+08:00", "运维/审计",
     )  # fmt: skip
     assert body["items"][0]["due_at"] == "2026-11-27T13:00:00+08:00"
+
+
+def request_with(principal: Any) -> Any:
+    from types import SimpleNamespace
+
+    return SimpleNamespace(state=SimpleNamespace(**({} if principal is None else {"principal": principal})))
+
+
+def test_whose_queue_the_principals_own_else_the_query_and_ops_may_choose() -> None:
+    from types import SimpleNamespace
+
+    from fastapi import HTTPException
+
+    from services.reporting.api_queue import whose
+
+    engineer = SimpleNamespace(id="eng-sc-1", role="engineer")
+    assert whose(request_with(engineer), "gm", "gm-1") == ("engineer", "eng-sc-1")  # not someone else's
+    assert whose(request_with(None), "gm", "gm-1") == ("gm", "gm-1")
+    assert whose(request_with(None), "agent", "") == ("agent", None)
+    auditor = SimpleNamespace(id="ops-1", role="ops")
+    assert whose(request_with(auditor), "tq", None) == ("tq", None)
+    assert whose(request_with(auditor), None, None) == ("ops", None)
+    with pytest.raises(HTTPException) as refused:
+        whose(request_with(None), None, None)
+    assert refused.value.status_code == 422
+
+
+def test_the_page_writes_times_as_people_read_them_in_china_time() -> None:
+    from services.reporting.console.queue import when
+
+    assert when("2026-11-27T08:00:00+00:00") == "2026-11-27 16:00"
+    assert when("2026-11-30T23:59:59+08:00", all_day=True) == "2026-11-30（当天）"
