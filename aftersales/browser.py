@@ -109,10 +109,12 @@ async def chromium() -> AsyncIterator[Browser]:
 
 
 @asynccontextmanager
-async def guarded_context(browser: Browser, origin: str) -> AsyncIterator[tuple[BrowserContext, OriginGuard]]:
+async def guarded_context(
+    browser: Browser, origin: str, width: int = 1366, height: int = 900
+) -> AsyncIterator[tuple[BrowserContext, OriginGuard]]:
     """A fresh context (zh-CN, China time, 1366×900) whose requests an OriginGuard records."""
     context = await browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai",
-                                        viewport={"width": 1366, "height": 900})  # fmt: skip
+                                        viewport={"width": width, "height": height})  # fmt: skip
     guard = OriginGuard(origin)
     await guard.attach(context)
     try:

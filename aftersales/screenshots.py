@@ -34,14 +34,17 @@ class Shot:
     """A path on the server; `{serviced}` etc. name complaints of the week."""
     wait_for: str | None = None
     """A CSS selector that is there once the page has drawn, if any."""
+    full_page: bool = False
+    """The whole page, else the first screen (1366 × 1000)."""
 
 
 SHOTS = (
     Shot("dashboard.png", "/", "canvas"),
     Shot("complaint.png", "/console/complaints/{serviced}"),
     Shot("dossier.png", "/api/v1/complaints/{serviced}/dossier?format=html"),
-    Shot("queue.png", "/console/queue?role=tq", "[data-testid=queue]"),
+    Shot("queue.png", "/console/queue?role=tq", "[data-testid=queue]", full_page=True),
 )
+VIEWPORT_HEIGHT = 1000
 SETTLE_MS = 1500
 """After the page loaded: charts animate, live data arrives."""
 
@@ -102,7 +105,7 @@ async def photograph(base_url: str, week: Week, out_dir: Path, shots: tuple[Shot
     async with chromium() as browser:
         for shot in shots:
             path = shot.path.format(**week.complaints)
-            async with guarded_context(browser, base_url) as (context, guard):
+            async with guarded_context(browser, base_url, height=VIEWPORT_HEIGHT) as (context, guard):
                 page = await context.new_page()
                 response = await page.goto(base_url + path, wait_until="load")
                 if response is None or not response.ok:
@@ -111,7 +114,7 @@ async def photograph(base_url: str, week: Week, out_dir: Path, shots: tuple[Shot
                 if shot.wait_for:
                     await page.wait_for_selector(shot.wait_for, timeout=15_000)
                 await page.wait_for_timeout(SETTLE_MS)
-                await page.screenshot(path=str(out_dir / shot.file), full_page=True)
+                await page.screenshot(path=str(out_dir / shot.file), full_page=shot.full_page)
                 if guard.outside:
                     problems.append(f"{shot.file}: requests outside the server: {guard.outside}")
                 say(f"wrote {out_dir / shot.file} ({path})")
