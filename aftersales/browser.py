@@ -62,6 +62,7 @@ class OriginGuard:
     origin: str
     requests: list[str] = field(default_factory=list)
     outside: list[str] = field(default_factory=list)
+    checked: bool = False
 
     def allowed(self, url: str) -> bool:
         if url.startswith(LOCAL_SCHEMES):
@@ -89,6 +90,7 @@ class OriginGuard:
         context.on("page", lambda page: page.on("websocket", websocket))
 
     def assert_same_origin(self) -> None:
+        self.checked = True
         assert not self.outside, f"requests outside {self.origin}: {self.outside}"
 
 

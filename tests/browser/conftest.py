@@ -141,4 +141,5 @@ async def console_page(browser: Browser, console: ConsoleSystem) -> AsyncIterato
     async with chromium.guarded_context(browser, console.base_url) as (context, guard):
         page = await context.new_page()
         yield ConsolePage(page, guard, console.base_url)
-    guard.assert_same_origin()
+    if not guard.checked:  # a test that did not check it itself
+        guard.assert_same_origin()
