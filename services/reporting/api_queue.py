@@ -14,15 +14,18 @@ import os
 from typing import Annotated, Any, Literal, get_args
 
 from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi.responses import Response
 
 from services.reporting.edge import READ_RESPONSES
 from services.reporting.queue import CHINA, ROLE_LABELS, queue, summary
+from services.reporting.reads import CSV_RESPONSES, UNKNOWN_PARAMETER_RESPONSE, FormatQuery, to_csv, wants_csv
 
 QueueRole = Literal[
     "agent", "tq", "engineer", "warehouse_keeper", "old_parts_officer", "branch_manager", "deputy_gm", "gm",
     "finance", "ops",
 ]  # fmt: skip
 READ_EVERYTHING = frozenset({"ops", "viewer"})
+QUEUE_COLUMNS = ("due_at", "overdue", "title", "kind", "role", "person", "complaint_no", "part_id", "rule", "detail")
 assert set(ROLE_LABELS) == set(get_args(QueueRole))
 
 
@@ -51,15 +54,19 @@ async def queue_of(request: Request, role: str, person: str | None) -> dict[str,
 
 
 def add_routes(api: FastAPI) -> None:
-    @api.get("/api/v1/queue", tags=["reports"], responses=READ_RESPONSES)
+    @api.get("/api/v1/queue", tags=["reports"], response_model=None,
+             responses={**READ_RESPONSES, **UNKNOWN_PARAMETER_RESPONSE, **CSV_RESPONSES})  # fmt: skip
     async def work_queue(
         request: Request,
         role: Annotated[QueueRole | None, Query(description="whose work (docs/rules.md §7); ops: everyone's")] = None,
         person: Annotated[str | None, Query(max_length=200, description="a person's own and their role's")] = None,
-    ) -> dict[str, Any]:
+        fmt: FormatQuery = None,
+    ) -> Response | dict[str, Any]:
         """工作队列: what waits for a role (and person) and by when — relay, classification, reply,
         first response, fee consent, approvals, arrival, report, audit, old parts, disputes, escalations —
         sorted by due time (China time), undated last; `overdue` where the deadline was breached or has
-        passed. With a logged-in principal it is their own queue (ops and viewers may pick a role)."""
+        passed. With a logged-in principal it is their own queue (ops and viewers may pick a role).
+        CSV (the items) with `?format=csv` or `Accept: text/csv`."""
         who_role, who_person = whose(request, role, person)
-        return await queue_of(request, who_role, who_person)
+        body = await queue_of(request, who_role, who_person)
+        return to_csv(body["items"], QUEUE_COLUMNS) if wants_csv(request) else body

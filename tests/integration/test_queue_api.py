@@ -112,8 +112,16 @@ async def test_each_role_sees_its_waiting_work_by_due_time_with_the_missed_overd
     ]
     assert manager["items"][0]["due_at"] == "2026-11-24T14:00:00+08:00"  # ESC-CHAIN: 24 h to acknowledge
 
+    as_csv = await desk.http.get("/api/v1/queue", params={"role": "agent", "person": "agent-017", "format": "csv"})
+    assert as_csv.headers["content-type"].startswith("text/csv")
+    lines = as_csv.text.lstrip("\ufeff").splitlines()
+    assert lines[0].startswith("due_at,overdue,title,kind")
+    assert lines[1].startswith(f"2026-11-23T13:15:00+08:00,True,转交技质部,relay,agent,agent-017,{late}")
+    assert len(lines) == 3
+
 
 async def test_the_role_is_required_and_must_be_one_of_the_rulebooks(desk: Desk) -> None:
     assert (await desk.http.get("/api/v1/queue")).status_code == 422
     assert (await desk.http.get("/api/v1/queue", params={"role": "janitor"})).status_code == 422
+    assert (await desk.http.get("/api/v1/queue", params={"role": "agent", "persn": "x"})).status_code == 422
     assert (await desk.queue(role="finance"))["items"] == []
