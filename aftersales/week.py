@@ -221,6 +221,20 @@ class WeekDriver:
         await self.until(check, f"{no}: {what}")
         return view
 
+    async def quiet(self, for_s: float = 1.0) -> None:
+        """Wait until the read model's positions (GET /healthz) stop moving for `for_s` seconds."""
+        last: Any = None
+        still_since = time.monotonic()
+
+        async def still() -> bool:
+            nonlocal last, still_since
+            positions = (await self.http.get("/healthz")).json().get("positions")
+            if positions != last:
+                last, still_since = positions, time.monotonic()
+            return time.monotonic() - still_since >= for_s
+
+        await self.until(still, "the read model to take every event")
+
     async def classified(self, no: str, cause: str, level: int, on_site: bool, solution: str | None) -> None:
         await self.command(no, "classify", TQ, cause=cause, level=level, on_site=on_site)
         if solution:
@@ -239,6 +253,7 @@ async def run_week(nats_url: str, database_url: str, names: Names, base_url: str
         await wednesday(d, week)
         await thursday(d, week)
         await friday(d, week)
+        await d.quiet()
     return week
 
 
