@@ -112,10 +112,11 @@ async def chromium() -> AsyncIterator[Browser]:
 
 @asynccontextmanager
 async def guarded_context(
-    browser: Browser, origin: str, width: int = 1366, height: int = 900
+    browser: Browser, origin: str, width: int = 1366, height: int = 900, headers: dict[str, str] | None = None
 ) -> AsyncIterator[tuple[BrowserContext, OriginGuard]]:
-    """A fresh context (zh-CN, China time, 1366×900) whose requests an OriginGuard records."""
-    context = await browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai",
+    """A fresh context (zh-CN, China time, 1366×900) whose requests an OriginGuard records; `headers`
+    go with every request (e.g. the `Authorization` of a logged-in person)."""
+    context = await browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", extra_http_headers=headers,
                                         viewport={"width": width, "height": height})  # fmt: skip
     guard = OriginGuard(origin)
     await guard.attach(context)

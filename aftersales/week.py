@@ -107,14 +107,23 @@ def service_form(
 class WeekDriver:
     """One connection to NATS, PostgreSQL (only to read the services' clocks) and the HTTP API."""
 
-    def __init__(self, nats_url: str, database_url: str, names: Names, base_url: str, timeout_s: float = 30) -> None:
+    def __init__(
+        self,
+        nats_url: str,
+        database_url: str,
+        names: Names,
+        base_url: str,
+        timeout_s: float = 30,
+        auth: httpx.Auth | None = None,
+    ) -> None:
+        """`auth` signs each request as the person it names (the API's staff identity), if needed."""
         self.nats_url = nats_url
         self.database_url = database_url
         self.names = names
         self.base_url = base_url
         self.timeout_s = timeout_s
         self.nc: NATS | None = None
-        self.http = httpx.AsyncClient(base_url=base_url, timeout=15)
+        self.http = httpx.AsyncClient(base_url=base_url, timeout=15, auth=auth)
         self.seq = 0
 
     async def __aenter__(self) -> WeekDriver:
@@ -244,10 +253,12 @@ class WeekDriver:
         return await self.settled(no, lambda v: v["dispatch"]["status"] == "dispatched", "the dispatch")
 
 
-async def run_week(nats_url: str, database_url: str, names: Names, base_url: str) -> Week:
+async def run_week(
+    nats_url: str, database_url: str, names: Names, base_url: str, auth: httpx.Auth | None = None
+) -> Week:
     """Drive the week on a running system; see the module docstring for what it leaves behind."""
     week = Week()
-    async with WeekDriver(nats_url, database_url, names, base_url) as d:
+    async with WeekDriver(nats_url, database_url, names, base_url, auth=auth) as d:
         await monday(d, week)
         await tuesday(d, week)
         await wednesday(d, week)
