@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
-    from playwright.async_api import Browser, BrowserContext, Request, Route, WebSocket
+    from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, Request, Route, WebSocket
 
 CJK_FONT_FILES = (
     Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"),
@@ -86,8 +86,18 @@ class OriginGuard:
             if not self.allowed(ws.url):
                 self.outside.append(ws.url)
 
+        def console_message(message: ConsoleMessage) -> None:
+            # The server's Content-Security-Policy makes the browser refuse an outside load before it
+            # is requested: the refusal is reported on the console, and counts as an outside request.
+            if "Content Security Policy" in message.text:
+                self.outside.append(f"refused by the Content-Security-Policy: {message.text}")
+
+        def watch(page: Page) -> None:
+            page.on("websocket", websocket)
+            page.on("console", console_message)
+
         await context.route("**/*", route)
-        context.on("page", lambda page: page.on("websocket", websocket))
+        context.on("page", watch)
 
     def assert_same_origin(self) -> None:
         self.checked = True

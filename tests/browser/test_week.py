@@ -43,3 +43,14 @@ async def test_a_page_requesting_another_origin_is_caught(console_page: ConsoleP
     assert console_page.guard.outside == ["https://cdn.example.invalid/x.js"]
     assert console_page.guard.requests[0].endswith("/healthz")
     console_page.guard.outside.clear()  # caught: the teardown check passes
+
+
+async def test_a_load_the_content_security_policy_refuses_is_caught_too(console_page: ConsolePage) -> None:
+    await console_page.open("/console/queue?role=gm")
+    await console_page.page.evaluate(
+        "() => { const s = document.createElement('script'); s.src = 'https://cdn.example.invalid/y.js';"
+        " document.head.append(s); }"
+    )
+    await console_page.page.wait_for_timeout(300)
+    assert any("cdn.example.invalid/y.js" in url for url in console_page.guard.outside), console_page.guard.outside
+    console_page.guard.outside.clear()
