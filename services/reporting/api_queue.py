@@ -17,6 +17,7 @@ from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import Response
 
 from services.reporting.edge import READ_RESPONSES
+from services.reporting.privacy import current_reader, shown_to
 from services.reporting.queue import CHINA, ROLE_LABELS, queue, summary
 from services.reporting.reads import CSV_RESPONSES, UNKNOWN_PARAMETER_RESPONSE, FormatQuery, to_csv, wants_csv
 
@@ -25,7 +26,9 @@ QueueRole = Literal[
     "finance", "ops",
 ]  # fmt: skip
 READ_EVERYTHING = frozenset({"ops", "viewer"})
-QUEUE_COLUMNS = ("due_at", "overdue", "title", "kind", "role", "person", "complaint_no", "part_id", "rule", "detail")
+QUEUE_COLUMNS = (
+    "due_at", "overdue", "title", "kind", "role", "person", "complaint_no", "part_id", "rule", "customer", "detail",
+)  # fmt: skip
 assert set(ROLE_LABELS) == set(get_args(QueueRole))
 
 
@@ -48,9 +51,13 @@ def system_now(latest_event: dt.datetime | None) -> dt.datetime:
 
 
 async def queue_of(request: Request, role: str, person: str | None) -> dict[str, Any]:
+    """The queue's JSON; customers' names as the reader may see them (PII-VIEW: clear, masked or 已删除)."""
     views, latest = await asyncio.to_thread(request.app.state.store.views_for_queue)
     now = system_now(latest)
-    return summary(queue(views, role, person, now), role, person, now)
+    body = summary(queue(views, role, person, now), role, person, now)
+    nos = {item["complaint_no"] for item in body["items"]}
+    body["items"] = await shown_to(current_reader(request), request.app.state.keys, body["items"], nos, "queue")
+    return body
 
 
 def add_routes(api: FastAPI) -> None:

@@ -54,6 +54,8 @@ class Item(msgspec.Struct, frozen=True, kw_only=True):
     rule: str | None = None
     detail: str = ""
     part_id: str | None = None
+    customer: str | None = None
+    """The customer's name as the read model holds it (sealed): the API reveals or masks it (PII-VIEW)."""
 
 
 def china(value: str | dt.datetime) -> dt.datetime:
@@ -76,8 +78,8 @@ class _Collector:
         self.out: list[Item] = []
         self.no: str = view["complaint_no"]
         equipment, site = view.get("equipment") or {}, view.get("site") or {}
-        customer = (view.get("customer") or {}).get("name") or ""
-        self.about = " · ".join(x for x in (customer, equipment.get("model"), site.get("region")) if x)
+        self.customer: str | None = (view.get("customer") or {}).get("name") or None
+        self.about = " · ".join(x for x in (equipment.get("model"), site.get("region")) if x)
 
     def add(self, roles: Iterable[str], kind: str, title: str, *, due: dt.datetime | None = None,
             breached: bool = False, all_day: bool = False, person: str | None = None, rule: str | None = None,
@@ -86,7 +88,8 @@ class _Collector:
         for role in roles:
             self.out.append(Item(kind=kind, title=title, role=role, complaint_no=self.no, person=person,
                                  due_at=None if due is None else due.isoformat(), all_day=all_day, overdue=overdue,
-                                 rule=rule, detail=detail or self.about, part_id=part_id))  # fmt: skip
+                                 rule=rule, detail=detail or self.about, part_id=part_id,
+                                 customer=self.customer))  # fmt: skip
 
     def deadline(self, rule: str) -> dict[str, Any] | None:
         """The rule's deadline if it is set and not met yet."""

@@ -46,6 +46,9 @@ async def test_technical_quality_sees_the_weeks_classifications_and_audit_by_due
     assert not by_complaint[(c["no_solution"], "solution")]["overdue"]
     audit = by_complaint[(c["left_site"], "audit")]
     assert (audit["cells"][2], audit["cells"][5], audit["overdue"]) == ("服务质量确认与费用审核", "tq-005", False)
+    customers = {r["cells"][6] for r in found}
+    assert "吉*****" in customers  # 吉林长白物流, masked for a reader who is nobody in particular (PII-VIEW)
+    assert not any("pii:" in name or "长白" in name for name in customers)
     summary = await page.inner_text("[data-testid=queue-summary]")
     assert f"共 {expected['count']} 项待办" in summary
     assert "2026-11-27 16:00" in summary  # the week's clock, China time
@@ -63,8 +66,8 @@ async def test_an_engineer_sees_the_late_part_first_and_the_one_due_monday_after
         ("hand_in", "2026-11-24（当天）", True),
         ("hand_in", "2026-11-30（当天）", False),
     ]
-    assert "M-FILTER-25" in found[0]["cells"][6]
-    assert "M-SEAL-25" in found[1]["cells"][6]
+    assert "M-FILTER-25" in found[0]["cells"][7]
+    assert "M-SEAL-25" in found[1]["cells"][7]
     await console_page.open("/console/queue?role=engineer&person=eng-cq-1")
     assert [(r["kind"], r["overdue"]) for r in await rows(console_page)] == [("arrive", True)]
     console_page.guard.assert_same_origin()
@@ -81,6 +84,6 @@ async def test_choosing_a_role_in_the_form_shows_its_queue(console: ConsoleSyste
     assert sorted_by_due(found)
     dispute = [r for r in found if r["kind"] == "decide_dispute"]
     assert [r["cells"][3] for r in dispute] == [console.week.complaints["relayed_late"]]
-    assert "FIN-RELAY-LATE 50.00 元" in dispute[0]["cells"][6]
+    assert "FIN-RELAY-LATE 50.00 元" in dispute[0]["cells"][7]
     assert await page.locator("h1").inner_text() == "工作队列 · 销售分公司经理"
     console_page.guard.assert_same_origin()

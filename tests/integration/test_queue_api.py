@@ -97,6 +97,7 @@ async def test_each_role_sees_its_waiting_work_by_due_time_with_the_missed_overd
     assert (mine["count"], mine["overdue"], mine["role_label"], mine["person"]) == (2, 1, "客服/受理人", "agent-017")
     assert mine["now"] == "2026-11-23T14:00:00+08:00"  # external clock: the latest event
     assert mine["items"][0]["title"] == "转交技质部"
+    assert mine["items"][0]["customer"] == "中*******"  # 中铁十局物资公司, masked for an unknown reader (PII-VIEW)
     assert (await desk.queue(role="agent", person="agent-021"))["items"] == []
 
     tq = await desk.queue(role="tq")
