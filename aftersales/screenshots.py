@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aftersales.week import Week, run_week
+from aftersales.week import StaffTokens, Week, run_week
 
 SERVICE_TIMEOUT_S = 90.0
 
@@ -97,15 +97,18 @@ def _healthy(url: str) -> bool:
         return False
 
 
-async def photograph(base_url: str, week: Week, out_dir: Path, shots: tuple[Shot, ...] = SHOTS) -> list[str]:
-    """Write one PNG per shot; return what went wrong (empty: all written, nothing left the server)."""
+async def photograph(
+    base_url: str, week: Week, out_dir: Path, headers: dict[str, str] | None = None, shots: tuple[Shot, ...] = SHOTS
+) -> list[str]:
+    """Write one PNG per shot, each page asked for with `headers` (a read-only viewer's credential);
+    return what went wrong (empty: all written, nothing left the server)."""
     from aftersales.browser import chromium, guarded_context
 
     problems: list[str] = []
     async with chromium() as browser:
         for shot in shots:
             path = shot.path.format(**week.complaints)
-            async with guarded_context(browser, base_url, height=VIEWPORT_HEIGHT) as (context, guard):
+            async with guarded_context(browser, base_url, height=VIEWPORT_HEIGHT, headers=headers) as (context, guard):
                 page = await context.new_page()
                 response = await page.goto(base_url + path, wait_until="load")
                 if response is None or not response.ok:
@@ -133,9 +136,10 @@ def run(out_dir: Path, data_dir: Path) -> int:
         base = f"http://127.0.0.1:{env['AFTERSALES_HTTP_PORT']}"
         say(f"services up at {base}; simulating the week of 2026-11-23 …")
         names = Names(env["AFTERSALES_NAMESPACE"])
-        week = asyncio.run(run_week(env["NATS_URL"], env["DATABASE_URL"], names, base))
+        auth = StaffTokens(env["DATABASE_URL"], names)
+        week = asyncio.run(run_week(env["NATS_URL"], env["DATABASE_URL"], names, base, auth=auth))
         out_dir.mkdir(parents=True, exist_ok=True)
-        problems = asyncio.run(photograph(base, week, out_dir))
+        problems = asyncio.run(photograph(base, week, out_dir, auth.header()))  # personal data masked
     for problem in problems:
         say(problem)
     return 1 if problems else 0

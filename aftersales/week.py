@@ -26,10 +26,11 @@ plus a dozen generated calls (aftersales.simulate) on Wednesday and Thursday, so
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,6 +59,43 @@ ENGINEERS = {
 CLOCKED = ("intake", "dispatch", "parts")
 START = "2026-11-23T09:00:00+08:00"
 END = "2026-11-27T16:00:00+08:00"
+
+
+class StaffTokens(httpx.Auth):
+    """Each request carries an API token (`Authorization: Bearer …`) of the person its JSON body's
+    `actor` names, else of `reader`; a person gets a token on first use, as `aftersales users add`
+    gives one (shared/security/tokens.py, in the `auth` schema of the namespace)."""
+
+    def __init__(self, database_url: str, names: Names, reader: tuple[str, str] = ("week-reader", "viewer")) -> None:
+        from shared.security.tokens import TokenStore
+
+        self.store = TokenStore(database_url, names.db_schema("auth"), max_size=1)
+        self.reader = reader
+        self.tokens: dict[tuple[str, str], str] = {}
+
+    def token(self, person: str, role: str) -> str:
+        if (person, role) not in self.tokens:
+            try:
+                self.tokens[(person, role)] = self.store.open().add_user(person, person, role)
+            finally:
+                self.store.close()
+        return self.tokens[(person, role)]
+
+    def header(self, person: str | None = None, role: str | None = None) -> dict[str, str]:
+        """The `Authorization` header of `person` (default: the reader), e.g. for a browser."""
+        who = (person, role) if person and role else self.reader
+        return {"Authorization": f"Bearer {self.token(*who)}"}
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        actor: Any = None
+        if "json" in request.headers.get("content-type", ""):
+            with contextlib.suppress(ValueError):
+                actor = json.loads(request.content).get("actor")
+        if isinstance(actor, dict) and actor.get("id") and actor.get("role"):
+            request.headers.update(self.header(str(actor["id"]), str(actor["role"])))
+        else:
+            request.headers.update(self.header())
+        yield request
 
 
 class WeekError(RuntimeError):
@@ -116,14 +154,15 @@ class WeekDriver:
         timeout_s: float = 30,
         auth: httpx.Auth | None = None,
     ) -> None:
-        """`auth` signs each request as the person it names (the API's staff identity), if needed."""
+        """`auth` signs each request as the person it names (default: `StaffTokens`)."""
         self.nats_url = nats_url
         self.database_url = database_url
         self.names = names
         self.base_url = base_url
         self.timeout_s = timeout_s
         self.nc: NATS | None = None
-        self.http = httpx.AsyncClient(base_url=base_url, timeout=15, auth=auth)
+        self.http = httpx.AsyncClient(base_url=base_url, timeout=15,
+                                      auth=auth or StaffTokens(database_url, names))  # fmt: skip
         self.seq = 0
 
     async def __aenter__(self) -> WeekDriver:

@@ -13,9 +13,10 @@ Every test under tests/browser is marked `browser`.
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,7 +25,7 @@ import httpx
 import pytest
 
 from aftersales import browser as chromium
-from aftersales.week import Week, WeekDriver, run_week
+from aftersales.week import StaffTokens, Week, WeekDriver, run_week
 from shared.runtime.embedded import free_port
 from shared.runtime.settings import Settings
 from shared.runtime.streams import ensure_streams
@@ -50,10 +51,13 @@ class ConsoleSystem:
     week: Week
     processes: dict[str, ServiceProcess]
     http: httpx.AsyncClient
+    auth: StaffTokens
+    """API tokens: of the person a command names, else of a read-only reader (viewer)."""
 
     def driver(self) -> AbstractAsyncContextManager[WeekDriver]:
         """A driver for steps a test adds to the week (ticks, calls, commands), as the week made them."""
-        return WeekDriver(self.settings.nats_url, self.settings.database_url, self.settings.names, self.base_url)
+        return WeekDriver(self.settings.nats_url, self.settings.database_url, self.settings.names, self.base_url,
+                          auth=self.auth)  # fmt: skip
 
     async def get(self, path: str, **params: Any) -> Any:
         response = await self.http.get(path, params=params)
@@ -93,7 +97,8 @@ async def console(
     bus = await Bus.connect(console_settings)
     await ensure_streams(bus.js, console_settings.names)
     await bus.close()
-    http = httpx.AsyncClient(base_url=base_url, timeout=15)
+    auth = StaffTokens(console_settings.database_url, console_settings.names)
+    http = httpx.AsyncClient(base_url=base_url, timeout=15, auth=auth)
 
     async def healthy() -> bool:
         try:
@@ -104,10 +109,10 @@ async def console(
     try:
         await wait_until(healthy, timeout_s=60, interval_s=0.2, what="the API")
         await asyncio.sleep(0.5)  # consumers attach
-        system = ConsoleSystem(console_settings, base_url, Week(), console_processes, http)
+        system = ConsoleSystem(console_settings, base_url, Week(), console_processes, http, auth)
         try:
             system.week = await run_week(console_settings.nats_url, console_settings.database_url,
-                                         console_settings.names, base_url)  # fmt: skip
+                                         console_settings.names, base_url, auth=auth)  # fmt: skip
         except Exception as exc:
             raise AssertionError(f"the simulated week failed: {exc}\n{system.logs()}") from exc
         yield system
@@ -130,16 +135,36 @@ class ConsolePage:
     guard: chromium.OriginGuard
     base_url: str
 
+    async def until(self, function: str, arg: Any = None, timeout_ms: float = 15_000) -> None:
+        """Poll the JavaScript `function` (of `arg`) until it returns truthy. Not `wait_for_function`: the
+        console's Content-Security-Policy forbids the eval that one uses."""
+        deadline = time.monotonic() + timeout_ms / 1000
+        while not await self.page.evaluate(function, arg):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"not true within {timeout_ms:.0f} ms: {function}")
+            await asyncio.sleep(0.05)
+
     async def open(self, path: str) -> None:
         response = await self.page.goto(self.base_url + path, wait_until="networkidle")
         assert response is not None, f"GET {path}: no response"
         assert response.ok, f"GET {path}: {response.status}"
 
 
-@pytest.fixture
-async def console_page(browser: Browser, console: ConsoleSystem) -> AsyncIterator[ConsolePage]:
-    async with chromium.guarded_context(browser, console.base_url) as (context, guard):
+@asynccontextmanager
+async def page_as(
+    browser: Browser, console: ConsoleSystem, person: str | None = None, role: str | None = None
+) -> AsyncIterator[ConsolePage]:
+    """A page whose every request carries `person`'s API token (default: a read-only viewer)."""
+    headers = await asyncio.to_thread(console.auth.header, person, role)
+    async with chromium.guarded_context(browser, console.base_url, headers=headers) as (context, guard):
         page = await context.new_page()
         yield ConsolePage(page, guard, console.base_url)
     if not guard.checked:  # a test that did not check it itself
         guard.assert_same_origin()
+
+
+@pytest.fixture
+async def console_page(browser: Browser, console: ConsoleSystem) -> AsyncIterator[ConsolePage]:
+    """A page of a read-only viewer: may look at any role's queue; personal data masked."""
+    async with page_as(browser, console) as page:
+        yield page

@@ -21,9 +21,7 @@ CHART_DATA = """name => {
 
 async def charts_drawn(console_page: ConsolePage) -> dict[str, str]:
     page = console_page.page
-    await page.wait_for_function(
-        "[...document.querySelectorAll('[data-chart]')].every(c => c.dataset.hasData !== undefined)", timeout=15_000
-    )
+    await console_page.until("() => [...document.querySelectorAll('[data-chart]')].every(c => c.dataset.hasData)")
     drawn: dict[str, str] = await page.eval_on_selector_all(
         "[data-chart]", "cs => Object.fromEntries(cs.map(c => [c.dataset.chart, c.dataset.hasData]))"
     )
@@ -67,14 +65,14 @@ async def test_a_fine_levied_now_shows_on_the_open_dashboard_within_2_s_without_
         await week.command(console.week.complaints["serviced"], "fines", ("bm-1", "branch_manager"),
                            rule="FIN-FORM-FALSIFIED", amount_fen=12_300, reason="服务单签字与现场记录不符")  # fmt: skip
     levied = time.monotonic()
-    await page.wait_for_function(
+    await console_page.until(
         """([chart, before]) => {
              const i = echarts.getInstanceByDom(document.querySelector(`[data-chart="${chart}"]`)).getOption();
              const at = i.xAxis[0].data.indexOf("eng-sc-1");
              return at >= 0 && i.series.reduce((n, s) => n + (s.data[at] || 0), 0) > before;
            }""",
-        arg=["fines-by-person", before],
-        timeout=LIVE_WITHIN_MS + 3_000,
+        ["fines-by-person", before],
+        timeout_ms=LIVE_WITHIN_MS + 3_000,
     )
     shown_after_ms = (time.monotonic() - levied) * 1000
     after = yuan_of(await page.evaluate(CHART_DATA, "fines-by-person"), "eng-sc-1")

@@ -3,9 +3,12 @@ sorted by due time, the overdue marked, and nothing loaded from outside the serv
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tests.browser.conftest import ConsolePage, ConsoleSystem
+from tests.browser.conftest import ConsolePage, ConsoleSystem, page_as
+
+if TYPE_CHECKING:
+    from playwright.async_api import Browser
 
 
 async def rows(console_page: ConsolePage) -> list[dict[str, Any]]:
@@ -87,3 +90,20 @@ async def test_choosing_a_role_in_the_form_shows_its_queue(console: ConsoleSyste
     assert "FIN-RELAY-LATE 50.00 元" in dispute[0]["cells"][7]
     assert await page.locator("h1").inner_text() == "工作队列 · 销售分公司经理"
     console_page.guard.assert_same_origin()
+
+
+async def test_a_logged_in_engineer_sees_their_own_queue_whatever_the_query_asks(
+    browser: Browser, console: ConsoleSystem
+) -> None:
+    async with page_as(browser, console, "eng-sc-1", "engineer") as console_page:
+        await console_page.open("/console/queue?role=gm&person=gm-1")
+        page = console_page.page
+        assert await page.locator("h1").inner_text() == "工作队列 · 售后服务技术人员（eng-sc-1）"
+        assert await page.locator("[data-testid=queue-filter]").count() == 0  # no choosing someone else's
+        found = await rows(console_page)
+        assert [(r["kind"], r["cells"][0]) for r in found] == [
+            ("hand_in", "2026-11-24（当天）"), ("hand_in", "2026-11-30（当天）"),
+        ]  # fmt: skip
+        assert {r["cells"][6] for r in found} == {"中铁十局物资公司"}  # the engineer sees the customer (PII-VIEW)
+        assert "eng-sc-1" in await page.inner_text("[data-testid=principal]")
+        console_page.guard.assert_same_origin()

@@ -16,7 +16,7 @@ from services.reporting.main import build_store
 from shared.runtime.clock import encode_tick
 from shared.runtime.service import ServiceRuntime
 from shared.runtime.settings import Settings
-from tests.api_support import serving
+from tests.api_support import serving, staff_auth
 from tests.integration.conftest import System
 from tests.support import call, wait_until
 
@@ -24,6 +24,9 @@ pytestmark = pytest.mark.integration
 
 
 class Desk:
+    base: str
+    settings: Settings
+
     def __init__(self, system: System, http: httpx.AsyncClient, clocks: list[ServiceRuntime]) -> None:
         self.system, self.http, self.clocks = system, http, clocks
 
@@ -62,8 +65,13 @@ async def desk(system: System, settings: Settings, monkeypatch: pytest.MonkeyPat
     await dispatch.start()
     api = create_api(lambda: build_store(settings), settings.nats_url, settings.names)
     try:
-        async with serving(api) as base, httpx.AsyncClient(base_url=base, timeout=30) as http:
-            yield Desk(system, http, [system.intake, dispatch])
+        async with (
+            serving(api) as base,
+            httpx.AsyncClient(base_url=base, timeout=30, auth=staff_auth(settings)) as http,  # a viewer reads
+        ):
+            desk = Desk(system, http, [system.intake, dispatch])
+            desk.base, desk.settings = base, settings
+            yield desk
     finally:
         await dispatch.stop()
 
@@ -121,8 +129,17 @@ async def test_each_role_sees_its_waiting_work_by_due_time_with_the_missed_overd
     assert len(lines) == 3
 
 
-async def test_the_role_is_required_and_must_be_one_of_the_rulebooks(desk: Desk) -> None:
-    assert (await desk.http.get("/api/v1/queue")).status_code == 422
+async def test_a_reader_may_ask_for_any_role_of_the_rulebook_and_by_default_sees_everyones(desk: Desk) -> None:
+    assert (await desk.queue())["role"] == "ops"  # a viewer, who reads everything
     assert (await desk.http.get("/api/v1/queue", params={"role": "janitor"})).status_code == 422
     assert (await desk.http.get("/api/v1/queue", params={"role": "agent", "persn": "x"})).status_code == 422
     assert (await desk.queue(role="finance"))["items"] == []
+
+
+async def test_a_logged_in_person_gets_their_own_queue_whatever_the_query_asks(desk: Desk) -> None:
+    engineer = staff_auth(desk.settings, reader=("eng-sc-9", "engineer"))
+    async with httpx.AsyncClient(base_url=desk.base, timeout=30, auth=engineer) as http:
+        body = (await http.get("/api/v1/queue", params={"role": "gm", "person": "gm-1"})).json()
+    assert (body["role"], body["person"], body["role_label"]) == ("engineer", "eng-sc-9", "售后服务技术人员")
+    async with httpx.AsyncClient(base_url=desk.base, timeout=30) as anonymous:
+        assert (await anonymous.get("/api/v1/queue", params={"role": "gm"})).status_code == 401
