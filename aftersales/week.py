@@ -151,7 +151,7 @@ class WeekDriver:
         database_url: str,
         names: Names,
         base_url: str,
-        timeout_s: float = 30,
+        timeout_s: float = 60,
         auth: httpx.Auth | None = None,
     ) -> None:
         """`auth` signs each request as the person it names (default: `StaffTokens`)."""

@@ -114,7 +114,7 @@ async def console(
             system.week = await run_week(console_settings.nats_url, console_settings.database_url,
                                          console_settings.names, base_url, auth=auth)  # fmt: skip
         except Exception as exc:
-            raise AssertionError(f"the simulated week failed: {exc}\n{system.logs()}") from exc
+            raise AssertionError(f"the simulated week failed: {exc!r}\n{system.logs()}") from exc
         yield system
     finally:
         await http.aclose()
