@@ -73,10 +73,17 @@ class StaffTokens(httpx.Auth):
         self.reader = reader
         self.tokens: dict[tuple[str, str], str] = {}
 
-    def token(self, person: str, role: str) -> str:
-        if (person, role) not in self.tokens:
+    def token(self, person: str, role: str, attempts: int = 5) -> str:
+        """`person`'s token, added on first use; retried while PostgreSQL has no connection to spare."""
+        for attempt in range(1, attempts + 1):
+            if (person, role) in self.tokens:
+                break
             try:
                 self.tokens[(person, role)] = self.store.open().add_user(person, person, role)
+            except psycopg.OperationalError:
+                if attempt == attempts:
+                    raise
+                time.sleep(attempt)
             finally:
                 self.store.close()
         return self.tokens[(person, role)]
@@ -161,6 +168,7 @@ class WeekDriver:
         self.base_url = base_url
         self.timeout_s = timeout_s
         self.nc: NATS | None = None
+        self.now: dt.datetime | None = None
         self.http = httpx.AsyncClient(base_url=base_url, timeout=15,
                                       auth=auth or StaffTokens(database_url, names))  # fmt: skip
         self.seq = 0
@@ -185,9 +193,12 @@ class WeekDriver:
     # ----------------------------------------------------------------- the clock, calls, surveys
 
     async def tick(self, iso: str) -> None:
-        """Publish a tick and wait until every clocked service has taken it."""
+        """Publish a tick and wait until every clocked service has taken it (a time already passed: nothing)."""
         assert self.nc is not None
         at = dt.datetime.fromisoformat(iso)
+        if self.now is not None and at <= self.now:
+            return
+        self.now = at
         await self.nc.jetstream().publish(self.names.clock_tick, encode_tick(at))
 
         async def reached() -> bool:
@@ -213,7 +224,13 @@ class WeekDriver:
         message = call_message(call_id, received_at, agent, **overrides)
         body = json.dumps(message, ensure_ascii=False).encode()
         await self.nc.jetstream().publish(self.names.complaint_received, body)
-        return await self.complaint_no(call_id, label)
+        no = await self.complaint_no(call_id, label)
+        await self.after(received_at)
+        return no
+
+    async def after(self, received_at: str) -> None:
+        """Let the clock pass a call's receipt (5 minutes on), so that what staff do follows it."""
+        await self.tick((dt.datetime.fromisoformat(received_at) + dt.timedelta(minutes=5)).isoformat())
 
     async def complaint_no(self, call_id: str, what: str = "") -> str:
         found: list[dict[str, Any]] = []
@@ -409,6 +426,7 @@ async def generated_calls(d: WeekDriver, week: Week, start: str, count: int, see
         if n >= relay:
             continue
         view = await d.view(no)
+        await d.after(view["received_at"])
         await d.command(no, "relay", (view["agent_id"] or AGENTS[0], "agent"))
         if view["kind"] == "consultation":
             await d.command(no, "answer", TQ, answer="已电话答复")
