@@ -714,6 +714,10 @@ def parser() -> argparse.ArgumentParser:
 
     add_privacy_parser(sub)
     add_users_parser(sub)
+
+    from aftersales.screenshots import add_parser as add_screenshots_parser
+
+    add_screenshots_parser(sub)
     return p
 
 

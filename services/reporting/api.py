@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse, Response
 from nats.js import JetStreamContext
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 
-from services.reporting import api_dispatch, api_dossier, api_parts, api_quality
+from services.reporting import api_dispatch, api_dossier, api_parts, api_quality, api_queue
 from services.reporting.application import ReportingStore
 from services.reporting.auth_http import (
     AuthGuard,
@@ -330,6 +330,7 @@ def create_api(
         command_route(api, names, "intake", path, command)
     api_dispatch.add_routes(api, names)
     api_parts.add_routes(api, names)
+    api_queue.add_routes(api)
     add_console(api)
     api_quality.add_routes(api)
     api_dossier.add_routes(api, read_dossier)

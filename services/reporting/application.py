@@ -115,6 +115,12 @@ class ReportingStore:
                 "SELECT doc FROM {0}.complaints ORDER BY received_at, complaint_no LIMIT %s OFFSET %s"
             ).format(s),
             "count": SQL("SELECT count(*) AS n FROM {0}.complaints WHERE status <> 'void'").format(s),
+            # The work queue (services/reporting/queue.py): every view but its history, and the time of
+            # its latest event (with the external clock, the latest event time is the system's now).
+            "for_queue": SQL(
+                "SELECT doc - 'history' AS doc, (doc->'history'->-1->>'occurred_at')::timestamptz AS last_at"
+                " FROM {0}.complaints WHERE status <> 'void'"
+            ).format(s),
             "engineer_for_update": SQL("SELECT doc FROM {0}.engineers WHERE engineer_id = %s FOR UPDATE").format(s),
             "engineer_upsert": SQL(
                 "INSERT INTO {0}.engineers (engineer_id, doc) VALUES (%s, %s)"
@@ -314,6 +320,13 @@ class ReportingStore:
         ).format(Identifier(self.schema), condition)
         with self.pool.connection() as conn:
             return [dict(r) for r in conn.execute(query, params).fetchall()]
+
+    def views_for_queue(self) -> tuple[list[View], dt.datetime | None]:
+        """Every complaint's view without its history, and the time of the latest event of any."""
+        with self.pool.connection() as conn:
+            rows = conn.execute(self._sql["for_queue"]).fetchall()
+        latest = max((r["last_at"] for r in rows if r["last_at"] is not None), default=None)
+        return [dict(r["doc"]) for r in rows], latest
 
     def complaint_count(self) -> int:
         with self.pool.connection() as conn:

@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from services.reporting.console import complaint, dashboard
+from services.reporting.console import complaint, dashboard, queue
 
-ROUTERS: tuple[APIRouter, ...] = (dashboard.router, complaint.router)
+ROUTERS: tuple[APIRouter, ...] = (dashboard.router, complaint.router, queue.router)
