@@ -27,7 +27,10 @@ from services.parts.domain import (
     part_id_for,
 )
 from services.parts.policy import RECORD_FIELDS, PartsPolicy, current_policy, decide
+from shared.domain.aggregate import EventSourced
 from shared.events import commands as cmd
+from shared.events import parts_events as pe
+from shared.events.base import DomainEvent
 from shared.events.catalog import payload
 from shared.events.decisions import Actor, Decision
 from shared.events.dispatch_events import PartsReplaced, ReplacedPart
@@ -81,11 +84,11 @@ class PartsApplication(Application[uuid.UUID]):
 
     # ---------------------------------------------------------------------------- saving
 
-    def _save(self, aggregates: Sequence[Any], **kwargs: Any) -> list[str]:
+    def _save(self, aggregates: Sequence[EventSourced], **kwargs: Any) -> list[str]:
         """Save aggregates with the timers their new events schedule, in one transaction."""
-        events: list[Any] = [e for a in aggregates for e in a.collect_events()]
+        events: list[DomainEvent] = [e for a in aggregates for e in a.collect_events()]  # type: ignore[misc]
         self.save(*events, timers=list(_timers_for(events)), **kwargs)
-        return [getattr(type(e), "wire_type", type(e).__name__) for e in events]
+        return [type(e).wire_type for e in events]
 
     def part(self, part_id: str) -> OldPart:
         aggregate_id = part_id_for(part_id)
@@ -97,19 +100,19 @@ class PartsApplication(Application[uuid.UUID]):
     # ------------------------------------------------------------------- recording (PRT-RECORD)
 
     def _new_part(
-        self, part_id: str, complaint_no: str, dispatch_id: str | None, record: dict[str, Any], recorded_by: str,
+        self, part_id: str, complaint_no: str, dispatch_id: str | None, record: pe.PartRecord, recorded_by: str,
         at: dt.datetime, causation_id: str,
     ) -> OldPart:  # fmt: skip
-        due = decide("PRT-DUE-7D", {"completed_on": record["completed_on"]}, self.policy)
+        due = decide("PRT-DUE-7D", {"completed_on": record.completed_on}, self.policy)
         part = OldPart.record_part(part_id=part_id, complaint_no=complaint_no, dispatch_id=dispatch_id, record=record,
                                    recorded_by=recorded_by, due=due, at=at, causation_id=causation_id)  # fmt: skip
         if self.policy.record_enforced:
             part.flag_incomplete(self._record_check(record), at, causation_id)
         return part
 
-    def _record_check(self, record: dict[str, Any]) -> Decision:
+    def _record_check(self, record: pe.PartRecord) -> Decision:
         """PRT-RECORD on the record as it stands (the fields of 004 附件三)."""
-        return decide("PRT-RECORD", {name: record.get(name) for name in RECORD_FIELDS}, self.policy)
+        return decide("PRT-RECORD", {name: getattr(record, name) for name in RECORD_FIELDS}, self.policy)
 
     def on_upstream(self, upstream: str, envelopes: Sequence[Envelope], tracking: str | None = None) -> int:
         """Consume dispatch's events exactly once: each envelope past the tracked position is saved
@@ -166,14 +169,14 @@ class PartsApplication(Application[uuid.UUID]):
         if isinstance(command, cmd.RecordMarketPrice):
             return "", self._record_market_price(command, actor, now, causation_id)
         part = self.part(command.part_id)
-        others: list[Any] = []
+        others: list[EventSourced] = []
         today = _iso(china_date(now))
         p = self.policy
         match command:
             case cmd.ReportHandInDelay(reason=reason, expected_on=expected_on):
                 part.report_delay(actor, reason, expected_on, now, causation_id)
             case cmd.HandInPart():
-                delay = decide("PRT-DUE-7D", {"completed_on": part.record["completed_on"], "on": today}, p)
+                delay = decide("PRT-DUE-7D", {"completed_on": part.record.completed_on, "on": today}, p)
                 part.hand_in(actor, delay, self._fine(part, today), now, causation_id)
             case cmd.RecoverPart():
                 part.recover(actor, now, causation_id)
@@ -182,20 +185,20 @@ class PartsApplication(Application[uuid.UUID]):
             case cmd.ReceivePartAtHq():
                 part.receive_at_hq(actor, now, causation_id)
             case cmd.DecideDisposition():
-                facts: dict[str, Any] = {"chosen": command.disposition, "claim_value_fen": command.claim_value_fen,
+                facts: dict[str, object] = {"chosen": command.disposition, "claim_value_fen": command.claim_value_fen,
                          "reuse_value_fen": command.reuse_value_fen, "return_freight_fen": command.return_freight_fen,
                          "sale_value_fen": command.sale_value_fen, "needed_for_analysis": command.needed_for_analysis,
-                         "part_id": part.part_id, "must_return": bool(part.record.get("return_to_hq"))}  # fmt: skip
+                         "part_id": part.part_id, "must_return": part.record.return_to_hq}  # fmt: skip
                 part.decide_disposition(actor, decide("PRT-DISPOSITION", facts, p), now, causation_id)
             case cmd.CompletePartRecord():
                 fields = {name: value.strip() for name, value in msgspec.structs.asdict(command).items()
                           if name in RECORD_FIELDS and isinstance(value, str)}  # fmt: skip
-                check = self._record_check({**part.record, **fields})
+                check = self._record_check(msgspec.structs.replace(part.record, **fields))
                 part.complete_record(actor, fields, check, now, causation_id)
             case cmd.ReportSale():
                 part.require_record_for_sale(self._record_check(part.record))
                 floor = self._price_floor(part, command, china_date(now))
-                quotes = [msgspec.to_builtins(q) for q in command.quotes]
+                quotes = [pe.SaleQuote(q.buyer, q.contact, q.price_fen) for q in command.quotes]
                 part.report_sale(actor, command.buyer, command.price_fen, quotes, command.reason, floor, now,
                                  causation_id)  # fmt: skip
             case cmd.VerifySale():
@@ -228,15 +231,15 @@ class PartsApplication(Application[uuid.UUID]):
         part_id = command.part_id or f"{command.complaint_no}:{command.dispatch_order_no}:{command.material_code}"
         if recorder_of(self).existing_aggregates([part_id_for(part_id)]):
             raise CommandRejected(f"old part {part_id} is recorded already")
-        record = {
-            "dispatch_order_no": command.dispatch_order_no, "equipment_no": command.equipment_no,
-            "material_code": command.material_code, "description": command.description,
-            "quantity": command.quantity, "unit_price_fen": command.unit_price_fen,
-            "total_fen": command.quantity * command.unit_price_fen,
-            "responsible_engineer": command.responsible_engineer, "region": command.region,
-            "fault": command.fault, "return_to_hq": command.return_to_hq,
-            "completed_on": command.completed_on.isoformat(),
-        }  # fmt: skip
+        record = pe.PartRecord(
+            dispatch_order_no=command.dispatch_order_no, equipment_no=command.equipment_no,
+            material_code=command.material_code, description=command.description,
+            quantity=command.quantity, unit_price_fen=command.unit_price_fen,
+            total_fen=command.quantity * command.unit_price_fen,
+            responsible_engineer=command.responsible_engineer, region=command.region,
+            fault=command.fault, return_to_hq=command.return_to_hq,
+            completed_on=command.completed_on.isoformat(),
+        )  # fmt: skip
         part = self._new_part(part_id, command.complaint_no, None, record, actor.id, now, causation_id)
         try:
             return self._save([part])
@@ -256,12 +259,12 @@ class PartsApplication(Application[uuid.UUID]):
         return self._save([price])
 
     def _fine(self, part: OldPart, today: str) -> Decision:
-        facts = {"engineer": part.record["responsible_engineer"], "part_id": part.part_id, "due_date": part.due_date,
+        facts = {"engineer": part.record.responsible_engineer, "part_id": part.part_id, "due_date": part.due_date,
                  "on": today, "reason_reported": part.delay_reason is not None}  # fmt: skip
         return decide("FIN-PART-LATE", facts, self.policy)
 
     def _price_floor(self, part: OldPart, command: cmd.ReportSale, today: dt.date) -> Decision:
-        region = part.record["region"]
+        region = part.record.region or ""
         aggregate_id = market_price_id_for(region, today)
         if recorder_of(self).existing_aggregates([aggregate_id]):
             market: MarketPrice = self.repository.get(aggregate_id)
@@ -286,27 +289,26 @@ class PartsApplication(Application[uuid.UUID]):
     # ------------------------------------------------------------------ disposal (PRT-SCRAP-APPROVAL)
 
     def _ledger(self, part: OldPart, now: dt.datetime, causation_id: str) -> ScrapLedger:
-        if part.disposal is not None and "ledger" in part.disposal:
-            material, source = part.disposal["ledger"]  # where its lot went, even if the record changed since
+        if part.disposal is not None:
+            material, source = part.disposal.ledger  # where its lot went, even if the record changed since
         else:
-            material, source = part.record["material_code"] or "", part.record["region"] or ""
+            material, source = part.record.material_code or "", part.record.region or ""
         aggregate_id = ledger_id_for(material, source)
         if recorder_of(self).existing_aggregates([aggregate_id]):
             ledger: ScrapLedger = self.repository.get(aggregate_id)
             return ledger
         return ScrapLedger.open(material, source, now, part.complaint_no, causation_id)
 
-    def _scrap_decision(self, lot: dict[str, Any], ledger: ScrapLedger, level_before: str | None = None) -> Decision:
-        lots = [other for other in ledger.lots if other["part_id"] != lot["part_id"]]
-        inputs: dict[str, Any] = {"lot": lot, "lots": lots}
+    def _scrap_decision(self, lot: pe.ScrapLot, ledger: ScrapLedger, level_before: str | None = None) -> Decision:
+        lots = [msgspec.to_builtins(other) for other in ledger.lots if other.part_id != lot.part_id]
+        inputs: dict[str, object] = {"lot": msgspec.to_builtins(lot), "lots": lots}
         if level_before is not None:
             inputs["level_before"] = level_before
         return decide("PRT-SCRAP-APPROVAL", inputs, self.policy)
 
-    def _request_disposal(self, part: OldPart, actor: Actor, now: dt.datetime, causation_id: str) -> list[Any]:
+    def _request_disposal(self, part: OldPart, actor: Actor, now: dt.datetime, causation_id: str) -> list[EventSourced]:
         ledger = self._ledger(part, now, causation_id)
-        lot = {"part_id": part.part_id, "original_value_fen": int(part.record["total_fen"]),
-               "on": _iso(china_date(now))}  # fmt: skip
+        lot = pe.ScrapLot(part.part_id, part.record.total_fen, _iso(china_date(now)))
         part.request_disposal(actor, self._scrap_decision(lot, ledger), now, causation_id)
         ledger.add(lot, now, part.complaint_no, causation_id)
         return [ledger, *self._relevel(part, ledger, now, causation_id)]
@@ -321,12 +323,12 @@ class PartsApplication(Application[uuid.UUID]):
         window = dt.timedelta(days=self.policy.scrap_window_days)
         relevelled = []
         for lot in ledger.lots:
-            if lot["part_id"] == requested.part_id or abs(dt.date.fromisoformat(lot["on"]) - today) > window:
+            if lot.part_id == requested.part_id or abs(dt.date.fromisoformat(lot.on) - today) > window:
                 continue
-            other = self.part(lot["part_id"])
+            other = self.part(lot.part_id)
             if other.disposal is None or other.closed:
                 continue
-            decision = self._scrap_decision(lot, ledger, other.disposal["level"])
+            decision = self._scrap_decision(lot, ledger, other.disposal.level)
             if other.relevel_disposal(decision, now, causation_id):
                 relevelled.append(other)
         return relevelled
@@ -334,16 +336,15 @@ class PartsApplication(Application[uuid.UUID]):
     def _require_level_still_approved(self, part: OldPart, now: dt.datetime, causation_id: str) -> None:
         """Before carrying out an approved disposal, the level is decided once more over the window's lots:
         an approval below what the sum needs does not carry it (also for approvals from before parts-2026.2)."""
-        if not self.policy.relevel_open_lots or part.disposal is None or part.disposal["approved_by"] is None:
+        if not self.policy.relevel_open_lots or part.disposal is None or part.disposal.approved_by is None:
             return
         ledger = self._ledger(part, now, causation_id)
-        lot = {"part_id": part.part_id, "original_value_fen": int(part.record["total_fen"]),
-               "on": part.disposal["requested_on"]}  # fmt: skip
-        decision = self._scrap_decision(lot, ledger, part.disposal["level"])
+        lot = pe.ScrapLot(part.part_id, part.record.total_fen, part.disposal.requested_on)
+        decision = self._scrap_decision(lot, ledger, part.disposal.level)
         if decision.outputs["raised"]:
             raise CommandRejected(
-                f"PRT-SCRAP-APPROVAL: part {part.part_id}'s disposal was approved at {part.disposal['level']} level "
-                f"by {part.disposal['approved_by']}, but lots of the same spec now total "
+                f"PRT-SCRAP-APPROVAL: part {part.part_id}'s disposal was approved at {part.disposal.level} level "
+                f"by {part.disposal.approved_by}, but lots of the same spec now total "
                 f"{decision.outputs['total_fen']} fen and need {decision.outputs['level']} approval "
                 f"({', '.join(decision.outputs['approvers'])})"
             )
@@ -354,13 +355,12 @@ class PartsApplication(Application[uuid.UUID]):
         if part.disposal is None:
             raise CommandRejected(f"part {part.part_id} has no disposal request")
         ledger = self._ledger(part, now, causation_id)
-        lot = {"part_id": part.part_id, "original_value_fen": int(part.record["total_fen"]),
-               "on": part.disposal["requested_on"]}  # fmt: skip
+        lot = pe.ScrapLot(part.part_id, part.record.total_fen, part.disposal.requested_on)
         approval = self._scrap_decision(lot, ledger)
         if actor.role not in approval.outputs["approvers"]:
             raise Forbidden(
-                f"PRT-SCRAP-APPROVAL: {approval.outputs['total_fen']} fen of {part.record['material_code']} from "
-                f"{part.record['region']} within {approval.outputs['window_days']} days needs "
+                f"PRT-SCRAP-APPROVAL: {approval.outputs['total_fen']} fen of {part.record.material_code} from "
+                f"{part.record.region} within {approval.outputs['window_days']} days needs "
                 f"{approval.outputs['level']} approval ({', '.join(approval.outputs['approvers'])}); "
                 f"role {actor.role!r} may not approve it"
             )
@@ -376,7 +376,7 @@ class PartsApplication(Application[uuid.UUID]):
 
         def fire(part: OldPart, timer: Timer) -> None:
             if timer.kind == "overdue":
-                delay = decide("PRT-DUE-7D", {"completed_on": part.record["completed_on"], "on": today},
+                delay = decide("PRT-DUE-7D", {"completed_on": part.record.completed_on, "on": today},
                                self.policy)  # fmt: skip
                 part.check_overdue(delay, self._fine(part, today), now, causation_id)
             elif timer.kind == "responsibility":
@@ -385,20 +385,20 @@ class PartsApplication(Application[uuid.UUID]):
         return fire_due_timers("parts", recorder_of(self), now, self.repository.get, fire, self._save, limit)
 
 
-def _record_of(part: ReplacedPart) -> dict[str, Any]:
-    record: dict[str, Any] = msgspec.to_builtins(part)
+def _record_of(part: ReplacedPart) -> pe.PartRecord:
+    record: dict[str, object] = msgspec.to_builtins(part)
     record.pop("part_id", None)
-    return record
+    return msgspec.convert(record, pe.PartRecord)
 
 
-def _timers_for(events: Iterable[Any]) -> Iterable[Timer]:
+def _timers_for(events: Iterable[DomainEvent]) -> Iterable[Timer]:
     """The daily overdue checks (PRT-DUE-7D) and responsibility deadlines the new events schedule."""
     for event in events:
-        if isinstance(event, (OldPart.Recorded, OldPart.Overdue)):
+        if isinstance(event, (pe.PartRecorded, pe.PartOverdue)):
             at = event.outputs["next_check_at"]
             yield Timer(f"{event.originator_id}:PRT-DUE-7D:{at}", event.originator_id, "overdue",
                         dt.datetime.fromisoformat(at))  # fmt: skip
-        elif isinstance(event, OldPart.ReviewStarted):
+        elif isinstance(event, pe.ResponsibilityReviewStarted):
             at = event.outputs["escalate_at"]
             yield Timer(f"{event.originator_id}:PRT-RESPONSIBILITY:{event.review_date}", event.originator_id,
                         "responsibility", dt.datetime.fromisoformat(at))  # fmt: skip

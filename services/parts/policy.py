@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 from types import MappingProxyType
 
-from services.parts.domain import is_blank, start_of_day
+from services.parts.identity import is_blank, start_of_day
 from shared.events.decisions import Inputs, Outputs, Rulebook
 
 REMOTE_REGIONS = frozenset(

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+
 from services.reporting.money import yuan
 from shared.events import parts_events as e
 from shared.events.envelope import Envelope
@@ -22,7 +24,7 @@ RECORD_COLUMNS = frozenset(
 
 
 def _new_part(p: e.PartRecorded, envelope: Envelope) -> PartView:
-    record = p.record
+    record = msgspec.structs.asdict(p.record)
     return {
         "part_id": p.part_id,
         "complaint_no": p.complaint_no,
@@ -137,7 +139,7 @@ def fold(view: dict[str, Any], payload: Any, envelope: Envelope) -> bool:
             "status": "reported",
             "buyer": p.buyer,
             "price_fen": p.price_fen,
-            "quotes": p.quotes,
+            "quotes": msgspec.to_builtins(p.quotes),
             "reason": p.reason,
             "rule": envelope.rule,
             "policy_version": envelope.policy_version,
@@ -160,7 +162,7 @@ def fold(view: dict[str, Any], payload: Any, envelope: Envelope) -> bool:
             "proceeds_fen": p.proceeds_fen,
             "payable_to": p.payable_to,
             "floor_fen": p.floor_fen,
-            "quotes": p.quotes,
+            "quotes": msgspec.to_builtins(p.quotes),
             "rule": envelope.rule,
         }
         part["status"] = "sold"

@@ -11,6 +11,7 @@ from typing import Any
 
 import msgspec
 
+from shared.events import parts_events as pe
 from shared.events.base import ENVELOPE_FIELDS, META_FIELDS, DecisionOutputs, DomainEvent
 from shared.events.common_events import (
     DeadlineBreached,
@@ -203,5 +204,38 @@ for _type, _payload, _summary in (
 ):
     register(EventSpec(_type, 1, _payload, "intake", _summary))
 
+_PARTS: tuple[tuple[str, type[DomainEvent], str], ...] = (
+    ("PartRecorded", pe.PartRecorded, "A replaced part recorded, with its hand-in due date (PRT-RECORD, PRT-DUE-7D)."),
+    ("PartRecordIncomplete", pe.PartRecordIncomplete, "The record lacks PRT-RECORD fields; a sale waits for them."),
+    ("PartRecordCompleted", pe.PartRecordCompleted, "Missing fields of the part's record filled in (PRT-RECORD)."),
+    ("PartHandInDelayReported", pe.PartHandInDelayReported, "The engineer gave a reason for a late hand-in."),
+    ("PartOverdue", pe.PartOverdue, "The part's delay days grew with the clock (PRT-DUE-7D)."),
+    ("PartFineLevied", pe.PartFineLevied, "FIN-PART-LATE: not handed in by the due date, no reason reported."),
+    ("PartHandedIn", pe.PartHandedIn, "The engineer handed the part in to the regional warehouse keeper."),
+    ("PartRecovered", pe.PartRecovered, "The regional warehouse keeper received the part (回收日期)."),
+    ("PartShipped", pe.PartShipped, "The part was shipped to headquarters (返司日期)."),
+    ("PartReturned", pe.PartReturned, "Headquarters received the part (返司)."),
+    ("DispositionDecided", pe.DispositionDecided, "Return, sell locally, destroy or give away (PRT-DISPOSITION)."),
+    ("SaleReported", pe.SaleReported, "A sale report with quotes and the price floor (PRT-PRICE-FLOOR, PRT-REMOTE)."),
+    ("SaleVerified", pe.SaleVerified, "The old-parts officer verified a sale report."),
+    ("SaleApproved", pe.SaleApproved, "The general manager approved a sale below the floor."),
+    ("PartSold", pe.PartSold, "Sold locally: floor, quotes, rule and the proceeds for finance (PRT-PRICE-FLOOR)."),
+    ("DisposalRequested", pe.DisposalRequested, "Destruction or give-away requested (PRT-SCRAP-APPROVAL level)."),
+    ("DisposalApproved", pe.DisposalApproved, "Destruction or give-away approved at its level (PRT-SCRAP-APPROVAL)."),
+    ("DisposalRelevelled", pe.DisposalRelevelled, "Split lots summed past a threshold: higher approval needed."),
+    ("PartDisposed", pe.PartDisposed, "The part was destroyed or given away."),
+    ("ResponsibilityReviewStarted", pe.ResponsibilityReviewStarted, "Responsibility review and its deadline."),
+    ("ResponsibilityEscalated", pe.ResponsibilityEscalated, "Responsibility not settled in time (PRT-RESPONSIBILITY)."),
+    ("ResponsibilitySettled", pe.ResponsibilitySettled, "The cost attributed to a department or a supplier."),
+    ("SupplierClaimOpened", pe.SupplierClaimOpened, "A claim against the supplier (PRT-SUPPLIER-CLAIM)."),
+    ("SupplierClaimSettled", pe.SupplierClaimSettled, "The supplier claim was settled."),
+    ("MarketPriceRecorded", pe.MarketPriceRecorded, "A region's scrap-metal market price of a day, per ton."),
+    ("MarketPriceRevised", pe.MarketPriceRevised, "A region's market price of a day, revised."),
+    ("ScrapLedgerOpened", pe.ScrapLedgerOpened, "Disposal lots of one spec and source begin to be summed."),
+    ("ScrapLotAdded", pe.ScrapLotAdded, "A disposal lot counted against the no-splitting rule (PRT-SCRAP-APPROVAL)."),
+)  # fmt: skip
+for _part_type, _part_event, _part_summary in _PARTS:
+    register(EventSpec(_part_type, 1, _part_event, "parts", _part_summary))
+
 # Each service's own wire payloads register themselves into CATALOG on import.
-from shared.events import dispatch_events, parts_events  # noqa: E402, F401
+from shared.events import dispatch_events  # noqa: E402, F401

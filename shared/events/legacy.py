@@ -11,6 +11,8 @@ from typing import Final
 _INTAKE = "services.intake.domain"
 _INTAKE_EVENTS = "shared.events.intake_events"
 _COMMON = "shared.events.common_events"
+_PARTS = "services.parts.domain"
+_PARTS_EVENTS = "shared.events.parts_events"
 
 LEGACY_TOPICS: Final[dict[str, str]] = {
     # intake (before issue 12): nested classes of services/intake/domain.py
@@ -44,4 +46,33 @@ LEGACY_TOPICS: Final[dict[str, str]] = {
     f"{_INTAKE}:CalendarYear.Published": f"{_INTAKE_EVENTS}:CalendarPublished",
     f"{_INTAKE}:CalendarYear.Republished": f"{_INTAKE_EVENTS}:CalendarRepublished",
     f"{_INTAKE}:Erasure.Erased": f"{_INTAKE_EVENTS}:PersonalDataErased",
+    # parts (before issue 12): nested classes of services/parts/domain.py
+    f"{_PARTS}:OldPart.Recorded": f"{_PARTS_EVENTS}:PartRecorded",
+    f"{_PARTS}:OldPart.RecordIncomplete": f"{_PARTS_EVENTS}:PartRecordIncomplete",
+    f"{_PARTS}:OldPart.RecordCompleted": f"{_PARTS_EVENTS}:PartRecordCompleted",
+    f"{_PARTS}:OldPart.DelayReported": f"{_PARTS_EVENTS}:PartHandInDelayReported",
+    f"{_PARTS}:OldPart.Overdue": f"{_PARTS_EVENTS}:PartOverdue",
+    f"{_PARTS}:OldPart.FineLevied": f"{_PARTS_EVENTS}:PartFineLevied",
+    f"{_PARTS}:OldPart.HandedIn": f"{_PARTS_EVENTS}:PartHandedIn",
+    f"{_PARTS}:OldPart.Recovered": f"{_PARTS_EVENTS}:PartRecovered",
+    f"{_PARTS}:OldPart.Shipped": f"{_PARTS_EVENTS}:PartShipped",
+    f"{_PARTS}:OldPart.Returned": f"{_PARTS_EVENTS}:PartReturned",
+    f"{_PARTS}:OldPart.DispositionDecided": f"{_PARTS_EVENTS}:DispositionDecided",
+    f"{_PARTS}:OldPart.SaleReported": f"{_PARTS_EVENTS}:SaleReported",
+    f"{_PARTS}:OldPart.SaleVerified": f"{_PARTS_EVENTS}:SaleVerified",
+    f"{_PARTS}:OldPart.SaleApproved": f"{_PARTS_EVENTS}:SaleApproved",
+    f"{_PARTS}:OldPart.Sold": f"{_PARTS_EVENTS}:PartSold",
+    f"{_PARTS}:OldPart.DisposalRequested": f"{_PARTS_EVENTS}:DisposalRequested",
+    f"{_PARTS}:OldPart.DisposalApproved": f"{_PARTS_EVENTS}:DisposalApproved",
+    f"{_PARTS}:OldPart.DisposalRelevelled": f"{_PARTS_EVENTS}:DisposalRelevelled",
+    f"{_PARTS}:OldPart.Disposed": f"{_PARTS_EVENTS}:PartDisposed",
+    f"{_PARTS}:OldPart.ReviewStarted": f"{_PARTS_EVENTS}:ResponsibilityReviewStarted",
+    f"{_PARTS}:OldPart.Escalated": f"{_PARTS_EVENTS}:ResponsibilityEscalated",
+    f"{_PARTS}:OldPart.ResponsibilitySettled": f"{_PARTS_EVENTS}:ResponsibilitySettled",
+    f"{_PARTS}:OldPart.SupplierClaimOpened": f"{_PARTS_EVENTS}:SupplierClaimOpened",
+    f"{_PARTS}:OldPart.SupplierClaimSettled": f"{_PARTS_EVENTS}:SupplierClaimSettled",
+    f"{_PARTS}:MarketPrice.Recorded": f"{_PARTS_EVENTS}:MarketPriceRecorded",
+    f"{_PARTS}:MarketPrice.Revised": f"{_PARTS_EVENTS}:MarketPriceRevised",
+    f"{_PARTS}:ScrapLedger.Opened": f"{_PARTS_EVENTS}:ScrapLedgerOpened",
+    f"{_PARTS}:ScrapLedger.LotAdded": f"{_PARTS_EVENTS}:ScrapLotAdded",
 }

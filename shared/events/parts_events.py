@@ -1,8 +1,10 @@
-"""Wire payloads of events the parts service publishes (`aftersales.parts.<Type>`).
+"""Parts' events (docs/contract.md §3, `aftersales.parts.<Type>`): the old part (旧件), the market price
+of a region's day and the scrap ledger of one spec and source. Each Struct is the domain event and the
+wire payload in one (shared/events/base.py); the nested classes of services/parts/domain.py that held
+them before are mapped to them by `shared.events.legacy`.
 
-Registered into the shared catalog on import (catalog.py imports this module at its end).
-A decision event's rule id, policy version and inputs are in the envelope; its data holds `outputs`.
-Dates are ISO strings (`2026-12-01`), money integer fen.
+A decision event's rule id, policy version and inputs travel in the envelope; its data holds `outputs`
+and its own fields. Dates are ISO strings (`2026-12-01`), money integer fen.
 """
 
 from __future__ import annotations
@@ -11,54 +13,92 @@ from typing import Any
 
 import msgspec
 
-from shared.events.catalog import EventSpec, register
+from shared.events.base import CreatedEvent, DecisionEvent, DomainEvent
 
 
-class PartRecorded(msgspec.Struct, frozen=True):
+class PartRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """The PRT-RECORD columns of one replaced part (004 附件三); a text column may be blank until someone
+    completes the record (PartRecordCompleted)."""
+
+    dispatch_order_no: str | None = None  # 审批号
+    equipment_no: str | None = None
+    material_code: str | None = None
+    description: str | None = None
+    quantity: int = 0
+    unit_price_fen: int = 0
+    total_fen: int = 0
+    responsible_engineer: str | None = None
+    region: str | None = None
+    fault: str | None = None
+    return_to_hq: bool = False
+    completed_on: str = ""
+
+
+class SaleQuote(msgspec.Struct, frozen=True):
+    """A buyer's quote on a sale report (PRT-PRICE-FLOOR)."""
+
+    buyer: str
+    contact: str
+    price_fen: int
+
+
+class ScrapLot(msgspec.Struct, frozen=True):
+    """A disposal lot as PRT-SCRAP-APPROVAL sums it: the part, its original value, the day requested."""
+
+    part_id: str
+    original_value_fen: int
+    on: str
+
+
+class PartRecorded(CreatedEvent, frozen=True, kw_only=True):
     """PRT-RECORD + PRT-DUE-7D: a replaced part recorded; `outputs.due_date` is its hand-in due date."""
 
+    rule: str
+    policy_version: str
+    inputs: dict[str, Any]
     outputs: dict[str, Any]
     part_id: str
     complaint_no: str
     dispatch_id: str | None
-    record: dict[str, Any]
-    """dispatch_order_no (审批号), equipment_no, material_code, description, quantity, unit_price_fen,
-    total_fen, responsible_engineer, region, fault, return_to_hq, completed_on."""
+    record: PartRecord
     recorded_by: str
 
 
-class PartRecordIncomplete(msgspec.Struct, frozen=True):
+class PartRecordIncomplete(DecisionEvent, frozen=True, kw_only=True):
     """PRT-RECORD (parts-2026.2): the record lacks `missing`; a sale waits for `outputs.sale_blocked_by`."""
 
-    outputs: dict[str, Any]
     missing: list[str]
 
 
-class PartRecordCompleted(msgspec.Struct, frozen=True):
+class PartRecordCompleted(DecisionEvent, frozen=True, kw_only=True):
     """PRT-RECORD: `fields` filled in by `actor` (`role`); `missing` is what the record still lacks."""
 
-    outputs: dict[str, Any]
     actor: str
     role: str
-    fields: dict[str, Any]
+    fields: dict[str, str]
     missing: list[str]
 
 
-class PartHandInDelayReported(msgspec.Struct, frozen=True):
+class PartHandInDelayReported(DomainEvent, frozen=True, kw_only=True):
+    """The engineer expects a late hand-in and gives the reason (PRT-DUE-7D); before the fine, this
+    excuses FIN-PART-LATE."""
+
     actor: str
     reason: str
     expected_on: str | None
     excuses_fine: bool
 
 
-class PartOverdue(msgspec.Struct, frozen=True):
-    outputs: dict[str, Any]
+class PartOverdue(DecisionEvent, frozen=True, kw_only=True):
+    """The clock passed the due date and the part is not handed in: its delay days (PRT-DUE-7D)."""
+
     delay_days: int
     excused: bool
 
 
-class PartFineLevied(msgspec.Struct, frozen=True):
-    outputs: dict[str, Any]
+class PartFineLevied(DecisionEvent, frozen=True, kw_only=True):
+    """FIN-PART-LATE: a decision about a person, with the facts that triggered it."""
+
     fine_id: str
     person: str | None
     role: str
@@ -67,113 +107,135 @@ class PartFineLevied(msgspec.Struct, frozen=True):
     reason: str
 
 
-class PartHandedIn(msgspec.Struct, frozen=True):
+class PartHandedIn(DomainEvent, frozen=True, kw_only=True):
+    """The engineer handed the old part in to the regional warehouse keeper (交旧件)."""
+
     actor: str
     handed_in_on: str
     delay_days: int
     late: bool
 
 
-class PartRecovered(msgspec.Struct, frozen=True):
+class PartRecovered(DomainEvent, frozen=True, kw_only=True):
+    """The regional warehouse keeper received the part (回收日期)."""
+
     actor: str
     recovered_on: str
 
 
-class PartShipped(msgspec.Struct, frozen=True):
+class PartShipped(DomainEvent, frozen=True, kw_only=True):
+    """Shipped to headquarters (返司日期)."""
+
     actor: str
     shipped_on: str
     waybill: str | None
 
 
-class PartReturned(msgspec.Struct, frozen=True):
+class PartReturned(DomainEvent, frozen=True, kw_only=True):
+    """Received at headquarters (返司)."""
+
     actor: str
     received_on: str
 
 
-class DispositionDecided(msgspec.Struct, frozen=True):
-    outputs: dict[str, Any]
+class DispositionDecided(DecisionEvent, frozen=True, kw_only=True):
+    """PRT-DISPOSITION: return, sell locally, destroy or give away."""
+
     actor: str
     disposition: str
 
 
-class SaleReported(msgspec.Struct, frozen=True):
-    outputs: dict[str, Any]
+class SaleReported(DecisionEvent, frozen=True, kw_only=True):
+    """A sale report (旧件变卖申请单): buyer quotes, price, and the floor decided from the market."""
+
     actor: str
     buyer: str
     price_fen: int
-    quotes: list[dict[str, Any]]
+    quotes: list[SaleQuote]
     reason: str | None
 
 
-class SaleVerified(msgspec.Struct, frozen=True):
+class SaleVerified(DomainEvent, frozen=True, kw_only=True):
+    """The old-parts officer verified the sale report and its quotes."""
+
     actor: str
 
 
-class SaleApproved(msgspec.Struct, frozen=True):
+class SaleApproved(DomainEvent, frozen=True, kw_only=True):
+    """The general manager approved a sale below the floor."""
+
     actor: str
 
 
-class PartSold(msgspec.Struct, frozen=True):
-    """PRT-PRICE-FLOOR: the sale, naming its floor (`floor_fen`, `outputs`), quotes and rule (envelope)."""
+class PartSold(DecisionEvent, frozen=True, kw_only=True):
+    """PRT-PRICE-FLOOR: the sale, naming its floor (`floor_fen`, `outputs`), quotes and rule (envelope);
+    the proceeds go to finance only (PRT-SCRAP-APPROVAL)."""
 
-    outputs: dict[str, Any]
     actor: str
     buyer: str
     price_fen: int
     proceeds_fen: int
     floor_fen: int
     below_floor: bool
-    quotes: list[dict[str, Any]]
+    quotes: list[SaleQuote]
     reason: str | None
     verified_by: str | None
     approved_by: str | None
     payable_to: str
 
 
-class DisposalRequested(msgspec.Struct, frozen=True):
-    outputs: dict[str, Any]
+class DisposalRequested(DecisionEvent, frozen=True, kw_only=True):
+    """Destruction or give-away requested, at the PRT-SCRAP-APPROVAL level of its window's lots."""
+
     actor: str
     disposition: str
     original_value_fen: int
 
 
-class DisposalApproved(msgspec.Struct, frozen=True):
-    outputs: dict[str, Any]
+class DisposalApproved(DecisionEvent, frozen=True, kw_only=True):
+    """Approved at the level the whole window's lots need (re-decided at approval: no splitting)."""
+
     actor: str
     role: str
 
 
-class DisposalRelevelled(msgspec.Struct, frozen=True):
+class DisposalRelevelled(DecisionEvent, frozen=True, kw_only=True):
     """PRT-SCRAP-APPROVAL (parts-2026.2): the window's sum now needs `outputs.level`; an approval given at
     `level_before` (by `superseded_approval`) no longer carries the disposal."""
 
-    outputs: dict[str, Any]
     level_before: str
     superseded_approval: str | None
 
 
-class PartDisposed(msgspec.Struct, frozen=True):
+class PartDisposed(DomainEvent, frozen=True, kw_only=True):
+    """The part was destroyed or given away."""
+
     actor: str
     disposition: str
     recipient: str | None
     disposed_on: str
 
 
-class ResponsibilityReviewStarted(msgspec.Struct, frozen=True):
-    outputs: dict[str, Any]
+class ResponsibilityReviewStarted(DecisionEvent, frozen=True, kw_only=True):
+    """PRT-RESPONSIBILITY: the review began; `outputs.due_date` is when it must be settled."""
+
     actor: str
     part_class: str
     review_date: str
 
 
-class ResponsibilityEscalated(msgspec.Struct, frozen=True):
+class ResponsibilityEscalated(DomainEvent, frozen=True, kw_only=True):
+    """PRT-RESPONSIBILITY: not settled in time."""
+
     escalation_id: str
     trigger_rule: str
     to: str
     reason: str
 
 
-class ResponsibilitySettled(msgspec.Struct, frozen=True):
+class ResponsibilitySettled(DomainEvent, frozen=True, kw_only=True):
+    """The outcome attributes the cost to a department or to a supplier."""
+
     actor: str
     attributed_to: str
     party: str
@@ -182,21 +244,24 @@ class ResponsibilitySettled(msgspec.Struct, frozen=True):
     late: bool
 
 
-class SupplierClaimOpened(msgspec.Struct, frozen=True):
-    outputs: dict[str, Any]
+class SupplierClaimOpened(DecisionEvent, frozen=True, kw_only=True):
+    """PRT-SUPPLIER-CLAIM: a bought-in part that failed is claimed back from its supplier."""
+
     claim_id: str
     supplier: str
     amount_fen: int
 
 
-class SupplierClaimSettled(msgspec.Struct, frozen=True):
+class SupplierClaimSettled(DomainEvent, frozen=True, kw_only=True):
     actor: str
     claim_id: str
     recovered_fen: int
     settled_on: str
 
 
-class MarketPriceRecorded(msgspec.Struct, frozen=True):
+class MarketPriceRecorded(CreatedEvent, frozen=True, kw_only=True):
+    """A region's scrap-metal market price of a day, per ton (PRT-PRICE-FLOOR)."""
+
     region: str
     day: str
     price_per_ton_fen: int
@@ -204,43 +269,20 @@ class MarketPriceRecorded(msgspec.Struct, frozen=True):
     actor: str
 
 
-class ScrapLedgerOpened(msgspec.Struct, frozen=True):
+class MarketPriceRevised(DomainEvent, frozen=True, kw_only=True):
+    """A region's market price of a day, revised (the same fields as when it was recorded)."""
+
+    region: str
+    day: str
+    price_per_ton_fen: int
+    source: str | None
+    actor: str
+
+
+class ScrapLedgerOpened(CreatedEvent, frozen=True, kw_only=True):
     material_code: str
     source: str
 
 
-class ScrapLotAdded(msgspec.Struct, frozen=True):
-    lot: dict[str, Any]
-
-
-for _type, _payload, _summary in (
-    ("PartRecorded", PartRecorded, "A replaced part was recorded, with its hand-in due date (PRT-RECORD, PRT-DUE-7D)."),
-    ("PartRecordIncomplete", PartRecordIncomplete, "The record lacks PRT-RECORD fields; a sale waits for the region."),
-    ("PartRecordCompleted", PartRecordCompleted, "Missing fields of the part's record filled in (PRT-RECORD)."),
-    ("PartHandInDelayReported", PartHandInDelayReported, "The engineer gave a reason for a late hand-in."),
-    ("PartOverdue", PartOverdue, "The part's delay days grew with the clock (PRT-DUE-7D)."),
-    ("PartFineLevied", PartFineLevied, "FIN-PART-LATE: not handed in by the due date, no reason reported."),
-    ("PartHandedIn", PartHandedIn, "The engineer handed the part in to the regional warehouse keeper."),
-    ("PartRecovered", PartRecovered, "The regional warehouse keeper received the part (回收日期)."),
-    ("PartShipped", PartShipped, "The part was shipped to headquarters (返司日期)."),
-    ("PartReturned", PartReturned, "Headquarters received the part (返司)."),
-    ("DispositionDecided", DispositionDecided, "Return, sell locally, destroy or give away (PRT-DISPOSITION)."),
-    ("SaleReported", SaleReported, "A sale report with quotes and the price floor (PRT-PRICE-FLOOR, PRT-REMOTE)."),
-    ("SaleVerified", SaleVerified, "The old-parts officer verified a sale report."),
-    ("SaleApproved", SaleApproved, "The general manager approved a sale below the floor."),
-    ("PartSold", PartSold, "Sold locally: floor, quotes, rule and the proceeds for finance (PRT-PRICE-FLOOR)."),
-    ("DisposalRequested", DisposalRequested, "Destruction or give-away requested (PRT-SCRAP-APPROVAL level)."),
-    ("DisposalApproved", DisposalApproved, "Destruction or give-away approved at its level (PRT-SCRAP-APPROVAL)."),
-    ("DisposalRelevelled", DisposalRelevelled, "Split lots summed past a threshold: higher approval needed."),
-    ("PartDisposed", PartDisposed, "The part was destroyed or given away."),
-    ("ResponsibilityReviewStarted", ResponsibilityReviewStarted, "Responsibility review and its deadline."),
-    ("ResponsibilityEscalated", ResponsibilityEscalated, "Responsibility not settled in time (PRT-RESPONSIBILITY)."),
-    ("ResponsibilitySettled", ResponsibilitySettled, "The cost attributed to a department or a supplier."),
-    ("SupplierClaimOpened", SupplierClaimOpened, "A claim against the supplier (PRT-SUPPLIER-CLAIM)."),
-    ("SupplierClaimSettled", SupplierClaimSettled, "The supplier claim was settled."),
-    ("MarketPriceRecorded", MarketPriceRecorded, "A region's scrap-metal market price of a day, per ton."),
-    ("MarketPriceRevised", MarketPriceRecorded, "A region's market price of a day, revised."),
-    ("ScrapLedgerOpened", ScrapLedgerOpened, "Disposal lots of one spec and source begin to be summed."),
-    ("ScrapLotAdded", ScrapLotAdded, "A disposal lot counted against the no-splitting rule (PRT-SCRAP-APPROVAL)."),
-):
-    register(EventSpec(_type, 1, _payload, "parts", _summary))
+class ScrapLotAdded(DomainEvent, frozen=True, kw_only=True):
+    lot: ScrapLot

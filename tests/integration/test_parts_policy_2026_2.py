@@ -137,7 +137,7 @@ def test_a_part_from_dispatch_without_region_is_not_sold_until_its_record_is_com
     assert sell(app, "NOREGION", at("2028-01-03"), remote_reduction=Decimal("0.10")) == ["SaleReported"]
     sale = app.part("NOREGION").sale
     assert sale is not None
-    assert (sale["floor"]["floor_fen"], sale["floor"]["below_floor"], sale["floor"]["remote"]["remote"]) == (
+    assert (sale.floor_fen, sale.below_floor, sale.floor.outputs["remote"]["remote"]) == (
         765_000,
         False,
         True,
@@ -182,12 +182,12 @@ def test_a_split_lot_approved_at_site_needs_the_department_once_the_second_half_
                           total_fen=1_500_000)  # fmt: skip
     assert destroy("A", at("2027-12-28")) == ["DisposalRequested", "ScrapLedgerOpened", "ScrapLotAdded"]
     assert run(app, cmd.ApproveDisposal(actor=BRANCH, part_id="A"), at("2027-12-28")) == ["DisposalApproved"]
-    assert app.part("A").disposal["level"] == "site"  # type: ignore[index]
+    assert app.part("A").disposal.level == "site"  # type: ignore[union-attr]
 
     assert destroy("B", at("2028-01-10")) == ["DisposalRequested", "ScrapLotAdded", "DisposalRelevelled"]
     a = app.part("A").disposal
     assert a is not None
-    assert (a["level"], a["approved_by"], a["total_fen"], a["superseded"]) == (
+    assert (a.level, a.approved_by, a.total_fen, msgspec.to_builtins(a.superseded)) == (
         "department",
         None,
         3_000_000,

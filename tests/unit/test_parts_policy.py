@@ -7,6 +7,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
+import msgspec
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -15,6 +16,7 @@ from services.parts import policy
 from services.parts.domain import CommandRejected, OldPart
 from services.parts.policy import RULES, current_policy, decide, evaluate
 from shared.events.decisions import Actor
+from shared.events.parts_events import PartFineLevied, PartOverdue, PartRecord, PartSold, SaleQuote
 from shared.security.duties import SeparationOfDuties
 
 P = current_policy()
@@ -117,19 +119,19 @@ def test_prt_price_floor_2026_2_names_a_missing_region_the_sale_waits_for() -> N
 def test_a_part_without_region_cannot_be_sold_until_the_record_is_completed() -> None:
     part = recorded_part(region="")
     at = dt.datetime.fromisoformat("2026-01-03T10:00:00+08:00")
-    part.flag_incomplete(decide("PRT-RECORD", part.record, P), at, "c")
+    part.flag_incomplete(decide("PRT-RECORD", msgspec.structs.asdict(part.record), P), at, "c")
     assert part.record_missing == ["region"]
     with pytest.raises(CommandRejected, match="lacks the region"):
-        part.require_record_for_sale(decide("PRT-RECORD", part.record, P))
+        part.require_record_for_sale(decide("PRT-RECORD", msgspec.structs.asdict(part.record), P))
     with pytest.raises(CommandRejected, match="recorded already"):
         part.complete_record(Actor("wk-1", "warehouse_keeper"), {"equipment_no": "X"}, decide("PRT-RECORD", {}, P),
                              at, "c")  # fmt: skip
     with pytest.raises(CommandRejected, match="blank"):
         part.complete_record(Actor("wk-1", "warehouse_keeper"), {"region": " "}, decide("PRT-RECORD", {}, P), at, "c")
-    check = decide("PRT-RECORD", {**part.record, "region": "四川"}, P)
+    check = decide("PRT-RECORD", {**msgspec.structs.asdict(part.record), "region": "四川"}, P)
     part.complete_record(Actor("wk-1", "warehouse_keeper"), {"region": "四川"}, check, at, "c")
-    assert (part.record["region"], part.record_missing) == ("四川", [])
-    part.require_record_for_sale(decide("PRT-RECORD", part.record, P))  # no longer refused
+    assert (part.record.region, part.record_missing) == ("四川", [])
+    part.require_record_for_sale(decide("PRT-RECORD", msgspec.structs.asdict(part.record), P))  # no longer refused
 
 
 # ------------------------------------------------------------------------------ PRT-DUE-7D, FIN-PART-LATE
@@ -376,19 +378,19 @@ def test_prt_disposition_follows_the_facts(values: dict[str, Any], allowed: list
 
 def recorded_part(return_to_hq: bool = False, region: str = "四川") -> OldPart:
     at = dt.datetime.fromisoformat("2026-01-01T18:00:00+08:00")
-    record = {
-        "dispatch_order_no": "PG-1",
-        "equipment_no": "QY25K-1",
-        "material_code": "M-100",
-        "quantity": 1,
-        "unit_price_fen": 2_000_000,
-        "total_fen": 2_000_000,
-        "responsible_engineer": "eng-9",
-        "region": region,
-        "fault": "漏油",
-        "return_to_hq": return_to_hq,
-        "completed_on": "2026-01-01",
-    }
+    record = PartRecord(
+        dispatch_order_no="PG-1",
+        equipment_no="QY25K-1",
+        material_code="M-100",
+        quantity=1,
+        unit_price_fen=2_000_000,
+        total_fen=2_000_000,
+        responsible_engineer="eng-9",
+        region=region,
+        fault="漏油",
+        return_to_hq=return_to_hq,
+        completed_on="2026-01-01",
+    )
     due = decide("PRT-DUE-7D", {"completed_on": "2026-01-01"}, P)
     return OldPart.record_part(
         part_id="P1",
@@ -424,8 +426,8 @@ def test_overdue_checks_grow_the_delay_and_fine_exactly_once() -> None:
         delay = decide("PRT-DUE-7D", {"completed_on": "2026-01-01", "on": day}, P)
         part.check_overdue(delay, fine_on(part, day), now, "clock")
     events = part.collect_events()
-    assert [e.delay_days for e in events if isinstance(e, OldPart.Overdue)] == [1, 2, 4]
-    fines = [e for e in events if isinstance(e, OldPart.FineLevied)]
+    assert [e.delay_days for e in events if isinstance(e, PartOverdue)] == [1, 2, 4]
+    fines = [e for e in events if isinstance(e, PartFineLevied)]
     assert len(fines) == 1
     assert (fines[0].rule, fines[0].amount_fen, fines[0].person) == ("FIN-PART-LATE", 5_000, "eng-9")
 
@@ -442,8 +444,8 @@ def test_a_reason_reported_before_the_due_date_excuses_the_fine() -> None:
     delay = decide("PRT-DUE-7D", {"completed_on": "2026-01-01", "on": "2026-01-10"}, P)
     part.check_overdue(delay, fine_on(part, "2026-01-10"), dt.datetime.fromisoformat("2026-01-10T00:00:00+08:00"), "c")
     events = part.collect_events()
-    assert not [e for e in events if isinstance(e, OldPart.FineLevied)]
-    assert [e.excused for e in events if isinstance(e, OldPart.Overdue)] == [True]
+    assert not [e for e in events if isinstance(e, PartFineLevied)]
+    assert [e.excused for e in events if isinstance(e, PartOverdue)] == [True]
 
 
 def test_a_sale_below_the_floor_is_refused_until_verified_and_approved_by_the_gm() -> None:
@@ -465,7 +467,7 @@ def test_a_sale_below_the_floor_is_refused_until_verified_and_approved_by_the_gm
         },
         P,
     )
-    quotes = [{"buyer": f"回收站{i}", "contact": "1390000000", "price_fen": 780_000 + i} for i in range(3)]
+    quotes = [SaleQuote(buyer=f"回收站{i}", contact="1390000000", price_fen=780_000 + i) for i in range(3)]
     with pytest.raises(CommandRejected, match="written reason"):
         part.report_sale(Actor("wk-1", "warehouse_keeper"), "回收站2", 800_000, quotes, None, floor, at, "c")
     part.report_sale(Actor("wk-1", "warehouse_keeper"), "回收站2", 800_000, quotes, "吊装切割费高", floor, at, "c")
@@ -475,10 +477,14 @@ def test_a_sale_below_the_floor_is_refused_until_verified_and_approved_by_the_gm
         part.approve_sale(Actor("wk-1", "gm"), at, "c")  # nor approve it
     part.verify_sale(Actor("opo-1", "old_parts_officer"), at, "c")
     with pytest.raises(CommandRejected, match="general manager's approval"):
-        part.record_sale(Actor("opo-1", "old_parts_officer"), decide("PRT-RECORD", part.record, P), at, "c")
+        part.record_sale(
+            Actor("opo-1", "old_parts_officer"), decide("PRT-RECORD", msgspec.structs.asdict(part.record), P), at, "c"
+        )
     part.approve_sale(Actor("gm-1", "gm"), at, "c")
-    part.record_sale(Actor("opo-1", "old_parts_officer"), decide("PRT-RECORD", part.record, P), at, "c")
-    sold = [e for e in part.collect_events() if isinstance(e, OldPart.Sold)]
+    part.record_sale(
+        Actor("opo-1", "old_parts_officer"), decide("PRT-RECORD", msgspec.structs.asdict(part.record), P), at, "c"
+    )
+    sold = [e for e in part.collect_events() if isinstance(e, PartSold)]
     assert len(sold) == 1
     assert (sold[0].rule, sold[0].floor_fen, sold[0].quotes, sold[0].payable_to) == (
         "PRT-PRICE-FLOOR",
