@@ -135,9 +135,9 @@ def test_a_part_from_dispatch_without_region_is_not_sold_until_its_record_is_com
     # Now 四川 is known to be remote (PRT-REMOTE): floor = 10 000 × 0.85 × (1 − 0.10) = 7 650 yuan, so 7 650 sells
     # at the floor without the GM.
     assert sell(app, "NOREGION", at("2028-01-03"), remote_reduction=Decimal("0.10")) == ["SaleReported"]
-    sale = app.part("NOREGION").sale
-    assert sale is not None
-    assert (sale.floor_fen, sale.below_floor, sale.floor.outputs["remote"]["remote"]) == (
+    reported = app.part("NOREGION").sale
+    assert reported is not None
+    assert (reported.floor_fen, reported.below_floor, reported.floor.outputs["remote"]["remote"]) == (
         765_000,
         False,
         True,

@@ -425,7 +425,7 @@ def test_overdue_checks_grow_the_delay_and_fine_exactly_once() -> None:
         now = dt.datetime.fromisoformat(f"{day}T00:00:00+08:00")
         delay = decide("PRT-DUE-7D", {"completed_on": "2026-01-01", "on": day}, P)
         part.check_overdue(delay, fine_on(part, day), now, "clock")
-    events = part.collect_events()
+    events: list[object] = list(part.collect_events())
     assert [e.delay_days for e in events if isinstance(e, PartOverdue)] == [1, 2, 4]
     fines = [e for e in events if isinstance(e, PartFineLevied)]
     assert len(fines) == 1
@@ -443,7 +443,7 @@ def test_a_reason_reported_before_the_due_date_excuses_the_fine() -> None:
     )
     delay = decide("PRT-DUE-7D", {"completed_on": "2026-01-01", "on": "2026-01-10"}, P)
     part.check_overdue(delay, fine_on(part, "2026-01-10"), dt.datetime.fromisoformat("2026-01-10T00:00:00+08:00"), "c")
-    events = part.collect_events()
+    events: list[object] = list(part.collect_events())
     assert not [e for e in events if isinstance(e, PartFineLevied)]
     assert [e.excused for e in events if isinstance(e, PartOverdue)] == [True]
 
@@ -484,7 +484,7 @@ def test_a_sale_below_the_floor_is_refused_until_verified_and_approved_by_the_gm
     part.record_sale(
         Actor("opo-1", "old_parts_officer"), decide("PRT-RECORD", msgspec.structs.asdict(part.record), P), at, "c"
     )
-    sold = [e for e in part.collect_events() if isinstance(e, PartSold)]
+    sold = [e for e in list[object](part.collect_events()) if isinstance(e, PartSold)]
     assert len(sold) == 1
     assert (sold[0].rule, sold[0].floor_fen, sold[0].quotes, sold[0].payable_to) == (
         "PRT-PRICE-FLOOR",
