@@ -66,12 +66,8 @@ class PartBase(EventSourced):
 
     @applies(pe.PartRecorded)
     def _recorded(self, e: pe.PartRecorded) -> None:
-        self.part_id, self.complaint_no, self.dispatch_id, self.record = (
-            e.part_id,
-            e.complaint_no,
-            e.dispatch_id,
-            e.record,
-        )
+        self.part_id, self.complaint_no, self.dispatch_id = e.part_id, e.complaint_no, e.dispatch_id
+        self.record = e.record
         self.record_missing, self.due_date, self.status = [], e.outputs["due_date"], "awaiting_hand_in"
         self.delay_days, self.delay_reason, self.fine_id = 0, None, None
         self.handed_in_on = self.recovered_on = self.shipped_on = self.returned_on = None
