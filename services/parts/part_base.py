@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any, Self
+from typing import Self
 
 import msgspec
 
@@ -76,7 +76,7 @@ class PartBase(EventSourced):
         self.deadlines = Deadlines()
 
     def _decision(self, event_class: type[DecisionEvent], decision: Decision, at: dt.datetime, causation_id: str,
-                  **fields: Any) -> None:  # fmt: skip
+                  **fields: object) -> None:  # fmt: skip
         self._trigger(event_class, at, causation_id, **decision.as_record(), **fields)
 
     # ------------------------------------------------------------------ PRT-RECORD enforced (parts-2026.2)
