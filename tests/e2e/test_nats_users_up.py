@@ -67,6 +67,11 @@ async def test_a_call_becomes_a_complaint_with_one_nats_user_per_process(
                 return False
 
         await wait_until(healthy, timeout_s=60, interval_s=0.2, what="the read API of `aftersales up`")
+
+        async def announced() -> bool:  # `up` prints its children once it has seen /healthz itself
+            return "up: all services running" in log_path.read_text()
+
+        await wait_until(announced, timeout_s=30, interval_s=0.2, what="`aftersales up` listing its children")
         assert "one user per process" in log_path.read_text()
         assert ("reporting-2=" in log_path.read_text()) == (instances == 2)
 
