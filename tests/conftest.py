@@ -7,7 +7,10 @@ Tests isolate themselves by random names (namespace → subjects, streams, durab
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,20 +22,26 @@ from shared.runtime.settings import Settings
 
 
 @pytest.fixture(scope="session")
-def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def nats_url() -> Iterator[str]:
     if url := os.environ.get("NATS_URL"):
         yield url
         return
-    server = EmbeddedNats.start(tmp_path_factory.mktemp("nats"))
+    # Outside pytest's numbered temp dirs: a concurrent pytest session prunes those, data and all.
+    data_dir = Path(tempfile.mkdtemp(prefix="aftersales-test-nats-"))
+    server = EmbeddedNats.start(data_dir)
     yield server.url
     server.stop()
+    shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+def database_url() -> str:
     if url := os.environ.get("DATABASE_URL"):
         return url
-    return start_postgres(Path(tmp_path_factory.mktemp("pg")))
+    # Outside pytest's numbered temp dirs (see nats_url); deleted when the session ends.
+    parent = Path(tempfile.mkdtemp(prefix="aftersales-test-pg-"))
+    atexit.register(shutil.rmtree, parent, True)  # registered first, so it runs after pgserver's own stop
+    return start_postgres(parent / "pg", cleanup="delete")
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 
 class EmbeddedServerError(RuntimeError):
@@ -170,8 +171,9 @@ class EmbeddedPostgres:
         self.up()
 
 
-def start_postgres(data_dir: Path) -> str:
-    """Start (or reuse) a pgserver PostgreSQL under `data_dir`; return its URL. Stops with this process."""
+def start_postgres(data_dir: Path, cleanup: Literal["stop", "delete"] = "stop") -> str:
+    """Start (or reuse) a pgserver PostgreSQL under `data_dir`; return its URL. Stops with this process
+    (and with `cleanup="delete"` its data directory goes too)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     if "XDG_RUNTIME_DIR" not in os.environ:  # pgserver asks platformdirs for one; keep it out of the data dir
         runtime_dir = data_dir.parent / f"{data_dir.name}-run"
@@ -179,6 +181,6 @@ def start_postgres(data_dir: Path) -> str:
         os.environ["XDG_RUNTIME_DIR"] = str(runtime_dir)
     import pgserver  # imported here: it is only needed on the embedded path
 
-    server = pgserver.get_server(data_dir, cleanup_mode="stop")  # type: ignore[attr-defined]
+    server = pgserver.get_server(data_dir, cleanup_mode=cleanup)  # type: ignore[attr-defined]
     uri: str = server.get_uri()
     return uri
