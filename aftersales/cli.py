@@ -377,16 +377,14 @@ TIMER_SERVICES = ("intake", "dispatch", "parts")
 
 def cmd_timers(args: argparse.Namespace) -> int:
     """List parked timers (with their reason), or release one so the next tick fires it again."""
-    from eventsourcing.application import Application
-
-    from shared.runtime.store import build_application, recorder_of
+    from shared.runtime.store import PostgresStore
 
     settings = _settings()
     released = False
     for service in (args.service,) if args.service else TIMER_SERVICES:
-        app = build_application(Application, settings.database_url, settings.names.db_schema(service))
+        store = PostgresStore(service, settings.database_url, settings.names.db_schema(service))
         try:
-            recorder = recorder_of(app)
+            recorder = store.recorder
             if args.timers_command == "parked":
                 for timer in recorder.parked_timers():
                     print(f"{service}\t{timer.timer_id}\t{timer.parked_at.isoformat()}\t{timer.reason}")
@@ -394,7 +392,7 @@ def cmd_timers(args: argparse.Namespace) -> int:
                 print(f"released {args.timer_id} ({service}): it fires on the next tick")
                 released = True
         finally:
-            app.close()
+            store.close()
     if args.timers_command == "release" and not released:
         print(f"no parked timer {args.timer_id}", file=sys.stderr)
         return 1

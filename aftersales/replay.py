@@ -12,14 +12,12 @@ import datetime as dt
 import html
 import json
 import time
-import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import msgspec
 import psycopg
-from eventsourcing.application import Application
 from eventsourcing.persistence import Notification
 from psycopg.rows import dict_row
 from psycopg.sql import SQL, Identifier
@@ -35,13 +33,13 @@ from shared.events.envelope import Envelope
 from shared.runtime.calendar_feed import schedule_of
 from shared.runtime.relay import to_envelope
 from shared.runtime.settings import Settings
-from shared.runtime.store import build_application
+from shared.runtime.store import StoredApplication, build_application
 from shared.security.principal import describe, parse_causation
 from shared.workcal import CalendarRegistry
 
 Evaluate = Callable[[str, str, Mapping[str, Any], CalendarRegistry | None], dict[str, Any]]
 
-STORES: dict[str, tuple[type[Application[uuid.UUID]], Evaluate]] = {
+STORES: dict[str, tuple[type[StoredApplication], Evaluate]] = {
     "intake": (IntakeApplication, intake_policy.evaluate),
     "dispatch": (DispatchApplication, dispatch_policy.evaluate),
     "parts": (PartsApplication, parts_policy.evaluate),

@@ -8,12 +8,11 @@ aggregates, and the timers the new events schedule are saved in the same transac
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import msgspec
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
 from services.dispatch.domain import ROSTER_ID, Case, CommandRejected, Roster, case_id_for
@@ -30,7 +29,7 @@ from shared.events.decisions import Actor, Decision
 from shared.events.envelope import Envelope
 from shared.events.parts_events import PartFineLevied
 from shared.runtime.failures import RetryLater
-from shared.runtime.store import Timer, Tracking, recorder_of
+from shared.runtime.store import PostgresStore, StoredApplication, Timer, Tracking, recorder_of
 from shared.runtime.timers import fire_due_timers
 from shared.workcal import CalendarRegistry, YearSchedule, late_day_start, with_calendar, working_days_late
 
@@ -82,11 +81,11 @@ def _iso(moment: dt.datetime) -> str:
     return moment.isoformat()
 
 
-class DispatchApplication(Application[uuid.UUID]):
+class DispatchApplication(StoredApplication):
     name = "dispatch"
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, store: PostgresStore) -> None:
+        super().__init__(store)
         self.policy: DispatchPolicy = current_policy()
         self.calendars = CalendarRegistry()
 

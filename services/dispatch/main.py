@@ -1,4 +1,5 @@
-"""Composition root of the dispatch service."""
+"""Composition root of the dispatch service: builds the adapters (the PostgreSQL event store, NATS ports,
+clock, leases) from the settings and wires them into the application and its handlers."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from shared.runtime.clock import ServiceClock
 from shared.runtime.leases import keeper, ownership
 from shared.runtime.service import Ports, ServiceRuntime
 from shared.runtime.settings import Settings
-from shared.runtime.store import build_application, recorder_of
+from shared.runtime.store import PostgresStore
 from shared.security.authn import authenticator_for
 
 SERVICE = "dispatch"
@@ -21,14 +22,10 @@ SERVICE = "dispatch"
 
 def build(settings: Settings, run_relay: bool = True, consume: bool = True) -> ServiceRuntime:
     names = settings.names
-    app = build_application(
-        DispatchApplication,
-        settings.database_url,
-        names.db_schema(SERVICE),
-        max_event_bytes=settings.max_event_bytes,
-        signer=signer_for(settings),
-    )
-    recorder = recorder_of(app)
+    store = PostgresStore(SERVICE, settings.database_url, names.db_schema(SERVICE),
+                          max_event_bytes=settings.max_event_bytes, signer=signer_for(settings))  # fmt: skip
+    app = DispatchApplication(store)
+    recorder = store.recorder
     ports = Ports(
         names,
         ServiceClock(settings.clock, recorder.load_clock, recorder.save_clock),

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
 from services.intake import policy
@@ -40,7 +40,15 @@ from shared.events.intake_events import ComplaintReceived, ExpiryNoticeScheduled
 from shared.events.telephony import ComplaintReceivedV1, SurveyCompletedV1
 from shared.events.values import CustomerInfo, EquipmentInfo, SiteInfo
 from shared.runtime.failures import RetryLater
-from shared.runtime.store import RegisterClaim, RegisterNumbersTaken, Timer, Tracking, recorder_of
+from shared.runtime.store import (
+    PostgresStore,
+    RegisterClaim,
+    RegisterNumbersTaken,
+    StoredApplication,
+    Timer,
+    Tracking,
+    recorder_of,
+)
 from shared.runtime.timers import fire_due_timers
 from shared.security.keystore import CustomerKeyStore
 from shared.security.personal import phone_subject
@@ -97,11 +105,11 @@ def _iso(moment: dt.datetime) -> str:
     return moment.isoformat()
 
 
-class IntakeApplication(Application[uuid.UUID]):
+class IntakeApplication(StoredApplication):
     name = "intake"
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, store: PostgresStore) -> None:
+        super().__init__(store)
         self.policy: IntakePolicy = current_policy()
         self.calendars = CalendarRegistry()
         self._numbering = threading.Lock()

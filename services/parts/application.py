@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import msgspec
-from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, Tracking
 
 from services.parts.domain import (
@@ -35,7 +33,7 @@ from shared.events.catalog import payload
 from shared.events.decisions import Actor, Decision
 from shared.events.dispatch_events import PartsReplaced, ReplacedPart
 from shared.events.envelope import Envelope
-from shared.runtime.store import Timer, recorder_of
+from shared.runtime.store import PostgresStore, StoredApplication, Timer, recorder_of
 from shared.runtime.timers import fire_due_timers
 
 # Who may do what (docs/rules.md §7).
@@ -75,11 +73,11 @@ def _iso(day: dt.date) -> str:
     return day.isoformat()
 
 
-class PartsApplication(Application[uuid.UUID]):
+class PartsApplication(StoredApplication):
     name = "parts"
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, store: PostgresStore) -> None:
+        super().__init__(store)
         self.policy: PartsPolicy = current_policy()
 
     # ---------------------------------------------------------------------------- saving

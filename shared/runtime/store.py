@@ -29,8 +29,16 @@ from typing import Any, TypeVar
 import msgspec
 import psycopg
 from eventsourcing.application import Application
-from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError, Tracking
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    InfrastructureFactory,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    Tracking,
+)
 from eventsourcing.postgres import PostgresDatastore, PostgresProcessRecorder
+from eventsourcing.utils import Environment
 from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier, Literal
@@ -46,8 +54,10 @@ __all__ = [
     "ChainLink",
     "IntegrityError",
     "ParkedTimer",
+    "PostgresStore",
     "RegisterClaim",
     "RegisterNumbersTaken",
+    "StoredApplication",
     "Timer",
     "Tracking",
     "build_application",
@@ -143,7 +153,7 @@ class AftersalesRecorder(PostgresProcessRecorder):
     max_event_bytes: int = MAX_EVENT_BYTES
     """What the store accepts is what the relay can publish: see `refuse_oversize`."""
     signer: Signer | None = None
-    """Signs the last link of each transaction (`build_application(signer=…)`); None: links unsigned."""
+    """Signs the last link of each transaction (`PostgresStore(signer=…)`); None: links unsigned."""
     lock_timeout_ms: int = LOCK_TIMEOUT_MS
     """How long a write waits for a lock (the register counter, the event table, a tracking row)
     before failing transiently: another session holding it that long is an outage, not a queue."""
@@ -538,7 +548,72 @@ def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
-A = TypeVar("A", bound=Application[uuid.UUID])
+class PostgresStore:
+    """The event store of one application on PostgreSQL: the real adapter that a composition root
+    (`services/<name>/main.py`) builds and gives to the application (`StoredApplication`).
+
+    It holds the library's infrastructure factory (connection pool, mapper settings) and its recorder,
+    an `AftersalesRecorder` whose tables are in `schema` (events in `<name>_events`); the recorder
+    refuses an event stored larger than `max_event_bytes` with `EventTooLarge`; with a `signer`, the
+    last chain link of each transaction carries a signed checkpoint.
+
+    Several processes may start at once on one schema (intake and its relay): the schema, and then
+    the tables (`AftersalesRecorder.create_table`), are created under an advisory lock, so their DDL
+    never races."""
+
+    def __init__(
+        self,
+        name: str,
+        database_url: str,
+        schema: str,
+        pool_size: int = 4,
+        max_event_bytes: int = MAX_EVENT_BYTES,
+        signer: Signer | None = None,
+    ) -> None:
+        env = {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "APPLICATION_RECORDER_TOPIC": f"{AftersalesRecorder.__module__}:{AftersalesRecorder.__qualname__}",
+            "MAPPER_TOPIC": f"{EventMapper.__module__}:{EventMapper.__qualname__}",
+            "POSTGRES_SCHEMA": schema,
+            "POSTGRES_POOL_SIZE": str(pool_size),
+            "POSTGRES_MAX_OVERFLOW": "4",
+            "POSTGRES_CONNECT_TIMEOUT": "10",
+            **postgres_env(database_url),
+        }
+        with psycopg.connect(database_url, autocommit=True, connect_timeout=10) as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (DDL_LOCK_CLASS, schema))
+            conn.execute(SQL("CREATE SCHEMA IF NOT EXISTS {0}").format(Identifier(schema)))
+        self.name = name.lower()
+        self.factory: InfrastructureFactory[Any] = InfrastructureFactory.construct(Environment(name, env))
+        recorder = self.factory.application_recorder()
+        if not isinstance(recorder, AftersalesRecorder):
+            raise TypeError(f"{type(recorder).__name__} is not an AftersalesRecorder")
+        recorder.max_event_bytes = max_event_bytes
+        recorder.signer = signer
+        self.recorder = recorder
+
+    def close(self) -> None:
+        self.factory.close()
+
+
+class StoredApplication(Application[uuid.UUID]):
+    """An eventsourcing application that takes its event store as a parameter instead of building
+    one from the environment (cosmicpython's bootstrap: the composition root wires the adapter)."""
+
+    def __init__(self, store: PostgresStore) -> None:
+        if store.name != self.name.lower():
+            raise ValueError(f"the store of {store.name!r} given to the application {self.name!r}")
+        self.store = store
+        super().__init__()
+
+    def construct_factory(self, env: Environment) -> InfrastructureFactory[Any]:
+        return self.store.factory
+
+    def construct_recorder(self) -> ApplicationRecorder:
+        return self.store.recorder
+
+
+A = TypeVar("A", bound=StoredApplication)
 
 
 def build_application(
@@ -549,34 +624,13 @@ def build_application(
     max_event_bytes: int = MAX_EVENT_BYTES,
     signer: Signer | None = None,
 ) -> A:
-    """An eventsourcing application on PostgreSQL, its tables in `schema`; its store refuses an event
-    stored larger than `max_event_bytes` with `EventTooLarge`; with a `signer`, the last chain link
-    of each transaction carries a signed checkpoint.
-
-    Several processes may start at once on one schema (intake and its relay): the schema, and then
-    the tables (`AftersalesRecorder.create_table`), are created under an advisory lock, so their DDL
-    never races."""
-    env = {
-        "PERSISTENCE_MODULE": "eventsourcing.postgres",
-        "APPLICATION_RECORDER_TOPIC": f"{AftersalesRecorder.__module__}:{AftersalesRecorder.__qualname__}",
-        "MAPPER_TOPIC": f"{EventMapper.__module__}:{EventMapper.__qualname__}",
-        "POSTGRES_SCHEMA": schema,
-        "POSTGRES_POOL_SIZE": str(pool_size),
-        "POSTGRES_MAX_OVERFLOW": "4",
-        "POSTGRES_CONNECT_TIMEOUT": "10",
-        **postgres_env(database_url),
-    }
-    with psycopg.connect(database_url, autocommit=True, connect_timeout=10) as conn, conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (DDL_LOCK_CLASS, schema))
-        conn.execute(SQL("CREATE SCHEMA IF NOT EXISTS {0}").format(Identifier(schema)))
-    app = cls(env=env)
-    recorder_of(app).max_event_bytes = max_event_bytes
-    recorder_of(app).signer = signer
-    return app
+    """`cls` on its PostgreSQL store in `schema` (`PostgresStore`): the composition in one call, for
+    tests and the command line."""
+    return cls(PostgresStore(cls.name, database_url, schema, pool_size, max_event_bytes, signer))
 
 
 def recorder_of(app: Application[uuid.UUID]) -> AftersalesRecorder:
     recorder = app.recorder
     if not isinstance(recorder, AftersalesRecorder):
-        raise TypeError("application was not built with build_application()")
+        raise TypeError("application was not built on a PostgresStore")
     return recorder

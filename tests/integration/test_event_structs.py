@@ -22,7 +22,7 @@ from shared.events.legacy import LEGACY_TOPICS
 from shared.runtime import mapper
 from shared.runtime.relay import to_envelope
 from shared.runtime.settings import Settings
-from shared.runtime.store import build_application, recorder_of
+from shared.runtime.store import StoredApplication, build_application, recorder_of
 
 pytestmark = pytest.mark.integration
 AT = dt.datetime(2026, 12, 31, 16, 59, tzinfo=dt.timezone(dt.timedelta(hours=8)))
@@ -96,7 +96,7 @@ class Thing(EventSourced):
         self._trigger(ThingJudged, AT, "c", rule="R-1", policy_version="p-1", inputs={"x": 1}, outputs={"ok": True})
 
 
-class IntakeStore(Application[uuid.UUID]):
+class IntakeStore(StoredApplication):
     name = "intake"  # intake's schema and table: `aftersales audit verify` walks it
 
 
