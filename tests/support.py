@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import nats
+from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 
 from shared.events.subjects import Names
@@ -55,7 +56,7 @@ def body(message: dict[str, Any]) -> bytes:
 class Bus:
     """A test's own NATS connection."""
 
-    def __init__(self, nc: nats.aio.client.Client, names: Names) -> None:
+    def __init__(self, nc: NatsClient, names: Names) -> None:
         self.nc = nc
         self.js: JetStreamContext = nc.jetstream()
         self.names = names

@@ -135,7 +135,8 @@ def stored_events(database_url: str, names: Names) -> dict[str, int]:
             ).fetchone()
             if row is not None:
                 query = SQL("SELECT count(*) FROM {0}.{1}").format(Identifier(schema), Identifier(row[0]))
-                counts[service] = int(conn.execute(query).fetchone()[0])  # type: ignore[index]
+                (count,) = conn.execute(query).fetchall()
+                counts[service] = int(count[0])
     return counts
 
 

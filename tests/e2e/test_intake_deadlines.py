@@ -17,7 +17,7 @@ TQ = ("tq-003", "tq")
 
 
 def deadline(view: dict[str, Any], rule: str) -> dict[str, Any]:
-    matches = [d for d in view["deadlines"] if d["rule"] == rule]
+    matches: list[dict[str, Any]] = [d for d in view["deadlines"] if d["rule"] == rule]
     assert len(matches) == 1, view["deadlines"]
     return matches[0]
 

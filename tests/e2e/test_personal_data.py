@@ -103,7 +103,8 @@ async def test_personal_data_is_sealed_masked_and_erased_while_replay_and_audit_
     assert completed.status_code == 200, completed.text
 
     async def late_phone_shown() -> bool:
-        return (await running.complaint(late["complaint_no"]))["customer"]["phone"] == "135****0005"
+        shown: str = (await running.complaint(late["complaint_no"]))["customer"]["phone"]
+        return shown == "135****0005"
 
     await wait_until(late_phone_shown, timeout_s=20, what="the completed phone in the read model")
 

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from services.intake.application import IntakeApplication
 from services.intake.main import build as build_intake
 from services.reporting.application import ReportingStore
 from services.reporting.main import build as build_reporting
@@ -21,6 +22,14 @@ class System:
     reporting: ServiceRuntime
     store: ReportingStore
     bus: Bus
+
+    @property
+    def intake_app(self) -> IntakeApplication:
+        """Intake's application, as its composition root built it."""
+        app = self.intake.app
+        if not isinstance(app, IntakeApplication):
+            raise TypeError(f"intake runs {type(app).__name__}, not IntakeApplication")
+        return app
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
@@ -39,7 +39,9 @@ class OwnPostgres:
 
     def _pg_ctl(self, *args: str) -> None:
         import pgserver
-        from pgserver._commands import pg_ctl
+        from pgserver import _commands
+
+        pg_ctl: Callable[..., object] = getattr(_commands, "pg_ctl")  # made by pgserver at import, one per binary
 
         server = pgserver.get_server(self.data_dir)  # type: ignore[attr-defined]
         pg_ctl(list(args), pgdata=self.data_dir, user=server.system_user, timeout=60)

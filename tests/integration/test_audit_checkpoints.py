@@ -213,9 +213,10 @@ async def test_an_edit_below_a_checkpoint_with_every_later_link_recomputed_is_na
             f' FROM "{schema}".intake_events e JOIN "{schema}".audit_chain c USING (notification_id) ORDER BY 1'
         ).fetchall()
         edited = rows[1][0]
-        previous = bytes(conn.execute(
-            f'SELECT hash FROM "{schema}".audit_chain WHERE notification_id = %s', (rows[0][0],)
-        ).fetchone()[0])  # fmt: skip
+        head = conn.execute(f'SELECT hash FROM "{schema}".audit_chain WHERE notification_id = %s', (rows[0][0],))
+        first_link = head.fetchone()
+        assert first_link is not None
+        previous = bytes(first_link[0])
         # The forger changes the second event's bytes and recomputes every link after it.
         for position, originator_id, version, topic, state, _ in rows[1:]:
             state = bytes(state)

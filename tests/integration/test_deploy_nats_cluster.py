@@ -14,10 +14,12 @@ import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import httpx
 import nats
 import pytest
+from nats.aio.client import Client as NatsClient
 
 from shared.events.subjects import Names
 from shared.runtime.embedded import free_port, nats_server_binary, wait_for_port
@@ -106,13 +108,24 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             process.wait(timeout=15)
 
 
+class Connect(Protocol):
+    async def __call__(self, user: str, node: int = 0) -> NatsClient: ...
+
+
+@dataclass
+class Clients:
+    connect: Connect
+    errors: dict[str, list[str]]
+    """user -> the errors its connection reported"""
+
+
 @pytest.fixture
-async def clients(cluster: Cluster) -> AsyncIterator[dict[str, list[str]]]:
-    """user -> the errors its connection reported; connections closed at the end."""
-    opened: list[nats.aio.client.Client] = []
+async def clients(cluster: Cluster) -> AsyncIterator[Clients]:
+    """Connections as the cluster's users, closed at the end."""
+    opened: list[NatsClient] = []
     errors: dict[str, list[str]] = {}
 
-    async def connect(user: str, node: int = 0) -> nats.aio.client.Client:
+    async def connect(user: str, node: int = 0) -> NatsClient:
         seen = errors.setdefault(user, [])
 
         async def on_error(exc: Exception) -> None:
@@ -124,8 +137,7 @@ async def clients(cluster: Cluster) -> AsyncIterator[dict[str, list[str]]]:
         return client
 
     errors["connect"] = []
-    cluster.connect = connect  # type: ignore[attr-defined]
-    yield errors
+    yield Clients(connect, errors)
     for client in opened:
         await client.close()
 
@@ -153,27 +165,28 @@ async def test_clients_need_tls_with_the_ca_and_a_user(cluster: Cluster) -> None
         await nats.connect(cluster.urls[0], tls=cluster.tls(), allow_reconnect=False, max_reconnect_attempts=0)
 
 
-async def test_a_forged_dispatch_event_is_refused_and_a_call_is_taken(cluster: Cluster, clients) -> None:  # type: ignore[no-untyped-def]
+async def test_a_forged_dispatch_event_is_refused_and_a_call_is_taken(cluster: Cluster, clients: Clients) -> None:
     await test_the_cluster_forms_over_mutual_tls(cluster)
     names = Names()
-    ops = await cluster.connect("ops", node=1)  # type: ignore[attr-defined]
+    ops = await clients.connect("ops", node=1)
     await ensure_streams(ops.jetstream(timeout=10), names, replicas=3)
     assert (await ops.jetstream().stream_info(names.telephony_stream)).config.num_replicas == 3
 
-    telephony = await cluster.connect("telephony", node=2)  # type: ignore[attr-defined]
+    telephony = await clients.connect("telephony", node=2)
     ack = await telephony.jetstream(timeout=10).publish(names.complaint_received, body(call("C-DEPLOY-1")))
     assert ack.stream == names.telephony_stream
     await telephony.publish(names.event("dispatch", "TechnicianAssigned"), b'{"forged": true}')
     await telephony.flush()
     await asyncio.sleep(0.3)
-    assert any('violation for publish to "aftersales.dispatch.technicianassigned"' in e for e in clients["telephony"])
+    forged = 'violation for publish to "aftersales.dispatch.technicianassigned"'
+    assert any(forged in e for e in clients.errors["telephony"])
     assert (await ops.jetstream().stream_info(names.events_stream("dispatch"))).state.messages == 0
 
-    dispatch = await cluster.connect("dispatch")  # type: ignore[attr-defined]
+    dispatch = await clients.connect("dispatch")
     await dispatch.publish(names.commands("intake"), b"{}")
     await dispatch.flush()
     await asyncio.sleep(0.3)
-    assert any("violation" in e for e in clients["dispatch"])
+    assert any("violation" in e for e in clients.errors["dispatch"])
     assert set(cluster.passwords) == set(USERS)
 
 

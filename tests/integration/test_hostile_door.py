@@ -93,10 +93,10 @@ async def test_500_good_calls_arrive_through_500_hostile_messages(system: System
     rng.shuffle(traffic)
 
     expected: dict[int, str] = {}
-    for raw, reason in traffic:
+    for raw, refused_for in traffic:
         ack = await system.bus.js.publish(system.bus.names.complaint_received, raw)
-        if reason is not None:
-            expected[ack.seq] = reason
+        if refused_for is not None:
+            expected[ack.seq] = refused_for
     assert len(expected) == 500
 
     async def all_good_visible() -> bool:

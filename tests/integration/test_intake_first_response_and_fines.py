@@ -114,7 +114,8 @@ async def desk(system: System, settings: Settings) -> AsyncIterator[Desk]:
 
 
 def first_response(view: dict[str, Any]) -> dict[str, Any]:
-    [deadline] = [d for d in view["deadlines"] if d["rule"] == "INT-LEVELS"]
+    deadlines: list[dict[str, Any]] = [d for d in view["deadlines"] if d["rule"] == "INT-LEVELS"]
+    [deadline] = deadlines
     return deadline
 
 
@@ -319,8 +320,8 @@ def app(settings: Settings) -> Iterator[IntakeApplication]:
     application.close()
 
 
-def at(*args: int) -> dt.datetime:
-    return dt.datetime(*args, tzinfo=CN)  # type: ignore[misc]
+def at(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> dt.datetime:
+    return dt.datetime(year, month, day, hour, minute, second, tzinfo=CN)
 
 
 def register_direct(app: IntakeApplication, call_id: str, received_at: str, **overrides: Any) -> str:

@@ -45,10 +45,9 @@ async def test_two_failed_repairs_from_dispatch_extend_twice_and_replace_once(sy
 
     await wait_until(registered)
     complaint_no = system.store.complaints_for_call("CALL-DSP-1")[0]["complaint_no"]
-    assert system.intake.app is not None
     classify = cmd.Classify(complaint_no=complaint_no, actor=cmd.Actor("tq-1", "tq"), cause="quality", level=3,
                             on_site=True)  # fmt: skip
-    await asyncio.to_thread(system.intake.app.execute, classify, dt.datetime(2026, 11, 23, 10, 0, tzinfo=CN), "test")
+    await asyncio.to_thread(system.intake_app.execute, classify, dt.datetime(2026, 11, 23, 10, 0, tzinfo=CN), "test")
     subject = system.bus.names.event("dispatch", "RepairOutcomeRecorded")
     for position in (1, 2):
         envelope = outcome_envelope(complaint_no, position, "failed")
@@ -67,6 +66,5 @@ async def test_two_failed_repairs_from_dispatch_extend_twice_and_replace_once(sy
     assert [e["days"] for e in view["warranty"]["extensions"]] == [60, 60]
     assert view["warranty"]["until"] == "2027-06-28"  # 2027-02-28 + 120 days
     assert [r["outcome"] for r in view["repairs"]] == ["failed", "failed"]
-    assert system.intake.app is not None
-    events = system.intake.app.recorder.select_events(complaint_id_for("CALL-DSP-1"))
+    events = system.intake_app.recorder.select_events(complaint_id_for("CALL-DSP-1"))
     assert sum(1 for e in events if e.topic.endswith("ReplacementDecided")) == 1

@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import json
+from functools import partial
 from pathlib import Path
 
 import nats.errors
@@ -71,9 +72,7 @@ async def test_an_outage_longer_than_max_deliveries_dead_letters_no_call(
         assert _gave_up() == 0
         pg.up()
         for n in range(1, 4):
-            await wait_until(
-                lambda n=n: registered(f"CALL-OUTAGE-{n}"), timeout_s=60, what=f"call {n} after the outage"
-            )
+            await wait_until(partial(registered, f"CALL-OUTAGE-{n}"), timeout_s=60, what=f"call {n} after the outage")
         assert await _dead_letters(bus, settings) == [], "nothing is dead-lettered for an outage"
     finally:
         await bus.close()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,8 +54,12 @@ class Observed:
         return [e.lower() for e in self.errors if "permissions violation" in e.lower()]
 
 
+Connect = Callable[[str], Awaitable[Observed]]
+"""Connects as a NATS user of the secured server, watching its errors."""
+
+
 @pytest.fixture
-async def connect(secured: Secured) -> AsyncIterator[object]:
+async def connect(secured: Secured) -> AsyncIterator[Connect]:
     opened: list[Client] = []
 
     async def as_user(user: str) -> Observed:
@@ -86,7 +90,7 @@ async def test_a_wrong_password_is_refused(secured: Secured) -> None:
                            allow_reconnect=False)  # fmt: skip
 
 
-async def test_telephony_publishes_calls_but_cannot_forge_dispatch_events(secured: Secured, connect) -> None:  # type: ignore[no-untyped-def]
+async def test_telephony_publishes_calls_but_cannot_forge_dispatch_events(secured: Secured, connect: Connect) -> None:
     names = secured.names
     ops = await connect("ops")
     await ensure_streams(ops.client.jetstream(), names)
@@ -107,7 +111,7 @@ async def test_telephony_publishes_calls_but_cannot_forge_dispatch_events(secure
     assert len(await telephony.violations()) == 4
 
 
-async def test_only_the_api_sends_commands(secured: Secured, connect) -> None:  # type: ignore[no-untyped-def]
+async def test_only_the_api_sends_commands(secured: Secured, connect: Connect) -> None:
     names = secured.names
     subject = names.commands("intake")
     intake = await connect("intake")
@@ -131,7 +135,7 @@ async def test_only_the_api_sends_commands(secured: Secured, connect) -> None:  
     assert not await intake.violations()  # answering on the api's inbox is allowed
 
 
-async def test_a_service_publishes_only_its_own_events(secured: Secured, connect) -> None:  # type: ignore[no-untyped-def]
+async def test_a_service_publishes_only_its_own_events(secured: Secured, connect: Connect) -> None:
     names = secured.names
     ops = await connect("ops")
     await ensure_streams(ops.client.jetstream(), names)
@@ -143,7 +147,7 @@ async def test_a_service_publishes_only_its_own_events(secured: Secured, connect
     assert len(await parts.violations()) == 2, parts.errors
 
 
-async def test_no_service_can_delete_or_purge_a_stream(secured: Secured, connect) -> None:  # type: ignore[no-untyped-def]
+async def test_no_service_can_delete_or_purge_a_stream(secured: Secured, connect: Connect) -> None:
     names = secured.names
     ops = await connect("ops")
     await ensure_streams(ops.client.jetstream(), names)
@@ -153,7 +157,7 @@ async def test_no_service_can_delete_or_purge_a_stream(secured: Secured, connect
     assert any("purge" in v for v in await reporting.violations())
 
 
-async def test_a_service_cannot_read_another_services_commands(secured: Secured, connect) -> None:  # type: ignore[no-untyped-def]
+async def test_a_service_cannot_read_another_services_commands(secured: Secured, connect: Connect) -> None:
     names = secured.names
     reporting = await connect("reporting")
     await reporting.client.subscribe(names.commands("dispatch"))

@@ -182,7 +182,9 @@ def test_a_split_lot_approved_at_site_needs_the_department_once_the_second_half_
                           total_fen=1_500_000)  # fmt: skip
     assert destroy("A", at("2027-12-28")) == ["DisposalRequested", "ScrapLedgerOpened", "ScrapLotAdded"]
     assert run(app, cmd.ApproveDisposal(actor=BRANCH, part_id="A"), at("2027-12-28")) == ["DisposalApproved"]
-    assert app.part("A").disposal.level == "site"  # type: ignore[union-attr]
+    disposal = app.part("A").disposal
+    assert disposal is not None
+    assert disposal.level == "site"
 
     assert destroy("B", at("2028-01-10")) == ["DisposalRequested", "ScrapLotAdded", "DisposalRelevelled"]
     a = app.part("A").disposal

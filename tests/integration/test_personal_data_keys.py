@@ -21,7 +21,8 @@ from shared.events.telephony import ComplaintReceivedV1, decode_telephony
 from shared.runtime.settings import Settings
 from shared.runtime.store import build_application
 from shared.security.keystore import KeyTableLocked, PostgresKeyStore, kek_from_env
-from shared.security.personal import ERASED, is_sealed, key_id_of, phone_subject, reveal_with
+from shared.security.personal import ERASED, is_sealed, phone_subject, reveal_with
+from shared.security.personal import key_id_of as key_id_of_sealed
 from tests.support import body, call
 
 pytestmark = pytest.mark.integration
@@ -45,8 +46,14 @@ def register(app: IntakeApplication, call_id: str, **overrides: Any) -> str:
     return complaint_no
 
 
-def erase(phone: str, role: str = "ops") -> cmd.ErasePersonalData:
-    return cmd.ErasePersonalData(actor=cmd.Actor(id=f"{role}-1", role=role), phone=phone, reason="客户申请")  # type: ignore[arg-type]
+def key_id_of(value: str | None) -> str:
+    """The key id a sealed field names (a field the record has)."""
+    assert value is not None, "the field is empty"
+    return key_id_of_sealed(value)
+
+
+def erase(phone: str, role: cmd.Role = "ops") -> cmd.ErasePersonalData:
+    return cmd.ErasePersonalData(actor=cmd.Actor(id=f"{role}-1", role=role), phone=phone, reason="客户申请")
 
 
 def test_one_key_per_customer_erased_only_by_ops_and_a_caller_after_erasure_gets_a_new_key(

@@ -44,10 +44,9 @@ async def classified_complaint(system: System, call_id: str) -> str:
 
     await wait_until(registered)
     complaint_no: str = system.store.complaints_for_call(call_id)[0]["complaint_no"]
-    assert system.intake.app is not None
     classify = cmd.Classify(complaint_no=complaint_no, actor=cmd.Actor("tq-1", "tq"), cause="quality", level=3,
                             on_site=True)  # fmt: skip
-    await asyncio.to_thread(system.intake.app.execute, classify, dt.datetime(2026, 11, 23, 10, 0, tzinfo=CN), "test")
+    await asyncio.to_thread(system.intake_app.execute, classify, dt.datetime(2026, 11, 23, 10, 0, tzinfo=CN), "test")
     return complaint_no
 
 
@@ -57,9 +56,10 @@ async def dead_letter_of(system: System) -> dict[str, Any]:
         names.deadletter("intake"), durable=None, stream=names.deadletter_stream,
         config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL),
     )  # fmt: skip
-    (letter,) = [json.loads(m.data) for m in await sub.fetch(1, timeout=15)]
+    letters: list[dict[str, Any]] = [json.loads(m.data) for m in await sub.fetch(1, timeout=15)]
     await sub.unsubscribe()
-    return letter  # type: ignore[no-any-return]
+    (letter,) = letters
+    return letter
 
 
 async def dead_letter_count(system: System) -> int:
@@ -79,7 +79,6 @@ async def publish_outcome(system: System, complaint_no: str, position: int) -> N
 
 async def test_an_event_that_fails_alone_is_dead_lettered_and_the_position_moves_on(system: System) -> None:
     complaint_no = await classified_complaint(system, "CALL-UPSTREAM-POISON")
-    assert system.intake.app is not None
 
     subject = system.bus.names.event("dispatch", "RepairOutcomeRecorded")
     for position in (1, 2, 3):
@@ -102,7 +101,7 @@ async def test_an_event_that_fails_alone_is_dead_lettered_and_the_position_moves
     view = system.store.complaint(complaint_no)
     assert view is not None
     assert [r["outcome"] for r in view["repairs"]] == ["failed", "failed"]
-    recorder = system.intake.app.recorder
+    recorder = recorder_of(system.intake_app)
     assert recorder.max_tracking_id("dispatch") == 3  # the position moved past the poison
     events = recorder.select_events(complaint_id_for("CALL-UPSTREAM-POISON"))
     assert sum(1 for e in events if e.topic.endswith("ReplacementDecided")) == 1
@@ -119,8 +118,7 @@ async def test_an_event_failing_transiently_is_retried_and_never_skipped(
     monkeypatch.setattr(upstream, "RETRY_BASE_S", 0.05)
     monkeypatch.setattr(upstream, "RETRY_CAP_S", 0.5)
     complaint_no = await classified_complaint(system, "CALL-UPSTREAM-TRANSIENT")
-    assert system.intake.app is not None
-    recorder = recorder_of(system.intake.app)
+    recorder = recorder_of(system.intake_app)
     recorder.lock_timeout_ms = 200
     await publish_outcome(system, complaint_no, 1)
     await wait_until(lambda: _applied(system, 1), timeout_s=15, what="position 1 applied")
@@ -150,5 +148,4 @@ async def test_an_event_failing_transiently_is_retried_and_never_skipped(
 
 
 async def _applied(system: System, position: int) -> bool:
-    assert system.intake.app is not None
-    return (system.intake.app.recorder.max_tracking_id("dispatch") or 0) >= position
+    return (recorder_of(system.intake_app).max_tracking_id("dispatch") or 0) >= position

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Any
 
 from services.reporting.console import dashboard_data as d
@@ -148,7 +149,7 @@ def test_an_answer_is_reused_only_while_the_read_model_has_not_moved(monkeypatch
     from services.reporting.console import dashboard as route
 
     clock = [100.0]
-    monkeypatch.setattr(route.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
     cache = route.AnswerCache()
     key = ("2026-11-01", "2026-12-01", None, None, None)
     cache.put(key, {"intake": 5}, {"complaints": 1})

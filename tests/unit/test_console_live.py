@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncGenerator
 
 import pytest
 
@@ -41,6 +42,7 @@ async def test_the_stream_says_ready_then_each_change_with_keep_alives_between(
     feed = live.ChangeFeed("postgresql://unused", "channel")
     queue = feed.subscribe()
     stream = live._stream(feed, queue)
+    assert isinstance(stream, AsyncGenerator)
     first = await anext(stream)
     assert first.startswith(b"retry: 2000\n")
     assert first.endswith(b"event: ready\ndata: \n\n")

@@ -27,8 +27,8 @@ RULES_DOC = Path(__file__).resolve().parents[2] / "docs" / "rules.md"
 RECEIVED = "2026-11-23T09:15:00+08:00"  # a Monday
 
 
-def cn(*args: int) -> dt.datetime:
-    return dt.datetime(*args, tzinfo=CHINA)  # type: ignore[misc]
+def cn(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> dt.datetime:
+    return dt.datetime(year, month, day, hour, minute, second, tzinfo=CHINA)
 
 
 # ------------------------------------------------------------------------------------ the rulebook
@@ -336,7 +336,7 @@ def test_case_signature_before_service_start_is_rejected_and_nothing_recorded() 
     assert case.collect_events() == []
     case.sign_form(Actor("eng-1", "engineer"), decide("DSP-FORM", form(), P), cn(2026, 11, 24, 15, 30), "cmd")
     events = case.collect_events()
-    parts = next(e for e in events if type(e).__name__ == "PartsReplaced")
+    parts = next(e for e in events if isinstance(e, Case.PartsReplaced))
     assert parts.parts[0]["total_fen"] == 25_100
     assert parts.parts[0]["dispatch_order_no"] == "TS-2026-00000001-D1"
     assert any(type(e).__name__ == "RepairOutcomeRecorded" for e in events)
@@ -353,6 +353,7 @@ def test_case_fine_once_per_occurrence_then_disputed_and_reversed() -> None:
     with pytest.raises(CommandRejected, match="already reversed"):
         case.reverse_fine(Actor("bm-1", "branch_manager"), fine_id, "again", DUE, "cmd")
     reversal = case.collect_events()[-1]
+    assert isinstance(reversal, Case.FineReversed)
     assert (type(reversal).__name__, reversal.fine_id, reversal.amount_fen) == ("FineReversed", fine_id, 5_000)
 
 

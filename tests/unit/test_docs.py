@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -34,7 +34,11 @@ RULEBOOK_IDS = {
     "PRT-RECORD", "PRT-DUE-7D", "PRT-DISPOSITION", "PRT-PRICE-FLOOR", "PRT-REMOTE", "PRT-RESPONSIBILITY",
     "PRT-SCRAP-APPROVAL", "PRT-SUPPLIER-CLAIM",
 }  # fmt: skip
-RULEBOOKS = {"intake": intake_policy.RULES, "dispatch": dispatch_policy.RULES, "parts": parts_policy.RULES}
+RULEBOOKS: dict[str, Mapping[str, object]] = {
+    "intake": intake_policy.RULES,
+    "dispatch": dispatch_policy.RULES,
+    "parts": parts_policy.RULES,
+}
 
 
 def rule_rows(text: str) -> dict[str, list[str]]:

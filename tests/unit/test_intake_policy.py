@@ -25,8 +25,8 @@ from tests.support import body, call
 P = current_policy()
 
 
-def cn(*args: int) -> dt.datetime:
-    return dt.datetime(*args, tzinfo=CHINA)  # type: ignore[misc]
+def cn(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> dt.datetime:
+    return dt.datetime(year, month, day, hour, minute, second, tzinfo=CHINA)
 
 
 def decode(message: dict[str, object]) -> ComplaintReceivedV1:

@@ -83,7 +83,7 @@ def test_event_id_is_deterministic_per_aggregate_version() -> None:
 
 
 def test_envelope_round_trips_and_payload_is_typed() -> None:
-    data = {
+    data: dict[str, Any] = {
         "complaint_no": "TS-2026-00000001", "call_id": "C1", "received_at": "2026-11-23T09:15:00+08:00",
         "kind": "fault", "agent_id": None, "customer": {"name": "甲", "phone": "1"}, "equipment": {},
         "site": {"region": "四川"}, "description": "漏油", "record_incomplete": False, "missing_fields": [],

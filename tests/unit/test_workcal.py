@@ -40,8 +40,8 @@ moments = st.datetimes(min_value=dt.datetime(2025, 1, 1), max_value=dt.datetime(
 durations = st.floats(min_value=0, max_value=80, allow_nan=False)
 
 
-def cn(*args: int) -> dt.datetime:
-    return dt.datetime(*args, tzinfo=CHINA)  # type: ignore[misc]
+def cn(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> dt.datetime:
+    return dt.datetime(year, month, day, hour, minute, second, tzinfo=CHINA)
 
 
 def inside_working_time(moment: dt.datetime, calendar: WorkingCalendar = CAL) -> bool:
