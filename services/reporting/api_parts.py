@@ -15,7 +15,6 @@ from typing import Any
 import msgspec
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
-from psycopg.sql import SQL, Identifier
 
 from services.reporting.auth_http import optional_actor
 from services.reporting.edge import COMMAND_RESPONSES, MAX_INT64, READ_RESPONSES, forward_command, read_json_object
@@ -118,19 +117,8 @@ def _parts_page(
     request: Request, part_id: str | None, region: str | None, limit: int, offset: int
 ) -> tuple[list[dict[str, Any]], int]:
     """One page of old parts (by completion date, part id) and how many match in all."""
-    store = request.app.state.store
-    matching = SQL(
-        " FROM {0}.complaints c, jsonb_array_elements(c.doc->'parts') AS p(part)"
-        " WHERE (%(part_id)s::text IS NULL OR p.part->>'part_id' = %(part_id)s)"
-        " AND (%(region)s::text IS NULL OR p.part->>'region' = %(region)s)"
-    ).format(Identifier(store.schema))
-    page = SQL("SELECT p.part AS part{0} ORDER BY p.part->>'completed_on', p.part->>'part_id'"
-               " LIMIT %(limit)s OFFSET %(offset)s").format(matching)  # fmt: skip
-    params = {"part_id": part_id, "region": region, "limit": limit, "offset": offset}
-    with store.pool.connection() as conn:
-        rows = [dict(row["part"]) for row in conn.execute(page, params).fetchall()]
-        total = conn.execute(SQL("SELECT count(*) AS n{0}").format(matching), params).fetchone()
-    return rows, 0 if total is None else int(total["n"])
+    page: tuple[list[dict[str, Any]], int] = request.app.state.store.parts_page(part_id, region, limit, offset)
+    return page
 
 
 def _body_schema(command: type[msgspec.Struct], supplied: tuple[str, ...]) -> dict[str, Any]:

@@ -14,15 +14,12 @@ from typing import Any
 import msgspec
 import psycopg
 from psycopg.rows import dict_row
-from psycopg.sql import SQL, Identifier, Literal
+from psycopg.sql import SQL, Composable, Composed, Identifier, Literal
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
-from services.reporting.fold_dispatch import engineer_of, fold_engineer
-from services.reporting.projection import View, apply
+from services.reporting.projection import View, fold_batch, fold_roster, roster_engineers
 from services.reporting.read_filter import ReadFilter
-from shared.events import catalog as c
-from shared.events.dispatch_events import ROSTER_CORRELATION
 from shared.events.envelope import Envelope, decode_envelope, encode_envelope
 from shared.runtime.leases import LeaseLost, fence_check
 from shared.runtime.store import DDL_LOCK_CLASS
@@ -32,6 +29,8 @@ _json = msgspec.json.Encoder()
 
 RECONNECT_GIVE_UP_S = 5.0
 KPI_FIELDS = ("received_at", "deadlines", "surveys", "fines", "equipment", "cause", "service_fault")
+DASHBOARD_FIELDS = ("complaint_no", "received_at", "status", "kind", "equipment", "site", "cause", "deadlines",
+                    "surveys", "service_fault", "fines", "fine_reversals", "escalations", "parts")  # fmt: skip
 QUALITY_FIELDS = ("complaint_no", "received_at", "kind", "status", "equipment", "site", "cause", "dispatch",
                   "parts", "repairs", "service_fault")  # fmt: skip
 
@@ -45,9 +44,25 @@ def change_channel(schema: str) -> str:
     return f"reporting_changed_{schema}"[:63]
 
 
-NOT_ABOUT_A_COMPLAINT = frozenset({"CalendarPublished", "PersonalDataErased"})
-"""Events with no complaint and no register row (the working calendar is policy data, docs/rules.md §9;
-an erasure destroys keys, and the read model shows `已删除` without changing, docs/rules.md §11)."""
+def where_clause(where: ReadFilter, *extra: Composable) -> tuple[Composable, dict[str, Any]]:
+    """`WHERE …` (or nothing) for the complaints `where` selects, and its parameters; `extra` conditions are added."""
+    columns = {
+        "since": "received_at >= %(since)s",
+        "until": "received_at < %(until)s",
+        "status": "status = %(status)s",
+        "region": "doc->'site'->>'region' = %(region)s",
+        "model": "doc->'equipment'->>'model' = %(model)s",
+        "agent": "doc->>'agent_id' = %(agent)s",
+        "call_id": "call_id = %(call_id)s",
+    }
+    params = {name: getattr(where, name) for name in columns if getattr(where, name) is not None}
+    conditions: list[Composable] = [SQL(columns[name]) for name in params]
+    conditions.extend(extra)
+    if not where.include_void:
+        conditions.append(SQL("status <> 'void'"))
+    if not conditions:
+        return SQL(""), params
+    return Composed([SQL(" WHERE "), SQL(" AND ").join(conditions)]), params
 
 
 class ReportingStore:
@@ -122,6 +137,9 @@ class ReportingStore:
                 " FROM {0}.complaints WHERE status <> 'void'"
             ).format(s),
             "engineer_for_update": SQL("SELECT doc FROM {0}.engineers WHERE engineer_id = %s FOR UPDATE").format(s),
+            "engineers_for_update": SQL(
+                "SELECT engineer_id, doc FROM {0}.engineers WHERE engineer_id = ANY(%s) ORDER BY engineer_id FOR UPDATE"
+            ).format(s),
             "engineer_upsert": SQL(
                 "INSERT INTO {0}.engineers (engineer_id, doc) VALUES (%s, %s)"
                 " ON CONFLICT (engineer_id) DO UPDATE SET doc = EXCLUDED.doc"
@@ -207,36 +225,19 @@ class ReportingStore:
             cur.execute(q["docs"], (keys,))
             views: dict[str, View | None] = {r["complaint_no"]: r["doc"] for r in cur.fetchall()}
             cur.execute(q["pending"], (keys,))
-            parked: dict[str, list[tuple[int, Envelope]]] = {}
+            kept: dict[str, list[tuple[int, Envelope]]] = {}
             for r in cur.fetchall():
-                parked.setdefault(r["complaint_no"], []).append((r["seq"], decode_envelope(bytes(r["envelope"]))))
-            unparked: list[int] = []
-            for envelope in fresh:
-                key = envelope.correlation_id
-                if envelope.type in NOT_ABOUT_A_COMPLAINT:
-                    continue
-                if key == ROSTER_CORRELATION and envelope.service == "dispatch":
-                    # The roster is about no complaint. Roster events parked by an older projector go first.
-                    for seq, waiting in parked.pop(key, []):
-                        self._project_engineer(cur, waiting)
-                        unparked.append(seq)
-                    self._project_engineer(cur, envelope)
-                    continue
-                view = apply(views.get(key), envelope)
-                if view is None:
-                    # Its complaint is not projected yet (streams are consumed independently):
-                    # keep the event until the complaint's ComplaintReceived arrives.
-                    cur.execute(q["park"], (key, encode_envelope(envelope)))
-                    continue
-                for seq, waiting in parked.pop(key, []):
-                    view = apply(view, waiting) or view
-                    unparked.append(seq)
-                views[key] = view
-            if unparked:
-                cur.execute(q["unpark"], (unparked,))
+                kept.setdefault(r["complaint_no"], []).append((r["seq"], decode_envelope(bytes(r["envelope"]))))
+            folded = fold_batch(views, kept, fresh)
+            for key, envelope in folded.parked:
+                cur.execute(q["park"], (key, encode_envelope(envelope)))
+            if folded.roster:
+                self._save_roster(cur, folded.roster)
+            if folded.unparked:
+                cur.execute(q["unpark"], (folded.unparked,))
             rows = [
                 (no, v["call_id"], dt.datetime.fromisoformat(v["received_at"]), v["status"], Jsonb(v, _dumps))
-                for no, v in views.items()
+                for no, v in folded.views.items()
                 if v is not None
             ]
             if rows:
@@ -245,15 +246,11 @@ class ReportingStore:
             cur.execute(q["notify"], (change_channel(self.schema), upstream))
             return len(fresh)
 
-    def _project_engineer(self, cur: psycopg.Cursor[dict[str, Any]], envelope: Envelope) -> None:
-        payload = c.payload(envelope)
-        engineer_id = engineer_of(payload)
-        if engineer_id is None:
-            return
-        cur.execute(self._sql["engineer_for_update"], (engineer_id,))
-        row = cur.fetchone()
-        engineer = fold_engineer(None if row is None else dict(row["doc"]), payload, envelope)
-        if engineer is not None:
+    def _save_roster(self, cur: psycopg.Cursor[dict[str, Any]], roster: list[Envelope]) -> None:
+        """The engineers' rows the roster events change (DSP-ASSIGN), locked, folded, saved."""
+        cur.execute(self._sql["engineers_for_update"], (roster_engineers(roster),))
+        engineers = {r["engineer_id"]: dict(r["doc"]) for r in cur.fetchall()}
+        for engineer_id, engineer in fold_roster(engineers, roster).items():
             cur.execute(self._sql["engineer_upsert"], (engineer_id, Jsonb(engineer, _dumps)))
 
     # --- reads for the HTTP API
@@ -287,7 +284,7 @@ class ReportingStore:
 
     def register_page(self, where: ReadFilter, limit: int, offset: int) -> tuple[list[View], int]:
         """The views `where` selects, in register order (received, number), one page, and how many in all."""
-        condition, params = where.where()
+        condition, params = where_clause(where)
         s = Identifier(self.schema)
         page = SQL("SELECT doc FROM {0}.complaints{1} ORDER BY received_at, complaint_no LIMIT %(limit)s"
                    " OFFSET %(offset)s").format(s, condition)  # fmt: skip
@@ -302,7 +299,7 @@ class ReportingStore:
         return self._docs(QUALITY_FIELDS, replace(where, include_void=False))
 
     def _docs(self, fields: tuple[str, ...], where: ReadFilter) -> list[View]:
-        condition, params = where.where()
+        condition, params = where_clause(where)
         pairs = SQL(", ").join(SQL("{0}::text, doc->{0}").format(Literal(f)) for f in fields)
         query = SQL("SELECT jsonb_build_object({0}) AS doc FROM {1}.complaints{2} ORDER BY received_at, complaint_no")
         with self.pool.connection() as conn:
@@ -312,7 +309,7 @@ class ReportingStore:
     def fine_rows(self, where: ReadFilter) -> list[dict[str, Any]]:
         """Per complaint with fines (or reversals) that `where` selects: its fines, reversals, region, model."""
         has_fines = SQL("(jsonb_array_length(doc->'fines') > 0 OR doc ? 'fine_reversals')")
-        condition, params = where.where(has_fines)
+        condition, params = where_clause(where, has_fines)
         query = SQL(
             "SELECT complaint_no, doc->'fines' AS fines, doc->'fine_reversals' AS reversals,"
             " doc->'site'->>'region' AS region, doc->'equipment'->>'model' AS model FROM {0}.complaints{1}"
@@ -327,6 +324,90 @@ class ReportingStore:
             rows = conn.execute(self._sql["for_queue"]).fetchall()
         latest = max((r["last_at"] for r in rows if r["last_at"] is not None), default=None)
         return [dict(r["doc"]) for r in rows], latest
+
+    def parts_page(self, part_id: str | None, region: str | None, limit: int, offset: int) -> tuple[list[View], int]:
+        """One page of old parts (by completion date, part id), of one part id and region if given, and how
+        many match in all."""
+        matching = SQL(
+            " FROM {0}.complaints c, jsonb_array_elements(c.doc->'parts') AS p(part)"
+            " WHERE (%(part_id)s::text IS NULL OR p.part->>'part_id' = %(part_id)s)"
+            " AND (%(region)s::text IS NULL OR p.part->>'region' = %(region)s)"
+        ).format(Identifier(self.schema))
+        page = SQL("SELECT p.part AS part{0} ORDER BY p.part->>'completed_on', p.part->>'part_id'"
+                   " LIMIT %(limit)s OFFSET %(offset)s").format(matching)  # fmt: skip
+        params = {"part_id": part_id, "region": region, "limit": limit, "offset": offset}
+        with self.pool.connection() as conn:
+            rows = [dict(row["part"]) for row in conn.execute(page, params).fetchall()]
+            total = conn.execute(SQL("SELECT count(*) AS n{0}").format(matching), params).fetchone()
+        return rows, 0 if total is None else int(total["n"])
+
+    def views_for_dashboard(
+        self, since: dt.datetime, until: dt.datetime, region: str | None, model: str | None
+    ) -> list[View]:
+        """The parts of each view the console's dashboard needs (console/dashboard_data.py): received in
+        [since, until), of the region and model if given, no void numbers."""
+        pairs = SQL(", ").join(SQL("{0}::text, doc->{0}").format(Literal(f)) for f in DASHBOARD_FIELDS)
+        conditions = [SQL("received_at >= %(since)s"), SQL("received_at < %(until)s"), SQL("status <> 'void'")]
+        if region is not None:
+            conditions.append(SQL("doc->'site'->>'region' = %(region)s"))
+        if model is not None:
+            conditions.append(SQL("doc->'equipment'->>'model' = %(model)s"))
+        query = SQL(
+            "SELECT jsonb_build_object({0}) AS doc FROM {1}.complaints WHERE {2} ORDER BY received_at, complaint_no"
+        ).format(pairs, Identifier(self.schema), SQL(" AND ").join(conditions))
+        params = {"since": since, "until": until, "region": region, "model": model}
+        with self.pool.connection() as conn:
+            return [dict(r["doc"]) for r in conn.execute(query, params).fetchall()]
+
+    def filter_options(self) -> dict[str, list[str]]:
+        """The regions and models that occur, for the dashboard's filter lists."""
+        query = SQL(
+            "SELECT array_remove(array_agg(DISTINCT doc->'site'->>'region'), NULL) AS regions,"
+            " array_remove(array_agg(DISTINCT doc->'equipment'->>'model'), NULL) AS models"
+            " FROM {0}.complaints WHERE status <> 'void'"
+        ).format(Identifier(self.schema))
+        with self.pool.connection() as conn:
+            row = conn.execute(query).fetchone()
+        return {"regions": sorted((row or {}).get("regions") or []), "models": sorted((row or {}).get("models") or [])}
+
+    # --- reads of the services' own stores, for the health checks (health.py)
+
+    def stored_positions(self, tables: dict[str, str]) -> dict[str, int]:
+        """The last position (notification id) stored in each service's events table (`tables`: schema →
+        table, `<service>_events`), by service; a table not created yet is left out."""
+        found: dict[str, int] = {}
+        with self.pool.connection() as conn:
+            present = conn.execute(
+                "SELECT schemaname, tablename FROM pg_tables WHERE schemaname = ANY(%s) AND tablename = ANY(%s)",
+                (list(tables), list(tables.values())),
+            ).fetchall()
+            for row in present:
+                schema, table = row["schemaname"], row["tablename"]
+                if tables.get(schema) != table:
+                    continue
+                query = SQL("SELECT coalesce(max(notification_id), 0) AS n FROM {0}.{1}")
+                top = conn.execute(query.format(Identifier(schema), Identifier(table))).fetchone()
+                found[table.removesuffix("_events")] = 0 if top is None else int(top["n"])
+        return found
+
+    def parked_timers(self, schemas: list[str]) -> list[dict[str, Any]]:
+        """Per service schema with parked timers: how many (`n`), since when and the first one's reason."""
+        rows = []
+        with self.pool.connection() as conn:
+            present = conn.execute(
+                "SELECT schemaname FROM pg_tables WHERE tablename = 'parked_timers' AND schemaname = ANY(%s)"
+                " ORDER BY schemaname",
+                (schemas,),
+            ).fetchall()
+            for row in present:
+                query = SQL(
+                    "SELECT count(*) AS n, min(parked_at) AS since, (array_agg(reason ORDER BY parked_at))[1] AS reason"
+                    " FROM {0}.parked_timers"
+                ).format(Identifier(row["schemaname"]))
+                found = conn.execute(query).fetchone()
+                if found is not None:
+                    rows.append({"schema": row["schemaname"], **found})
+        return rows
 
     def complaint_count(self) -> int:
         with self.pool.connection() as conn:

@@ -33,7 +33,6 @@ import psycopg
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 from prometheus_client import Gauge
-from psycopg.sql import SQL, Identifier
 
 from services.reporting.application import ReportingStore
 from shared.events.envelope import HDR_POSITION
@@ -139,22 +138,10 @@ def consumer_lag_check(js: JetStreamContext, names: Names, max_lag: int) -> Chec
 
 
 def relay_lag_check(js: JetStreamContext, names: Names, store: ReportingStore, max_lag: int) -> Check:
+    tables = {names.db_schema(s): f"{s}_events" for s in EVENT_SERVICES}
+
     def stored_positions() -> dict[str, int]:
-        tables = {names.db_schema(s): f"{s}_events" for s in EVENT_SERVICES}
-        found: dict[str, int] = {}
-        with store.pool.connection() as conn:
-            present = conn.execute(
-                "SELECT schemaname, tablename FROM pg_tables WHERE schemaname = ANY(%s) AND tablename = ANY(%s)",
-                (list(tables), list(tables.values())),
-            ).fetchall()
-            for row in present:
-                schema, table = row["schemaname"], row["tablename"]
-                if tables.get(schema) != table:
-                    continue
-                query = SQL("SELECT coalesce(max(notification_id), 0) AS n FROM {0}.{1}")
-                top = conn.execute(query.format(Identifier(schema), Identifier(table))).fetchone()
-                found[table.removesuffix("_events")] = 0 if top is None else int(top["n"])
-        return found
+        return store.stored_positions(tables)
 
     async def published_position(service: str) -> int:
         stream = names.events_stream(service)
@@ -223,22 +210,7 @@ def parked_timers_check(store: ReportingStore, names: Names) -> Check:
     schemas = [names.db_schema(s) for s in SERVICES]
 
     def parked() -> list[dict[str, Any]]:
-        rows = []
-        with store.pool.connection() as conn:
-            present = conn.execute(
-                "SELECT schemaname FROM pg_tables WHERE tablename = 'parked_timers' AND schemaname = ANY(%s)"
-                " ORDER BY schemaname",
-                (schemas,),
-            ).fetchall()
-            for row in present:
-                query = SQL(
-                    "SELECT count(*) AS n, min(parked_at) AS since, (array_agg(reason ORDER BY parked_at))[1] AS reason"
-                    " FROM {0}.parked_timers"
-                ).format(Identifier(row["schemaname"]))
-                found = conn.execute(query).fetchone()
-                if found is not None:
-                    rows.append({"schema": row["schemaname"], **found})
-        return rows
+        return store.parked_timers(schemas)
 
     async def parked_timers() -> list[str]:
         reasons = []

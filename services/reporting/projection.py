@@ -1,19 +1,28 @@
 """The complaint view: a pure fold of domain events into one JSON document per complaint.
 
 `apply(view, envelope)` is all there is to the projection, so rebuilding from zero gives the same
-documents as the live projection did.
+documents as the live projection did. `fold_batch` applies a batch as the store delivers it (with the
+events kept for a complaint not projected yet), `fold_roster` the engineer roster's events; the store
+(`application.py`) only loads what they need and saves what they return.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from services.reporting import fold_dispatch, fold_parts
 from services.reporting.money import yuan
 from shared.events import catalog as c
+from shared.events.dispatch_events import ROSTER_CORRELATION
 from shared.events.envelope import Envelope
 
 View = dict[str, Any]
+
+NOT_ABOUT_A_COMPLAINT = frozenset({"CalendarPublished", "PersonalDataErased"})
+"""Events with no complaint and no register row (the working calendar is policy data, docs/rules.md §9;
+an erasure destroys keys, and the read model shows `已删除` without changing, docs/rules.md §11)."""
 
 
 def new_view(p: c.ComplaintReceived, envelope: Envelope) -> View:
@@ -197,3 +206,66 @@ def apply(view: View | None, envelope: Envelope) -> View | None:
     view["history"].append({"event_id": str(envelope.event_id), "type": envelope.type, "service": envelope.service,
                             "occurred_at": envelope.occurred_at.isoformat(), "rule": envelope.rule})  # fmt: skip
     return view
+
+
+@dataclass
+class Folded:
+    """What a batch of events does to the read model (`fold_batch`)."""
+
+    views: dict[str, View | None]
+    """By complaint number: every view loaded for the batch, folded."""
+    parked: list[tuple[str, Envelope]] = field(default_factory=list)
+    """Events whose complaint is not projected yet (streams are consumed independently): kept until
+    the complaint's ComplaintReceived arrives."""
+    unparked: list[int] = field(default_factory=list)
+    """The kept events (by their sequence number) now applied."""
+    roster: list[Envelope] = field(default_factory=list)
+    """Dispatch's roster events (about no complaint), in order, for `fold_roster`."""
+
+
+def fold_batch(views: Mapping[str, View | None], kept: Mapping[str, Sequence[tuple[int, Envelope]]],
+               fresh: Sequence[Envelope]) -> Folded:  # fmt: skip
+    """Fold the new events of a batch into the views of their complaints (`views`, as stored), with the
+    events kept earlier for those complaints (`kept`: by complaint, (sequence number, event) in order)."""
+    folded = Folded(dict(views))
+    waiting = {key: list(events) for key, events in kept.items()}
+    for envelope in fresh:
+        key = envelope.correlation_id
+        if envelope.type in NOT_ABOUT_A_COMPLAINT:
+            continue
+        if key == ROSTER_CORRELATION and envelope.service == "dispatch":
+            # The roster is about no complaint. Roster events kept by an older projector go first.
+            for seq, earlier in waiting.pop(key, []):
+                folded.roster.append(earlier)
+                folded.unparked.append(seq)
+            folded.roster.append(envelope)
+            continue
+        view = apply(folded.views.get(key), envelope)
+        if view is None:
+            folded.parked.append((key, envelope))
+            continue
+        for seq, earlier in waiting.pop(key, []):
+            view = apply(view, earlier) or view
+            folded.unparked.append(seq)
+        folded.views[key] = view
+    return folded
+
+
+def roster_engineers(roster: Sequence[Envelope]) -> list[str]:
+    """The engineers the roster events are about, sorted (the order their rows are locked in)."""
+    return sorted({e for e in (fold_dispatch.engineer_of(c.payload(envelope)) for envelope in roster) if e})
+
+
+def fold_roster(engineers: Mapping[str, dict[str, Any]], roster: Sequence[Envelope]) -> dict[str, dict[str, Any]]:
+    """Fold roster events into the engineers' rows (`engineers`, as stored, by id); the rows they changed."""
+    current: dict[str, dict[str, Any]] = dict(engineers)
+    changed: dict[str, dict[str, Any]] = {}
+    for envelope in roster:
+        payload = c.payload(envelope)
+        engineer_id = fold_dispatch.engineer_of(payload)
+        if engineer_id is None:
+            continue
+        engineer = fold_dispatch.fold_engineer(current.get(engineer_id), payload, envelope)
+        if engineer is not None:
+            current[engineer_id] = changed[engineer_id] = engineer
+    return changed

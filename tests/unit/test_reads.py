@@ -1,4 +1,4 @@
-"""What the read routes share (services/reporting/reads.py, read_filter.py), pure parts."""
+"""What the read routes share (services/reporting/reads.py, read_filter.py, the store's where_clause), pure parts."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from psycopg.sql import Composed
 
 from services.reporting.api import kpi_csv_rows
 from services.reporting.api_dispatch import in_period
+from services.reporting.application import where_clause
 from services.reporting.read_filter import ReadFilter
 from services.reporting.reads import china_time, china_times, day_start
 
@@ -37,10 +38,10 @@ def test_every_date_time_comes_out_in_china_time_and_nothing_else_changes() -> N
 
 
 def test_a_filter_is_one_sql_condition_with_only_the_given_parts() -> None:
-    condition, params = ReadFilter().where()
+    condition, params = where_clause(ReadFilter())
     assert (condition.as_string(None), params) == ("", {})
     where = ReadFilter(since=day_start(dt.date(2026, 11, 1)), region="四川", agent="agent-017", include_void=False)
-    condition, params = where.where()
+    condition, params = where_clause(where)
     assert isinstance(condition, Composed)
     assert condition.as_string(None) == (
         " WHERE received_at >= %(since)s AND doc->'site'->>'region' = %(region)s AND doc->>'agent_id' = %(agent)s"

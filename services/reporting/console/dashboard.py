@@ -11,7 +11,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
 
 from services.reporting.application import ReportingStore
-from services.reporting.console import dashboard_data, dashboard_store
+from services.reporting.console import dashboard_data
 from services.reporting.console.layout import render
 from services.reporting.edge import READ_RESPONSES
 from services.reporting.kpis import CHINA
@@ -77,8 +77,8 @@ async def dashboard(
     start = dt.datetime.combine(since, dt.time(), tzinfo=CHINA)
     end = dt.datetime.combine(until, dt.time(), tzinfo=CHINA)
     views, options = await asyncio.gather(
-        asyncio.to_thread(dashboard_store.views, store, start, end, region, model),
-        asyncio.to_thread(dashboard_store.filter_options, store),
+        asyncio.to_thread(store.views_for_dashboard, start, end, region, model),
+        asyncio.to_thread(store.filter_options),
     )
     filters = {"from": since.isoformat(), "to": until.isoformat(), "region": region, "model": model}
     now = as_of or dt.datetime.now(CHINA)

@@ -1,7 +1,7 @@
 """The dashboard's panels, computed from complaint views. Pure: views and a time in, JSON out.
 
 Every panel covers the complaints the filters select (received in the period, in the region, of the
-model); the views come from dashboard_store.py. Months and quarters are China-time; times come out
+model); the views come from `ReportingStore.views_for_dashboard`. Months and quarters are China-time; times come out
 as +08:00; amounts as integer fen plus a 元 string.
 """
 
