@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
+import shutil
 import uuid
 from typing import Any
 
@@ -259,7 +260,7 @@ def test_the_dossier_pdf_carries_the_timeline_in_chinese() -> None:
 
 
 def test_without_a_cjk_font_the_pdf_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(render.shutil, "which", lambda name: None)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
     monkeypatch.setattr(render, "KNOWN_CJK_FONTS", ())
     render.cjk_font_family.cache_clear()
     try:
