@@ -9,10 +9,8 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Final, Literal, get_args
 
-Role = Literal[
-    "agent", "tq", "engineer", "warehouse_keeper", "old_parts_officer", "branch_manager", "deputy_gm", "gm",
-    "finance", "ops",
-]  # fmt: skip
+from shared.events.commands.common import Role  # the one list of roles (with the read-only viewer)
+
 ROLES: Final[tuple[str, ...]] = get_args(Role)
 
 Department = Literal[
