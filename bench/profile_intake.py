@@ -71,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--count", type=int, default=3000)
     p.add_argument("--batch", type=int, default=500)
     p.add_argument("--top", type=int, default=25)
+    p.add_argument("--keep", action="store_true", help="keep the stores (to profile `replay all` on them)")
     p.add_argument("--timer", choices=("cpu", "wall", "none"), default="cpu",
                    help="cpu: CPU time (default); wall: also the waits on PostgreSQL; none: no profiler")  # fmt: skip
     args = p.parse_args(argv)
@@ -116,8 +117,10 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         keys.close()
         app.close()
+        if args.keep:
+            print(f"kept: AFTERSALES_NAMESPACE={settings.namespace}", file=sys.stderr)
         with psycopg.connect(database_url, autocommit=True) as conn:
-            for schema in schemas:
+            for schema in [] if args.keep else schemas:
                 conn.execute(SQL("DROP SCHEMA IF EXISTS {0} CASCADE").format(Identifier(schema)))
 
     if args.timer == "none":
