@@ -1,4 +1,4 @@
-"""Throughput and latency of intake → relay → reporting → read API, next to raw NATS/PostgreSQL baselines.
+"""Throughput, CPU and latency of the whole pipeline, next to raw NATS/PostgreSQL baselines.
 
 Run from the repository root:
 
@@ -10,9 +10,15 @@ temporary directory (removed at exit). Everything listens on 127.0.0.1 (pgserver
 1. Raw baselines, in this process with nats-py / psycopg, `--count` messages or rows of ~600 bytes:
    JetStream `publish_async` into a fresh stream, a durable pull consumer fetching 500 at a time and
    acking each message, and PostgreSQL inserts in transactions of 500 (executemany and COPY).
-2. Scenario 1 (full speed): fresh namespace, `run intake`, `run reporting`, `run api` as subprocesses;
-   `simulate(rate=None)` publishes `--count` complaints. ingest = until the intake event store holds
-   them all (max notification_id), visible = until the reporting read model does (then one GET).
+   Scenario 0: intake alone (no relay, no consumers) takes `--count` complaints into its store.
+2. Scenario 1 (full speed): fresh namespace, every process `aftersales up` runs (intake, intake's
+   relay, dispatch, parts, reporting, api) as subprocesses; `simulate(rate=None)` publishes `--count`
+   complaints. ingest = until the intake event store holds them all (max notification_id), visible =
+   until the reporting read model does (then one GET). CPU per complaint: user+system CPU of each
+   service process (/proc/<pid>/stat) from the first publish until dispatch has a case per complaint
+   and the services are idle, divided by `--count`; the sum over the services is
+   `cpu_us_per_complaint` (NATS, PostgreSQL and the load generator are shown beside it, not in it).
+   Then `aftersales replay all` runs on that namespace's stores: events/s as the command reports.
 3. Scenario 2 (fixed rate): another fresh namespace and fresh processes; `--rate` complaints per second
    for `--seconds`; latency per complaint = first poll (every 10 ms) that sees its call_id in the read
    model minus its publish time. The poll's start time is used, so each latency is overstated by at
@@ -33,6 +39,7 @@ import json
 import math
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -198,9 +205,10 @@ class Servers:
 
 
 class System:
-    """`aftersales run intake|reporting|api` as subprocesses in one namespace."""
+    """The processes of `aftersales up` (intake, its relay, dispatch, parts, reporting, api) as
+    subprocesses in one namespace."""
 
-    PROCESSES: tuple[str, ...] = ("intake", "intake-relay", "reporting", "api")  # as `aftersales up` runs them
+    PROCESSES: tuple[str, ...] = tuple(UP_PROCESSES)  # every process `aftersales up` runs
 
     def __init__(self, servers: Servers, label: str, processes: tuple[str, ...] | None = None) -> None:
         if processes is not None:
@@ -358,7 +366,15 @@ def running(system: System) -> Iterator[System]:
 # --------------------------------------------------------------------------- raw baselines
 
 
-async def raw_nats(servers: Servers, n: int, report: Report) -> float:
+@dataclass
+class Raw:
+    publish_per_s: float = 0.0
+    consume_per_s: float = 0.0
+    pg_many_per_s: float = 0.0
+    pg_copy_per_s: float = 0.0
+
+
+async def raw_nats(servers: Servers, n: int, report: Report, raw: Raw) -> float:
     """JetStream publish_async, then pull-consume + ack; return messages consumed per second."""
     ns = "braw" + uuid.uuid4().hex[:8]
     stream, subject = f"{ns.upper()}_RAW", f"{ns}.bench.raw"
@@ -378,6 +394,7 @@ async def raw_nats(servers: Servers, n: int, report: Report) -> float:
                 pending.clear()
         await asyncio.wait_for(asyncio.gather(*pending), timeout=60)
         publish_s = time.perf_counter() - began
+        raw.publish_per_s = n / publish_s
         report.add("raw JetStream publish_async", n / publish_s, "msg/s", f"{n} x {len(body)} B, file storage")
 
         sub = await js.pull_subscribe(subject, durable=f"{ns}_raw", stream=stream)
@@ -396,7 +413,7 @@ async def raw_nats(servers: Servers, n: int, report: Report) -> float:
             received += len(msgs)
         await nc.flush(timeout=10)
         consume_s = time.perf_counter() - began
-        raw_consume = n / consume_s
+        raw_consume = raw.consume_per_s = n / consume_s
         report.add("raw JetStream pull + ack", raw_consume, "msg/s", f"durable, fetch {FETCH_BATCH}, ack each")
         return raw_consume
     finally:
@@ -405,7 +422,7 @@ async def raw_nats(servers: Servers, n: int, report: Report) -> float:
         await nc.drain()
 
 
-def raw_postgres(servers: Servers, n: int, report: Report) -> None:
+def raw_postgres(servers: Servers, n: int, report: Report, raw: Raw) -> None:
     """Batched inserts of ~600-byte rows, TX_ROWS per transaction: executemany, then COPY."""
     schema = "braw" + uuid.uuid4().hex[:8]
     s = Identifier(schema)
@@ -427,6 +444,7 @@ def raw_postgres(servers: Servers, n: int, report: Report) -> None:
                     with conn.transaction():
                         cur.executemany(insert, rows[i : i + TX_ROWS])
             many_s = time.perf_counter() - began
+            raw.pg_many_per_s = n / many_s
             report.add("raw PostgreSQL executemany", n / many_s, "rows/s", f"~{len(body)} B rows, {TX_ROWS}/tx")
 
             copy = SQL("COPY {0}.copy (id, call_id, body) FROM STDIN").format(s)
@@ -437,6 +455,7 @@ def raw_postgres(servers: Servers, n: int, report: Report) -> None:
                         for row in rows[i : i + TX_ROWS]:
                             cp.write_row(row)
             copy_s = time.perf_counter() - began
+            raw.pg_copy_per_s = n / copy_s
             report.add("raw PostgreSQL COPY", n / copy_s, "rows/s", f"~{len(body)} B rows, {TX_ROWS}/tx")
         finally:
             conn.execute(SQL("DROP SCHEMA IF EXISTS {0} CASCADE").format(s))
@@ -449,6 +468,76 @@ def raw_postgres(servers: Servers, n: int, report: Report) -> None:
 class FullSpeed:
     ingest_per_s: float
     visible_per_s: float
+    cpu_us_per_complaint: float
+    idle_us_per_complaint: float
+    """The part of `cpu_us_per_complaint` the services would have used idle (polling) over the window."""
+    replay_events_per_s: float
+
+
+SETTLE_IDLE_CORE = 0.25
+"""Scenario 1's CPU window ends when the service processes together use less than this share of one
+core over `SETTLE_SAMPLE_S` twice in a row (dispatch and parts still work after all is visible)."""
+SETTLE_SAMPLE_S = 0.5
+IDLE_SAMPLE_S = 1.0
+
+
+async def settle(system: System, probe: CpuProbe, n: int, timeout_s: float) -> float:
+    """Wait until dispatch holds a case per complaint and the services are idle; seconds waited."""
+    cases = SQL("SELECT count(*) FROM {0}.dispatch_events WHERE originator_version = 1").format(
+        Identifier(system.names.db_schema("dispatch"))
+    )
+    began = time.perf_counter()
+    deadline = began + timeout_s
+
+    def dispatched() -> int:
+        with psycopg.connect(system.servers.database_url, autocommit=True) as conn:
+            try:
+                row = conn.execute(cases).fetchone()
+            except psycopg.errors.UndefinedTable:
+                return 0
+            return 0 if row is None else int(row[0])
+
+    if "dispatch" in system.procs:
+        while await asyncio.to_thread(dispatched) < n:
+            system.check_alive()
+            if time.perf_counter() > deadline:
+                raise BenchError(f"scenario 1: dispatch has not opened {n} cases within {timeout_s:.0f} s")
+            await asyncio.sleep(0.1)
+    services = [name for name in system.procs]
+    quiet = 0
+    last = probe.sample()
+    while quiet < 2 and time.perf_counter() < deadline:
+        await asyncio.sleep(SETTLE_SAMPLE_S)
+        now = probe.sample()
+        used = sum(now[s] - last[s] for s in services)
+        quiet = quiet + 1 if used < SETTLE_IDLE_CORE * SETTLE_SAMPLE_S else 0
+        last = now
+    return time.perf_counter() - began
+
+
+async def replay_all(system: System, report: Report) -> float:
+    """`aftersales replay all` on the namespace's stores, as an operator runs it; events per second
+    as the command measures it (reading and re-evaluating, without the process start)."""
+    began = time.perf_counter()
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "aftersales.cli", "replay", "all"],
+        env=system.env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    wall = time.perf_counter() - began
+    match = re.search(r"replayed (\d+) events, re-evaluated (\d+) decisions in ([\d.]+) s", done.stdout)
+    if match is None:
+        raise BenchError(f"replay all → {done.returncode}: {done.stdout[-1000:]} {done.stderr[-2000:]}")
+    events, decisions, seconds = int(match[1]), int(match[2]), float(match[3])
+    rate = events / max(seconds, 1e-6)
+    tail = done.stdout.strip().rsplit(";", 1)[-1].strip()
+    detail = f"{events} events, {decisions} decisions in {seconds:.2f} s ({wall:.1f} s with start-up); {tail}"
+    report.add("S1 replay all", rate, "events/s", detail)
+    return rate
 
 
 async def scenario_full_speed(servers: Servers, system: System, n: int, report: Report) -> FullSpeed:
@@ -466,7 +555,10 @@ async def scenario_full_speed(servers: Servers, system: System, n: int, report: 
         return 0 if row is None or row[0] is None else int(row[0])
 
     try:
+        idle_before = probe.sample()  # what the services use doing nothing (polling), to judge the tail
+        await asyncio.sleep(IDLE_SAMPLE_S)
         cpu_before = probe.sample()
+        idle_core = sum(cpu_before[p] - idle_before[p] for p in system.procs) / IDLE_SAMPLE_S
         began = time.perf_counter()
         publisher = asyncio.create_task(
             simulate(servers.nats_url, system.names, count=n, rate=None, duplicate_ratio=0, bad_ratio=0, seed=11)
@@ -517,7 +609,29 @@ async def scenario_full_speed(servers: Servers, system: System, n: int, report: 
         )
         for name, pct in CpuProbe.usage(cpu_before, cpu_after, visible_s).items():
             report.add(f"S1 CPU {name}", pct, "% of core", f"over the {visible_s:.1f} s to all-visible")
-        return FullSpeed(n / ingest_s, n / visible_s)
+
+        waited = await settle(system, probe, n, timeout_s=120 + n / 50)
+        cpu_done = probe.sample()
+        window = visible_s + waited
+        per_process = {name: 1e6 * (cpu_done[name] - cpu_before[name]) / n for name in cpu_before}
+        services_us = sum(per_process[name] for name in system.procs)
+        for name in system.procs:
+            share = 100 * per_process[name] / services_us if services_us else 0.0
+            report.add(f"S1 CPU/complaint {name}", per_process[name], "µs", f"{share:.0f} % of the services' CPU")
+        idle_us = 1e6 * idle_core * window / n
+        detail = (
+            f"{len(system.procs)} processes, {window:.1f} s until dispatch had every case and all idle;"
+            f" idle polling alone would be {idle_us:.0f} µs of it"
+        )
+        report.add("S1 CPU/complaint all services", services_us, "µs", detail)
+        servers_us = sum(v for k, v in per_process.items() if k not in system.procs and k != "bench (this)")
+        if servers_us:
+            report.add("S1 CPU/complaint NATS + PostgreSQL", servers_us, "µs", "embedded servers, not in the sum above")
+        if "bench (this)" in per_process:
+            bench_us = per_process["bench (this)"]
+            report.add("S1 CPU/complaint load generator", bench_us, "µs", "this process, not in the sum")
+        replay = await replay_all(system, report)
+        return FullSpeed(n / ingest_s, n / visible_s, services_us, idle_us, replay)
     finally:
         conn.close()
         store.close()
@@ -683,20 +797,22 @@ async def with_system(
 async def bench(args: argparse.Namespace) -> int:
     servers = Servers.start()
     report = Report()
+    print(f"bench: load average (1, 5, 15 min) {' '.join(f'{x:.1f}' for x in os.getloadavg())}; {os.cpu_count()} CPUs")
     try:
         where = "embedded" if servers.nats_server is not None else "given"
         print(
             f"bench: NATS {servers.nats_url} ({where}), PostgreSQL {'embedded' if servers.postmaster_pid else 'given'}"
         )
         print(f"bench: raw baselines, {args.count} messages/rows", flush=True)
-        raw_consume = await asyncio.wait_for(raw_nats(servers, args.count, report), timeout=300)
-        await asyncio.wait_for(asyncio.to_thread(raw_postgres, servers, args.count, report), timeout=300)
+        raw = Raw()
+        raw_consume = await asyncio.wait_for(raw_nats(servers, args.count, report, raw), timeout=300)
+        await asyncio.wait_for(asyncio.to_thread(raw_postgres, servers, args.count, report, raw), timeout=300)
 
         print(f"bench: scenario 0, {args.count} complaints into intake alone (no relay, no projector)", flush=True)
         await with_system(servers, "s0", lambda s: scenario_intake_alone(s, args.count, report), processes=("intake",))
         print(f"bench: scenario 1, {args.count} complaints at full speed (fresh namespace)", flush=True)
         full: FullSpeed = await with_system(
-            servers, "s1", lambda s: scenario_full_speed(servers, s, args.count, report)
+            servers, "s1", lambda s: scenario_full_speed(servers, s, args.count, report), timeout_s=900
         )
         print(f"bench: scenario 2, {args.rate:g}/s for {args.seconds:g} s (fresh namespace and processes)", flush=True)
         lat: Latency = await with_system(
@@ -706,9 +822,17 @@ async def bench(args: argparse.Namespace) -> int:
         servers.stop()
     report.print()
     ratio = full.ingest_per_s / raw_consume
+    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"load average at the end (1, 5, 15 min): {load}; {os.cpu_count()} CPUs")
     print(
-        f"RESULT ingest_per_s={full.ingest_per_s:.0f} visible_per_s={full.visible_per_s:.0f} "
-        f"p50_ms={lat.p50_ms:.0f} p99_ms={lat.p99_ms:.0f} raw_consume_per_s={raw_consume:.0f} ratio={ratio:.2f}",
+        f"RESULT ingest_per_s={full.ingest_per_s:.0f} (goal>=5000) visible_per_s={full.visible_per_s:.0f} "
+        f"cpu_us_per_complaint={full.cpu_us_per_complaint:.0f} (goal<=350; idle polling "
+        f"{full.idle_us_per_complaint:.0f} of it) "
+        f"p50_ms={lat.p50_ms:.0f} p99_ms={lat.p99_ms:.0f} (at {args.rate:g}/s, goal<=250) "
+        f"replay_events_per_s={full.replay_events_per_s:.0f} (goal>=60000) "
+        f"raw_publish_per_s={raw.publish_per_s:.0f} raw_consume_per_s={raw_consume:.0f} "
+        f"raw_pg_executemany_per_s={raw.pg_many_per_s:.0f} raw_pg_copy_per_s={raw.pg_copy_per_s:.0f} "
+        f"ratio={ratio:.2f} loadavg={load.replace(' ', '/')}",
         flush=True,
     )
     return 0
