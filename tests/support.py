@@ -3,23 +3,35 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import nats
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 
+from shared.events.base import DomainEvent
 from shared.events.subjects import Names
 from shared.runtime.natsauth import NatsCredentials
 from shared.runtime.settings import Settings
+
+E = TypeVar("E", bound=DomainEvent)
+
+
+def wire_event(cls: type[E], **fields: Any) -> E:
+    """A `shared.events` Struct with its own fields only, as a test publishes it for another service:
+    the store's metadata is the envelope's (placeholders here; consumers read it from the envelope)."""
+    return cls(originator_id=uuid.UUID(int=0), originator_version=1, timestamp=dt.datetime.now(dt.UTC),
+               correlation_id="", causation_id="", **fields)  # fmt: skip
 
 
 async def wait_until(

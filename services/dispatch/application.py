@@ -15,7 +15,8 @@ import msgspec
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
-from services.dispatch.domain import ROSTER_ID, Case, CommandRejected, Roster, case_id_for
+from services.dispatch.case import Case
+from services.dispatch.identity import ROSTER_ID, CommandRejected, case_id_for
 from services.dispatch.policy import (
     RANGED_FINES,
     DispatchPolicy,
@@ -23,8 +24,13 @@ from services.dispatch.policy import (
     decide,
     lightest_candidates,
 )
+from services.dispatch.roster import Roster
+from shared.domain.deadlines import missed
 from shared.events import catalog as c
 from shared.events import commands as cmd
+from shared.events import common_events as ce
+from shared.events import dispatch_events as de
+from shared.events.base import DomainEvent
 from shared.events.decisions import Actor, Decision
 from shared.events.envelope import Envelope
 from shared.events.parts_events import PartFineLevied
@@ -91,31 +97,31 @@ class DispatchApplication(StoredApplication):
 
     # ------------------------------------------------------------------------------- saving
 
-    def _save(self, aggregates: Iterable[Any], **kwargs: Any) -> list[str]:
+    def _save(self, aggregates: Iterable[Case | Roster], **kwargs: Any) -> list[str]:
         """Save aggregates with the timers their new events schedule, in one transaction."""
-        events: list[Any] = [e for a in aggregates for e in a.collect_events()]
+        events: list[DomainEvent] = [e for a in aggregates for e in a.collect_events()]  # type: ignore[misc]
         self.save(*events, timers=list(self._timers_for(events)), **kwargs)
-        return [type(e).__dict__.get("wire_type", type(e).__name__) for e in events]
+        return [e.wire_type for e in events]
 
-    def _timers_for(self, events: Iterable[Any]) -> Iterable[Timer]:
+    def _timers_for(self, events: Iterable[DomainEvent]) -> Iterable[Timer]:
         for event in events:
             case_id = event.originator_id
-            if isinstance(event, Case.DeadlineSet):
+            if isinstance(event, ce.DeadlineSet):
                 yield Timer(f"{case_id}:{event.rule}", case_id, f"deadline:{event.rule}",
                             dt.datetime.fromisoformat(event.outputs["due_at"]))  # fmt: skip
-            elif isinstance(event, Case.DeadlineBreached) and event.deadline == "DSP-AUDIT-5WD":
+            elif isinstance(event, ce.DeadlineBreached) and event.deadline == "DSP-AUDIT-5WD":
                 due = dt.datetime.fromisoformat(event.due_at)
                 first = late_day_start(self.policy.calendar, due, 1, self.policy.working_hours)
                 yield Timer(f"{case_id}:FIN-AUDIT-LATE:1", case_id, "audit-late:1", first)
-            elif isinstance(event, Case.FineLevied) and event.rule == "FIN-AUDIT-LATE":
+            elif isinstance(event, ce.FineLevied) and event.rule == "FIN-AUDIT-LATE":
                 day = int(event.outputs["day"]) + 1
                 yield Timer(f"{case_id}:FIN-AUDIT-LATE:{day}", case_id, f"audit-late:{day}",
                             dt.datetime.fromisoformat(event.outputs["next_day_at"]))  # fmt: skip
-            elif isinstance(event, (Case.EscalationRaised, Case.IntakeEscalationNoted)) and event.ack_due_at:
+            elif isinstance(event, (ce.EscalationRaised, de.IntakeEscalationNoted)) and event.ack_due_at:
                 escalation = event.escalation_id
                 yield Timer(f"{case_id}:escalation:{escalation}", case_id, f"escalation:{escalation}",
                             dt.datetime.fromisoformat(event.ack_due_at))  # fmt: skip
-            elif isinstance(event, Case.FollowUpScheduled):
+            elif isinstance(event, de.FollowUpScheduled):
                 quarter = event.outputs["quarter"]
                 yield Timer(f"{case_id}:DSP-FOLLOWUP:{quarter}", case_id, f"followup:{quarter}",
                             dt.datetime.fromisoformat(event.outputs["due_at"]))  # fmt: skip
@@ -138,7 +144,8 @@ class DispatchApplication(StoredApplication):
 
     def roster(self) -> list[dict[str, Any]]:
         roster = self._roster()
-        return [] if roster is None else sorted(roster.engineers.values(), key=lambda e: e["engineer_id"])
+        engineers = [] if roster is None else sorted(roster.engineers.values(), key=lambda e: e.engineer_id)
+        return [msgspec.to_builtins(e) for e in engineers]
 
     # ----------------------------------------------------------------------- intake's events
 
@@ -197,8 +204,7 @@ class DispatchApplication(StoredApplication):
                 if load(p.complaint_no) is None:
                     cases[p.complaint_no] = Case.open(
                         complaint_no=p.complaint_no, received_at=p.received_at, kind=p.kind, agent_id=p.agent_id,
-                        customer=msgspec.to_builtins(p.customer), equipment=msgspec.to_builtins(p.equipment),
-                        site=msgspec.to_builtins(p.site), causation_id=cause_id,
+                        customer=p.customer, equipment=p.equipment, site=p.site, causation_id=cause_id,
                     )  # fmt: skip
                     changed += 1
                 continue
@@ -206,8 +212,7 @@ class DispatchApplication(StoredApplication):
             if case is None:
                 continue
             if isinstance(p, c.FaultClassified):
-                if p.on_site and case.need_on_site(p.actor, p.cause, p.level, p.in_warranty,
-                                                   msgspec.to_builtins(p.equipment), msgspec.to_builtins(p.site),
+                if p.on_site and case.need_on_site(p.actor, p.cause, p.level, p.in_warranty, p.equipment, p.site,
                                                    at, cause_id):  # fmt: skip
                     self._advance(case, roster_of(), at, cause_id)
                     changed += 1
@@ -222,7 +227,7 @@ class DispatchApplication(StoredApplication):
                 step = self._step(p.to, at)
                 changed += case.note_intake_escalation(p.escalation_id, p.trigger_rule, p.to, step, at, cause_id)
         position = Tracking(tracking, envelopes[-1].position)
-        aggregates: list[Any] = list(cases.values())
+        aggregates: list[Case | Roster] = list(cases.values())
         if roster and roster[0] is not None:
             aggregates.append(roster[0])
         self._save(aggregates, position=position)
@@ -238,7 +243,7 @@ class DispatchApplication(StoredApplication):
         inputs = case.fee_inputs()
         if inputs is None or case.dispatches:
             return
-        if case.fee.get("decided_on") != inputs:
+        if case.fee.decided_on != inputs:
             decision = decide("DSP-FEE-CONSENT", inputs, self.policy)
             case.decide_fee(decision, at, causation_id)
             if decision.outputs["needs_approval_by"]:
@@ -248,11 +253,12 @@ class DispatchApplication(StoredApplication):
             self._dispatch(case, roster, at, causation_id)
 
     def _dispatch(self, case: Case, roster: Roster | None, at: dt.datetime, causation_id: str) -> str | None:
-        engineers = lightest_candidates(list(roster.engineers.values())) if roster is not None else []
-        inputs = {"region": case.site.get("region"), "model": case.equipment.get("model"), "engineers": engineers,
+        roster_rows = [msgspec.to_builtins(e) for e in roster.engineers.values()] if roster is not None else []
+        engineers = lightest_candidates(roster_rows)
+        inputs = {"region": case.site.region, "model": case.equipment.model, "engineers": engineers,
                   "excluded": sorted(case.excluded)}  # fmt: skip
         # DSP-ARRIVE runs from receipt whether or not an engineer is free: set it before assigning.
-        arrive = {"received_at": _iso(case.received_at), "distance_km": case.site.get("distance_km")}
+        arrive = {"received_at": _iso(case.received_at), "distance_km": case.site.distance_km}
         case.set_deadline(decide("DSP-ARRIVE", arrive, self.policy), at, causation_id)
         engineer_id = case.assign(decide("DSP-ASSIGN", inputs, self.policy), at, causation_id)
         if engineer_id is None:
@@ -288,8 +294,9 @@ class DispatchApplication(StoredApplication):
                 roster.register(actor, command.engineer_id, command.name, command.region, list(command.skills),
                                 command.load, command.available, now, causation_id)  # fmt: skip
             case cmd.UpdateEngineer():
-                changes = {k: v for k, v in (("region", command.region), ("skills", command.skills),
-                           ("load", command.load), ("available", command.available)) if v is not None}  # fmt: skip
+                given = {k: v for k, v in (("region", command.region), ("skills", command.skills),
+                         ("load", command.load), ("available", command.available)) if v is not None}  # fmt: skip
+                changes = msgspec.convert(given, de.EngineerChanges)
                 roster.update(actor, command.engineer_id, changes, now, causation_id)
         return self._save([roster])
 
@@ -357,7 +364,8 @@ class DispatchApplication(StoredApplication):
             case cmd.ReverseFine(fine_id=fine_id, reason=reason):
                 case.reverse_fine(actor, fine_id, reason, now, causation_id)
             case cmd.AcknowledgeEscalation(escalation_id=escalation_id, note=note):
-                level = case.escalations.get(escalation_id, {}).get("to")
+                noted = case.escalations.get(escalation_id)
+                level = None if noted is None else noted.to
                 if level is not None and actor.role not in ACKNOWLEDGERS.get(level, MANAGERS):
                     raise Forbidden(f"an escalation to {level} is acknowledged by "
                                     f"{', '.join(sorted(ACKNOWLEDGERS.get(level, MANAGERS)))}")  # fmt: skip
@@ -403,13 +411,13 @@ class DispatchApplication(StoredApplication):
         deadline = case.deadlines.get("DSP-AUDIT-5WD")
         if deadline is None or case.audited_at is not None:
             return
-        due = dt.datetime.fromisoformat(deadline["due_at"])
+        due = deadline.due
         days = working_days_late(self.policy.calendar, due, now, self.policy.working_hours) if up_to is None else up_to
         for day in range(1, days + 1):
-            facts = {"due_at": deadline["due_at"], "day": day, "auditor": case.auditor,
+            facts = {"due_at": deadline.due_at, "day": day, "auditor": case.auditor,
                      "classified_by": case.classified_by}  # fmt: skip
             decision = decide("FIN-AUDIT-LATE", facts, self.policy)
-            case.levy_fine(decision, f"DSP-AUDIT-5WD missed (due {deadline['due_at']}): working day {day} late",
+            case.levy_fine(decision, f"{missed('DSP-AUDIT-5WD', deadline.due_at)}: working day {day} late",
                            day, now, causation_id)  # fmt: skip
 
     # ------------------------------------------------------------------------------ clock
@@ -442,12 +450,12 @@ class DispatchApplication(StoredApplication):
         elif kind == "escalation":
             escalation = case.escalations.get(detail)
             if escalation is not None:
-                case.forward(detail, decide("ESC-CHAIN", {"to": escalation["to"], "raised_at": _iso(now)},
+                case.forward(detail, decide("ESC-CHAIN", {"to": escalation.to, "raised_at": _iso(now)},
                                             self.policy), now, causation_id)  # fmt: skip
         elif kind == "followup":
             quarter = int(detail)
             if case.followup_due(quarter, now, causation_id) and case.form is not None:
-                decision = decide("DSP-FOLLOWUP", {"served_at": case.form["finished_at"], "quarter": quarter + 1},
+                decision = decide("DSP-FOLLOWUP", {"served_at": case.form.finished_at, "quarter": quarter + 1},
                                   self.policy)  # fmt: skip
                 count = self.policy.followup_count
                 if count is None or quarter < count:  # DSP-FOLLOWUP: the horizon is policy data

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+
 from shared.events import dispatch_events as d
 from shared.events.envelope import Envelope
 
@@ -173,7 +175,8 @@ def fold_engineer(engineer: dict[str, Any] | None, payload: Any, envelope: Envel
     if engineer is None:
         return None
     if isinstance(p, d.EngineerUpdated):
-        engineer.update({k: v for k, v in p.changes.items() if k in ("region", "skills", "load", "available")})
+        changes = msgspec.to_builtins(p.changes)  # only the fields the update gave
+        engineer.update({k: v for k, v in changes.items() if k in ("region", "skills", "load", "available")})
     elif isinstance(p, d.EngineerLoadChanged):
         engineer["load"] = max(0, int(engineer["load"]) + p.delta)
     else:

@@ -4,6 +4,7 @@ deadlines (shared/domain/deadlines.py), fines and escalations. One definition ea
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from shared.events.base import DecisionEvent, DecisionOutputs, DomainEvent
 
@@ -50,10 +51,16 @@ class FineAttributed(DomainEvent, frozen=True, kw_only=True):
 
 class EscalationRaised(DomainEvent, frozen=True, kw_only=True):
     """A matter escalated (branch manager, management); `ack_due_at` when the escalation chain set a
-    time to acknowledge it (dispatch's ESC-CHAIN)."""
+    time to acknowledge it (dispatch's ESC-CHAIN). Dispatch records that ESC-CHAIN decision with it
+    (`rule`, `policy_version`, `inputs` travel in the envelope, `outputs` in `data`); intake's
+    escalations carry no decision (None)."""
 
     escalation_id: str
     trigger_rule: str
     to: str
     reason: str
     ack_due_at: str | None = None
+    rule: str | None = None
+    policy_version: str | None = None
+    inputs: dict[str, Any] | None = None
+    outputs: dict[str, Any] | None = None

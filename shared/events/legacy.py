@@ -13,6 +13,8 @@ _INTAKE_EVENTS = "shared.events.intake_events"
 _COMMON = "shared.events.common_events"
 _PARTS = "services.parts.domain"
 _PARTS_EVENTS = "shared.events.parts_events"
+_DISPATCH = "services.dispatch.domain"
+_DISPATCH_EVENTS = "shared.events.dispatch_events"
 
 LEGACY_TOPICS: Final[dict[str, str]] = {
     # intake (before issue 12): nested classes of services/intake/domain.py
@@ -75,4 +77,46 @@ LEGACY_TOPICS: Final[dict[str, str]] = {
     f"{_PARTS}:MarketPrice.Revised": f"{_PARTS_EVENTS}:MarketPriceRevised",
     f"{_PARTS}:ScrapLedger.Opened": f"{_PARTS_EVENTS}:ScrapLedgerOpened",
     f"{_PARTS}:ScrapLedger.LotAdded": f"{_PARTS_EVENTS}:ScrapLotAdded",
+    # dispatch (before issue 12): nested classes of services/dispatch/domain.py
+    f"{_DISPATCH}:Roster.Opened": f"{_DISPATCH_EVENTS}:RosterOpened",
+    f"{_DISPATCH}:Roster.EngineerRegistered": f"{_DISPATCH_EVENTS}:EngineerRegistered",
+    f"{_DISPATCH}:Roster.EngineerUpdated": f"{_DISPATCH_EVENTS}:EngineerUpdated",
+    f"{_DISPATCH}:Roster.EngineerLoadChanged": f"{_DISPATCH_EVENTS}:EngineerLoadChanged",
+    f"{_DISPATCH}:Case.Opened": f"{_DISPATCH_EVENTS}:DispatchCaseOpened",
+    f"{_DISPATCH}:Case.OnSiteServiceNeeded": f"{_DISPATCH_EVENTS}:OnSiteServiceNeeded",
+    f"{_DISPATCH}:Case.PayerNoted": f"{_DISPATCH_EVENTS}:PayerNoted",
+    f"{_DISPATCH}:Case.FeeConsentDecided": f"{_DISPATCH_EVENTS}:FeeConsentDecided",
+    f"{_DISPATCH}:Case.FeeConsentRecorded": f"{_DISPATCH_EVENTS}:FeeConsentRecorded",
+    f"{_DISPATCH}:Case.DispatchApproved": f"{_DISPATCH_EVENTS}:DispatchApproved",
+    f"{_DISPATCH}:Case.EngineerAssigned": f"{_DISPATCH_EVENTS}:EngineerAssigned",
+    f"{_DISPATCH}:Case.EngineerDispatched": f"{_DISPATCH_EVENTS}:EngineerDispatched",
+    f"{_DISPATCH}:Case.EngineerWithdrawn": f"{_DISPATCH_EVENTS}:EngineerWithdrawn",
+    f"{_DISPATCH}:Case.EngineerArrived": f"{_DISPATCH_EVENTS}:EngineerArrived",
+    f"{_DISPATCH}:Case.ServiceFormSigned": f"{_DISPATCH_EVENTS}:ServiceFormSigned",
+    f"{_DISPATCH}:Case.PartsReplaced": f"{_DISPATCH_EVENTS}:PartsReplaced",
+    f"{_DISPATCH}:Case.RepairOutcomeRecorded": f"{_DISPATCH_EVENTS}:RepairOutcomeRecorded",
+    f"{_DISPATCH}:Case.ReturnApproved": f"{_DISPATCH_EVENTS}:ReturnApproved",
+    f"{_DISPATCH}:Case.EngineerReturned": f"{_DISPATCH_EVENTS}:EngineerReturned",
+    f"{_DISPATCH}:Case.ReportFiled": f"{_DISPATCH_EVENTS}:ReportFiled",
+    f"{_DISPATCH}:Case.AuditCompleted": f"{_DISPATCH_EVENTS}:AuditCompleted",
+    f"{_DISPATCH}:Case.AuditStarted": f"{_DISPATCH_EVENTS}:AuditStarted",
+    f"{_DISPATCH}:Case.ServiceFaultDecided": f"{_DISPATCH_EVENTS}:ServiceFaultDecided",
+    f"{_DISPATCH}:Case.FollowUpScheduled": f"{_DISPATCH_EVENTS}:FollowUpScheduled",
+    f"{_DISPATCH}:Case.FollowUpDue": f"{_DISPATCH_EVENTS}:FollowUpDue",
+    f"{_DISPATCH}:Case.FollowUpRecorded": f"{_DISPATCH_EVENTS}:FollowUpRecorded",
+    f"{_DISPATCH}:Case.IntakeFineNoted": f"{_DISPATCH_EVENTS}:IntakeFineNoted",
+    f"{_DISPATCH}:Case.PartFineNoted": f"{_DISPATCH_EVENTS}:PartFineNoted",
+    f"{_DISPATCH}:Case.FineDisputed": f"{_DISPATCH_EVENTS}:FineDisputed",
+    f"{_DISPATCH}:Case.FineReversed": f"{_DISPATCH_EVENTS}:FineReversed",
+    f"{_DISPATCH}:Case.IntakeEscalationNoted": f"{_DISPATCH_EVENTS}:IntakeEscalationNoted",
+    f"{_DISPATCH}:Case.EscalationAcknowledged": f"{_DISPATCH_EVENTS}:EscalationAcknowledged",
+    f"{_DISPATCH}:Case.EscalationForwarded": f"{_DISPATCH_EVENTS}:EscalationForwarded",
+    f"{_DISPATCH}:Case.DeadlineBreached": f"{_COMMON}:DeadlineBreached",
+    f"{_DISPATCH}:Case.DeadlineMet": f"{_COMMON}:DeadlineMet",
+    f"{_DISPATCH}:Case.DeadlineSet": f"{_COMMON}:DeadlineSet",
+    f"{_DISPATCH}:Case.EscalationRaised": f"{_COMMON}:EscalationRaised",
+    f"{_DISPATCH}:Case.FineLevied": f"{_COMMON}:FineLevied",
+    # dispatch's aggregates moved out of domain.py (their created events name them)
+    f"{_DISPATCH}:Case": "services.dispatch.case:Case",
+    f"{_DISPATCH}:Roster": "services.dispatch.roster:Roster",
 }

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import msgspec
 import pytest
 
+from shared.events.base import DomainEvent
 from shared.events.dispatch_events import PartsReplaced, ReplacedPart
 from shared.events.envelope import (
     HDR_CORRELATION,
@@ -35,7 +35,7 @@ from shared.runtime.settings import Settings
 from shared.runtime.streams import ensure_streams
 from tests.api_support import staff_auth
 from tests.e2e.conftest import Running
-from tests.support import Bus, ServiceProcess, call, wait_until
+from tests.support import Bus, ServiceProcess, call, wait_until, wire_event
 
 pytestmark = pytest.mark.e2e
 
@@ -88,7 +88,7 @@ class DispatchStream:
         self.running = running
         self.position = 0
 
-    async def publish(self, event_type: str, struct: msgspec.Struct, complaint_no: str, at: dt.datetime) -> None:
+    async def publish(self, event_type: str, struct: DomainEvent, complaint_no: str, at: dt.datetime) -> None:
         self.position += 1
         aggregate_id = uuid.uuid4()
         envelope = Envelope(
@@ -102,7 +102,7 @@ class DispatchStream:
             aggregate_version=1,
             correlation_id=complaint_no,
             causation_id="test:dispatch",
-            data=msgspec.to_builtins(struct),
+            data=struct.wire_data(),
         )
         headers = {
             HDR_MSG_ID: str(envelope.event_id),
@@ -164,7 +164,8 @@ async def test_an_unreturned_part_grows_its_delay_and_is_fined_once_then_returns
     await running.tick("2026-11-23T09:00:00+08:00")
     no = await complaint_no_for(running, "CALL-PARTS-LATE")
     dispatch = DispatchStream(running)
-    forms = PartsReplaced(
+    forms = wire_event(
+        PartsReplaced,
         complaint_no=no,
         dispatch_id="D-1",
         completed_at=dt.datetime.fromisoformat("2026-11-24T16:00:00+08:00"),
@@ -496,7 +497,8 @@ async def test_a_part_from_dispatch_without_region_is_flagged_and_sold_only_once
     await running.tick("2027-12-30T09:00:00+08:00")
     no = await complaint_no_for(running, "CALL-PARTS-NOREGION", "2027-12-30T09:15:00+08:00")
     dispatch = DispatchStream(running)
-    forms = PartsReplaced(
+    forms = wire_event(
+        PartsReplaced,
         complaint_no=no,
         dispatch_id="D-NR",
         completed_at=dt.datetime.fromisoformat("2027-12-30T16:00:00+08:00"),

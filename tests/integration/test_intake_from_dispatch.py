@@ -13,7 +13,7 @@ from shared.events import commands as cmd
 from shared.events.dispatch_events import RepairOutcomeRecorded
 from shared.events.envelope import Envelope, encode_envelope, event_id_for
 from tests.integration.conftest import System
-from tests.support import call, wait_until
+from tests.support import call, wait_until, wire_event
 
 pytestmark = pytest.mark.integration
 
@@ -21,17 +21,16 @@ CN = dt.timezone(dt.timedelta(hours=8))
 
 
 def outcome_envelope(complaint_no: str, position: int, outcome: str) -> Envelope:
-    import msgspec
 
     aggregate_id = uuid.uuid5(uuid.NAMESPACE_URL, f"dispatch-case:{complaint_no}")
-    data = RepairOutcomeRecorded(complaint_no=complaint_no, serial="QY25K-2024-00871", engineer_id="eng-9",
-                                 problem="主臂伸缩油缸漏油", outcome=outcome, stops_work=True,
-                                 completed_at=dt.datetime(2026, 11, 25, 15, 0, tzinfo=CN))  # fmt: skip
+    data = wire_event(RepairOutcomeRecorded, complaint_no=complaint_no, serial="QY25K-2024-00871",
+                      engineer_id="eng-9", problem="主臂伸缩油缸漏油", outcome=outcome, stops_work=True,
+                      completed_at=dt.datetime(2026, 11, 25, 15, 0, tzinfo=CN))  # fmt: skip
     return Envelope(
         event_id=event_id_for(aggregate_id, position), type="RepairOutcomeRecorded", version=1,
         occurred_at=data.completed_at, service="dispatch", position=position, aggregate_id=aggregate_id,
         aggregate_version=position, correlation_id=complaint_no, causation_id="test",
-        data=msgspec.to_builtins(data),
+        data=data.wire_data(),
     )  # fmt: skip
 
 

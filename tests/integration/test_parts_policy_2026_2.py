@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
-import msgspec
 import pytest
 
 from aftersales.replay import History
@@ -27,6 +26,7 @@ from shared.events.dispatch_events import PartsReplaced, ReplacedPart
 from shared.events.envelope import Envelope, event_id_for
 from shared.runtime.settings import Settings
 from shared.runtime.store import build_application
+from tests.support import wire_event
 
 pytestmark = pytest.mark.integration
 
@@ -64,14 +64,14 @@ class Dispatch:
         }  # fmt: skip
         fields.update(overrides)
         completed_at = at(completed_on, 16)
-        struct = PartsReplaced(complaint_no="TS-2026-00000013", dispatch_id=f"D-{part_id}",
-                               parts=[ReplacedPart(**fields)], completed_at=completed_at)  # fmt: skip
+        struct = wire_event(PartsReplaced, complaint_no="TS-2026-00000013", dispatch_id=f"D-{part_id}",
+                            parts=[ReplacedPart(**fields)], completed_at=completed_at)  # fmt: skip
         self.position += 1
         aggregate_id = uuid.uuid4()
         envelope = Envelope(
             event_id=event_id_for(aggregate_id, 1), type="PartsReplaced", version=1, occurred_at=completed_at,
             service="dispatch", position=self.position, aggregate_id=aggregate_id, aggregate_version=1,
-            correlation_id=struct.complaint_no, causation_id="test:dispatch", data=msgspec.to_builtins(struct),
+            correlation_id=struct.complaint_no, causation_id="test:dispatch", data=struct.wire_data(),
         )  # fmt: skip
         assert self.app.on_upstream("dispatch", [envelope]) == 1
 

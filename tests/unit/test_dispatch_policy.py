@@ -19,6 +19,7 @@ from services.dispatch.policy import (
     evaluate,
 )
 from shared.events.decisions import Actor
+from shared.events.dispatch_events import FineReversed, PartsReplaced
 from shared.security.duties import SeparationOfDuties
 from shared.workcal import CHINA, late_day_start, working_days_late
 
@@ -323,7 +324,7 @@ def test_case_late_arrival_breaches_dsp_arrive_and_escalates_once() -> None:
     types = [type(e).__name__ for e in case.collect_events()]
     assert types.count("DeadlineBreached") == 1
     assert types.count("EscalationRaised") == 1
-    assert case.deadlines["DSP-ARRIVE"]["met_at"] == late.isoformat()
+    assert case.deadlines["DSP-ARRIVE"].met_at == late.isoformat()
 
 
 def test_case_signature_before_service_start_is_rejected_and_nothing_recorded() -> None:
@@ -336,9 +337,9 @@ def test_case_signature_before_service_start_is_rejected_and_nothing_recorded() 
     assert case.collect_events() == []
     case.sign_form(Actor("eng-1", "engineer"), decide("DSP-FORM", form(), P), cn(2026, 11, 24, 15, 30), "cmd")
     events = case.collect_events()
-    parts = next(e for e in events if isinstance(e, Case.PartsReplaced))
-    assert parts.parts[0]["total_fen"] == 25_100
-    assert parts.parts[0]["dispatch_order_no"] == "TS-2026-00000001-D1"
+    parts = next(e for e in events if isinstance(e, PartsReplaced))
+    assert parts.parts[0].total_fen == 25_100
+    assert parts.parts[0].dispatch_order_no == "TS-2026-00000001-D1"
     assert any(type(e).__name__ == "RepairOutcomeRecorded" for e in events)
 
 
@@ -353,7 +354,7 @@ def test_case_fine_once_per_occurrence_then_disputed_and_reversed() -> None:
     with pytest.raises(CommandRejected, match="already reversed"):
         case.reverse_fine(Actor("bm-1", "branch_manager"), fine_id, "again", DUE, "cmd")
     reversal = case.collect_events()[-1]
-    assert isinstance(reversal, Case.FineReversed)
+    assert isinstance(reversal, FineReversed)
     assert (type(reversal).__name__, reversal.fine_id, reversal.amount_fen) == ("FineReversed", fine_id, 5_000)
 
 
