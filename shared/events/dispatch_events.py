@@ -11,7 +11,7 @@ from typing import Any
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from shared.events.base import CreatedEvent, DecisionEvent, DecisionOutputs, DomainEvent
+from shared.events.base import CreatedEvent, DecisionEvent, DomainEvent
 from shared.events.catalog import EventSpec, register
 from shared.events.values import CustomerInfo, EquipmentInfo, SiteInfo
 
@@ -111,8 +111,9 @@ class PayerNoted(DomainEvent, frozen=True, kw_only=True):
     fee_consent_required: bool | None
 
 
-class FeeConsentDecided(DecisionOutputs, frozen=True, kw_only=True):
-    """DSP-FEE-CONSENT: whether dispatch may go ahead, or waits for the customer or the deputy GM."""
+class FeeConsentDecided(DecisionEvent, frozen=True, kw_only=True):
+    """DSP-FEE-CONSENT: whether dispatch may go ahead, or waits for the customer or the deputy GM (its
+    wire `data` is only `outputs`; not a `DecisionOutputs`, which the read model folds as intake's)."""
 
 
 class FeeConsentRecorded(DomainEvent, frozen=True, kw_only=True):
@@ -235,7 +236,7 @@ class ServiceFaultDecided(DecisionEvent, frozen=True, kw_only=True):
     finding: str
 
 
-class FollowUpScheduled(DecisionOutputs, frozen=True, kw_only=True):
+class FollowUpScheduled(DecisionEvent, frozen=True, kw_only=True):
     """DSP-FOLLOWUP: a quarterly phone follow-up (`outputs.due_at`, `outputs.quarter`)."""
 
 
