@@ -20,6 +20,7 @@ from services.dispatch.identity import CommandRejected, case_id_for, derived_id
 from services.dispatch.ledger import Ledger
 from services.dispatch.state import Fee, FeeInputs, FollowUpState, Payer, ServiceFault, ServiceForm
 from shared.domain.aggregate import applies
+from shared.domain.deadline_keeping import KeepsDeadlines
 from shared.domain.deadlines import Breach, Deadlines
 from shared.events import common_events as ce
 from shared.events import dispatch_events as de
@@ -35,7 +36,9 @@ def _as(cls: type[V], value: V | Mapping[str, object]) -> V:
     return value if isinstance(value, cls) else msgspec.convert(value, cls, strict=False)
 
 
-class Case(Ledger):
+class Case(Ledger, KeepsDeadlines):
+    """The dispatch case; its deadlines' events are applied by `KeepsDeadlines`."""
+
     received_at: dt.datetime
     kind: str
     agent_id: str | None
@@ -223,26 +226,11 @@ class Case(Ledger):
         return engineer_id
 
     # ------------------------------------------------------------------------------ deadlines
-    @applies(ce.DeadlineSet)
-    def _deadline_set(self, e: ce.DeadlineSet) -> None:
-        self.deadlines = self.deadlines.set(e.rule, e.outputs)
-
-    @applies(ce.DeadlineMet)
-    def _deadline_met(self, e: ce.DeadlineMet) -> None:
-        self.deadlines = self.deadlines.met(e.deadline, e.met_at)
-
-    @applies(ce.DeadlineBreached)
-    def _deadline_breached(self, e: ce.DeadlineBreached) -> None:
-        self.deadlines = self.deadlines.breached(e.deadline, e.breached_at)
-
     def set_deadline(self, decision: Decision, at: dt.datetime, causation_id: str) -> None:
         """Each of dispatch's deadlines runs from its first setting: DSP-ARRIVE from receipt, however
         often the case is (re)dispatched."""
         if decision.rule not in self.deadlines:
             self._decide(ce.DeadlineSet, decision, at, causation_id)
-
-    def deadline_open(self, rule: str) -> bool:
-        return self.deadlines.is_open(rule)
 
     def breach(self, rule: str, now: dt.datetime, causation_id: str, escalate: Decision | None) -> bool:
         """The clock passed an open deadline: record the breach (and its escalation), once."""
