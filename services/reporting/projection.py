@@ -140,7 +140,7 @@ def _fold(view: View, p: Any, envelope: Envelope) -> None:
     elif isinstance(p, c.EscalationRaised):
         view["escalations"].append({
             "escalation_id": p.escalation_id, "rule": p.trigger_rule, "to": p.to, "reason": p.reason,
-            "raised_at": envelope.occurred_at.isoformat(), "status": "open",
+            "raised_at": envelope.occurred_at.isoformat(), "status": "open", "ack_due_at": p.ack_due_at,
         })  # fmt: skip
     elif isinstance(p, c.ComplaintRelayed):
         view["relayed_at"] = p.relayed_at.isoformat()

@@ -17,6 +17,7 @@ from services.dispatch.domain import ROSTER_ID, case_id_for
 from services.dispatch.main import build as build_dispatch
 from shared.events.base import META_FIELDS, DomainEvent
 from shared.events.catalog import all_specs, payload
+from shared.events.common_events import EscalationRaised
 from shared.events.dispatch_events import ROSTER_CORRELATION
 from shared.events.envelope import decode_envelope
 from shared.runtime.settings import Settings
@@ -34,6 +35,7 @@ OUTPUTS: dict[str, dict[str, Any]] = {  # decision outputs as the rules give the
     "ServiceFaultDecided": {"service_at_fault": True, "ground": "attitude", "valid": True},
     "FollowUpScheduled": {"quarter": 7, "due_at": "2027-02-23T09:00:00+08:00"},
 }
+ACK_DUE = "2026-11-24T09:15:00+08:00"
 TOPICS = {"DispatchCaseOpened": "services.dispatch.case:Case", "RosterOpened": "services.dispatch.roster:Roster"}
 
 
@@ -96,6 +98,8 @@ async def test_every_dispatch_event_type_arrives_whole_at_consumers_and_in_the_r
         case_types = [t for t in types if t not in roster_types]
         events = [full_event(cls, complaint_no, n) for n, cls in enumerate(roster_types, start=1)]
         events += [full_event(cls, complaint_no, n) for n, cls in enumerate(case_types, start=1)]
+        escalation = full_event(EscalationRaised, complaint_no, len(case_types) + 1)  # ESC-CHAIN's, shared
+        events.append(msgspec.structs.replace(escalation, trigger_rule="DSP-ARRIVE", ack_due_at=ACK_DUE))
         sub = await system.bus.js.subscribe(settings.names.events_of("dispatch"), ordered_consumer=True)
         await asyncio.to_thread(app.save, *events)
         dispatch.ports.relay_wakeup.set()
@@ -133,6 +137,8 @@ async def test_every_dispatch_event_type_arrives_whole_at_consumers_and_in_the_r
         assert folded["auditor"]["id"] == "auditor-值"
         assert view["service_fault"]["finding"] == "finding-值"
         assert folded["followups"][0]["notes"] == "notes-值"
+        raised = next(e for e in view["escalations"] if e["rule"] == "DSP-ARRIVE")
+        assert raised["ack_due_at"] == ACK_DUE  # dispatch's escalations show when they are due (issue 12 drift)
 
         async def roster_folded() -> bool:
             return any(e["load"] == 14 for e in system.store.engineers())  # registered 7, updated 7, +7
