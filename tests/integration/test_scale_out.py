@@ -17,7 +17,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import msgspec
 import psycopg
 import pytest
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
@@ -42,7 +41,7 @@ from shared.runtime.clock import CHINA, encode_tick
 from shared.runtime.partitions import Partition, partition_of
 from shared.runtime.settings import Settings
 from shared.runtime.streams import ensure_streams
-from tests.support import Bus, ServiceProcess, service_env, wait_until
+from tests.support import Bus, ServiceProcess, service_env, wait_until, wire_event
 
 pytestmark = pytest.mark.integration
 
@@ -393,13 +392,13 @@ async def _exists(bus: Bus, durable: str) -> bool:
 
 async def _publish_form(bus: Bus, position: int, complaint_no: str, part_ids: list[str]) -> None:
     at = START + dt.timedelta(days=1)
-    form = PartsReplaced(complaint_no=complaint_no, dispatch_id=f"D-{position}", completed_at=at,
-                         parts=[_replaced(part_id) for part_id in part_ids])  # fmt: skip
+    form = wire_event(PartsReplaced, complaint_no=complaint_no, dispatch_id=f"D-{position}", completed_at=at,
+                      parts=[_replaced(part_id) for part_id in part_ids])  # fmt: skip
     aggregate_id = uuid.uuid5(uuid.NAMESPACE_URL, f"form-{position}")
     envelope = Envelope(
         event_id=event_id_for(aggregate_id, 1), type="PartsReplaced", version=1, occurred_at=at, service="dispatch",
         position=position, aggregate_id=aggregate_id, aggregate_version=1, correlation_id=complaint_no,
-        causation_id="test:dispatch", data=msgspec.to_builtins(form),
+        causation_id="test:dispatch", data=form.wire_data(),
     )  # fmt: skip
     headers = {HDR_MSG_ID: str(envelope.event_id), HDR_POSITION: str(position), HDR_TYPE: "PartsReplaced",
                HDR_CORRELATION: complaint_no}  # fmt: skip
