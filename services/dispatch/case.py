@@ -227,9 +227,9 @@ class Case(Ledger, KeepsDeadlines):
 
     # ------------------------------------------------------------------------------ deadlines
     def set_deadline(self, decision: Decision, at: dt.datetime, causation_id: str) -> None:
-        """Each of dispatch's deadlines runs from its first setting: DSP-ARRIVE from receipt, however
+        """Each of dispatch's deadlines keeps its first setting: DSP-ARRIVE runs from receipt, however
         often the case is (re)dispatched."""
-        if decision.rule not in self.deadlines:
+        if self.deadlines.settable(decision.rule, keep_first=True):
             self._decide(ce.DeadlineSet, decision, at, causation_id)
 
     def breach(self, rule: str, now: dt.datetime, causation_id: str, escalate: Decision | None) -> bool:
