@@ -337,7 +337,7 @@ def test_case_signature_before_service_start_is_rejected_and_nothing_recorded() 
     assert case.collect_events() == []
     case.sign_form(Actor("eng-1", "engineer"), decide("DSP-FORM", form(), P), cn(2026, 11, 24, 15, 30), "cmd")
     events = case.collect_events()
-    parts = next(e for e in events if isinstance(e, PartsReplaced))
+    parts = next(e for e in list[object](events) if isinstance(e, PartsReplaced))
     assert parts.parts[0].total_fen == 25_100
     assert parts.parts[0].dispatch_order_no == "TS-2026-00000001-D1"
     assert any(type(e).__name__ == "RepairOutcomeRecorded" for e in events)

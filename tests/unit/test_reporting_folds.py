@@ -13,6 +13,7 @@ from shared.events import catalog as c
 from shared.events import dispatch_events as d
 from shared.events.base import DomainEvent
 from shared.events.envelope import Envelope, event_id_for
+from tests.support import wire_event
 
 AT = dt.datetime(2026, 11, 23, 1, 15, tzinfo=dt.UTC)
 NO = "TS-2026-00000001"
@@ -37,17 +38,17 @@ def received(position: int = 1) -> Envelope:
 
 
 def followed_up(position: int) -> Envelope:
-    return envelope(d.FollowUpRecorded(actor="agent-1", quarter=1, notes="满意"), "dispatch", position)
+    return envelope(wire_event(d.FollowUpRecorded, actor="agent-1", quarter=1, notes="满意"), "dispatch", position)
 
 
 def registered(engineer_id: str, position: int, load: int = 0) -> Envelope:
-    payload = d.EngineerRegistered(engineer_id=engineer_id, name="王工", region="四川", skills=["SY215"], load=load,
-                                   available=True, actor="tq-1")  # fmt: skip
+    payload = wire_event(d.EngineerRegistered, engineer_id=engineer_id, name="王工", region="四川", skills=["SY215"],
+                         load=load, available=True, actor="tq-1")  # fmt: skip
     return envelope(payload, "dispatch", position, d.ROSTER_CORRELATION)
 
 
 def load_changed(engineer_id: str, delta: int, position: int) -> Envelope:
-    payload = d.EngineerLoadChanged(engineer_id=engineer_id, delta=delta, complaint_no=NO)
+    payload = wire_event(d.EngineerLoadChanged, engineer_id=engineer_id, delta=delta, complaint_no=NO)
     return envelope(payload, "dispatch", position, d.ROSTER_CORRELATION)
 
 
