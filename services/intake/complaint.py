@@ -15,7 +15,8 @@ import msgspec
 
 from services.intake.identity import CommandRejected, complaint_id_for, derived_id
 from services.intake.state import FineRecord, Repair, Survey, Warranty
-from shared.domain.aggregate import EventSourced, applies
+from shared.domain.aggregate import applies
+from shared.domain.deadline_keeping import KeepsDeadlines
 from shared.domain.deadlines import Breach, Deadlines
 from shared.domain.org import department_of
 from shared.events import common_events as ce
@@ -30,7 +31,7 @@ ESCALATED_DEADLINES = frozenset({"INT-RELAY-4WH", "INT-REPLY-8WH", "INT-LEVELS"}
 _GROUPS = {"customer": CustomerInfo, "equipment": EquipmentInfo, "site": SiteInfo}
 
 
-class Complaint(EventSourced):
+class Complaint(KeepsDeadlines):
     complaint_no: str
     call_id: str
     received_at: dt.datetime
@@ -103,18 +104,7 @@ class Complaint(EventSourced):
                       inputs=decision.inputs, outputs=decision.outputs, **fields)  # fmt: skip
 
     # ------------------------------------------------------------------------------- deadlines
-    @applies(ce.DeadlineSet)
-    def _deadline_set(self, e: ce.DeadlineSet) -> None:
-        self.deadlines = self.deadlines.set(e.rule, e.outputs)
-
-    @applies(ce.DeadlineMet)
-    def _deadline_met(self, e: ce.DeadlineMet) -> None:
-        self.deadlines = self.deadlines.met(e.deadline, e.met_at)
-
-    @applies(ce.DeadlineBreached)
-    def _deadline_breached(self, e: ce.DeadlineBreached) -> None:
-        self.deadlines = self.deadlines.breached(e.deadline, e.breached_at)
-
+    # (the deadline events are applied by KeepsDeadlines, the same for every service)
     def set_deadline(self, decision: Decision, at: dt.datetime, causation_id: str) -> None:
         self._decide(ce.DeadlineSet, decision, at, causation_id)
 
@@ -130,9 +120,6 @@ class Complaint(EventSourced):
     def _met_only_by_contact(self, rule: str) -> bool:
         deadline = self.deadlines.get(rule)
         return deadline is not None and deadline.met_by == "customer_contact"
-
-    def deadline_open(self, rule: str) -> bool:
-        return self.deadlines.is_open(rule)
 
     def _meet(self, rule: str, at: dt.datetime, causation_id: str, met_at: dt.datetime | None = None) -> None:
         """Meet `rule`'s deadline, recorded at `at`; `met_at` when it was met earlier (default `at`). A
