@@ -62,6 +62,25 @@ def area_of(filename: str, name: str) -> str:
     return "other (stdlib, typing, builtins)"
 
 
+def print_profile(profiler: cProfile.Profile, n: float, area: Callable[[str, str], str], top: int) -> None:
+    """Self time by area and the top functions by cumulative and by self time, as markdown tables."""
+    stats = pstats.Stats(profiler)
+    raw: dict[tuple[str, int, str], tuple[int, int, float, float, object]] = stats.stats  # type: ignore[attr-defined]
+    total = sum(tt for (_, _, tt, _, _) in raw.values())
+    by_area: dict[str, float] = defaultdict(float)
+    for (filename, _, name), (_, _, tt, _, _) in raw.items():
+        by_area[area(filename, name)] += tt
+    print("| area (self time) | s | share | µs per complaint |\n|---|---:|---:|---:|")
+    for name, tt in sorted(by_area.items(), key=lambda kv: -kv[1]):
+        print(f"| {name} | {tt:.2f} | {100 * tt / total:.0f} % | {1e6 * tt / n:,.0f} |")
+    for key, shown, by in ((3, top, "cumulative"), (2, top // 2 + 3, "self")):
+        print(f"\n| top {shown} functions by {by} time | calls | cum s | self s | area |\n|---|---:|---:|---:|---|")
+        rows = sorted(raw.items(), key=lambda kv: -kv[1][key])  # type: ignore[operator]
+        for (filename, line, name), (_, nc, tt, ct, _) in rows[:shown]:
+            short = filename.split("site-packages/")[-1].replace(os.getcwd() + "/", "")
+            print(f"| `{short}:{line}({name})` | {nc} | {ct:.2f} | {tt:.2f} | {area(filename, name)} |")
+
+
 def intake_wire(database_url: str, settings: Settings, count: int, schemas: list[str]) -> list[bytes]:
     """Register `count` complaints with intake and return its events as the relay publishes them."""
     intake = build_application(IntakeApplication, database_url, schemas[0], max_event_bytes=settings.max_event_bytes)
@@ -134,29 +153,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.timer == "none":
         print(f"{head}, no profiler: {wall:.2f} s wall, {1e6 * cpu_s / n:,.0f} µs CPU per complaint")
         return 0
-    stats = pstats.Stats(profiler)
-    raw: dict[tuple[str, int, str], tuple[int, int, float, float, object]] = stats.stats  # type: ignore[attr-defined]
-    total = sum(tt for (_, _, tt, _, _) in raw.values())
-    by_area: dict[str, float] = defaultdict(float)
-    for (filename, _, name), (_, _, tt, _, _) in raw.items():
-        by_area[area_of(filename, name)] += tt
     print(f"`{' '.join(['python -m bench.profile_dispatch', *(argv if argv is not None else sys.argv[1:])])}`"
           f" — profiler timer: {args.timer}\n")  # fmt: skip
     print(f"{head}: {wall:.2f} s wall, {cpu_s:.2f} s CPU of this process (with profiler overhead)"
           f" = {1e6 * cpu_s / n:,.0f} µs CPU per complaint\n")  # fmt: skip
-    print("| area (self time) | s | share | µs per complaint |\n|---|---:|---:|---:|")
-    for area, tt in sorted(by_area.items(), key=lambda kv: -kv[1]):
-        print(f"| {area} | {tt:.2f} | {100 * tt / total:.0f} % | {1e6 * tt / n:,.0f} |")
-    for key in (3, 2):
-        top = args.top if key == 3 else args.top // 2 + 3
-        print(
-            f"\n| top {top} functions by {'cumulative' if key == 3 else 'self'} time | calls | cum s | self s | area |"
-        )
-        print("|---|---:|---:|---:|---|")
-        rows = sorted(raw.items(), key=lambda kv: -kv[1][key])  # type: ignore[operator]
-        for (filename, line, name), (_, nc, tt, ct, _) in rows[:top]:
-            short = filename.split("site-packages/")[-1].replace(os.getcwd() + "/", "")
-            print(f"| `{short}:{line}({name})` | {nc} | {ct:.2f} | {tt:.2f} | {area_of(filename, name)} |")
+    print_profile(profiler, n, area_of, args.top)
     return 0
 
 
