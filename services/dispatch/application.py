@@ -182,9 +182,20 @@ class DispatchApplication(StoredApplication):
     def _apply_upstream(self, upstream: str, envelopes: Sequence[Envelope], tracking: str) -> int:
         cases: dict[str, Case] = {}
         roster: list[Roster | None] = []
+        decoded = [(envelope, c.payload(envelope)) for envelope in envelopes]
+        # One query for the batch instead of one failing read per new complaint (bench/PROFILE.md,
+        # Dispatch: that read was over half of dispatch's CPU). A case opened meanwhile by another
+        # writer makes the save conflict, and handle_upstream then retries one by one.
+        received = {
+            case_id_for(p.complaint_no): p.complaint_no for _, p in decoded if isinstance(p, c.ComplaintReceived)
+        }
+        existing = recorder_of(self).existing_aggregates(list(received)) if received else set()
+        absent = {no for case_id, no in received.items() if case_id not in existing}
 
         def load(complaint_no: str) -> Case | None:
             if complaint_no not in cases:
+                if complaint_no in absent:
+                    return None
                 try:
                     cases[complaint_no] = self.repository.get(case_id_for(complaint_no))
                 except AggregateNotFoundError:
@@ -197,8 +208,7 @@ class DispatchApplication(StoredApplication):
             return roster[0]
 
         changed = 0
-        for envelope in envelopes:
-            p = c.payload(envelope)
+        for envelope, p in decoded:
             at, cause_id = envelope.occurred_at, f"{upstream}:{envelope.event_id}"
             if isinstance(p, c.ComplaintReceived):
                 if load(p.complaint_no) is None:
