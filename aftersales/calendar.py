@@ -27,8 +27,8 @@ from typing import Any
 
 import msgspec
 
-from shared.events.commands import Actor, PublishCalendar, decode_reply
-from shared.security.authn import AUTH_HEADER
+from aftersales.opcommand import send_command
+from shared.events.commands import Actor, PublishCalendar
 from shared.workcal import InvalidSchedule, YearSchedule, provisional_year, seed_years
 
 MAX_RANGE_DAYS = 60
@@ -95,15 +95,7 @@ def template(year: int) -> str:
 async def _publish(
     nats_url: str, subject: str, command: dict[str, Any], token: str, timeout_s: float, nats_options: Mapping[str, str]
 ) -> int:
-    import nats
-
-    nc = await nats.connect(nats_url, connect_timeout=timeout_s, max_reconnect_attempts=1, **nats_options)
-    try:
-        headers = {AUTH_HEADER: f"Bearer {token}"}
-        msg = await nc.request(subject, msgspec.json.encode(command), timeout=timeout_s, headers=headers)
-    finally:
-        await nc.close()
-    reply = decode_reply(msg.data)
+    reply = await send_command(nats_url, subject, command, token, timeout_s, nats_options)
     if not reply.ok:
         print(f"calendar publish: refused ({reply.status}): {reply.error}", file=sys.stderr)
         return 1

@@ -18,25 +18,16 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from shared.events.commands import Actor, ErasePersonalData, decode_reply
-from shared.security.authn import AUTH_HEADER
+from aftersales.opcommand import send_command
+from shared.events.commands import Actor, ErasePersonalData
 
 if TYPE_CHECKING:
     from shared.runtime.settings import Settings
 
 
 async def _send(settings: Settings, command: dict[str, Any], token: str, timeout_s: float) -> int:
-    import nats
-
-    nc = await nats.connect(settings.nats_url, connect_timeout=timeout_s, max_reconnect_attempts=1,
-                            **settings.nats_options)  # fmt: skip
     subject = settings.names.commands("privacy")
-    try:
-        headers = {AUTH_HEADER: f"Bearer {token}"}
-        msg = await nc.request(subject, msgspec.json.encode(command), timeout=timeout_s, headers=headers)
-    finally:
-        await nc.close()
-    reply = decode_reply(msg.data)
+    reply = await send_command(settings.nats_url, subject, command, token, timeout_s, settings.nats_options)
     if not reply.ok:
         print(f"privacy erase: refused ({reply.status}): {reply.error}", file=sys.stderr)
         return 1
