@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
 import msgspec
@@ -34,7 +34,7 @@ from prometheus_client import Counter
 
 from services.intake.application import Forbidden, InboundCall, IntakeApplication, RegisterOutcome, UnknownComplaint
 from services.intake.domain import CommandRejected
-from shared.events.commands import CommandReply, decode_calendar_command, decode_erase_command, decode_intake_command
+from shared.events.commands import decode_calendar_command, decode_erase_command, decode_intake_command
 from shared.events.envelope import Envelope
 from shared.events.subjects import Names
 from shared.events.telephony import ComplaintReceivedV1, PoisonMessage, SurveyCompletedV1, decode_telephony
@@ -146,10 +146,12 @@ def build_router(
         "the caller's credential travels in the Authorization header (401 without a valid one).",
     )
     async def on_command(body: bytes, msg: NatsMessage) -> bytes:
-        reply = await _execute(app, ports, body, msg.raw_message)
-        if reply.ok:
-            ports.relay_wakeup.set()
-        return _reply.encode(reply)
+        def run(command: Any, now: dt.datetime, causation_id: str) -> tuple[str | None, list[str]]:
+            return None, app.execute(command, now, causation_id)
+
+        errors = CommandErrors(forbidden=(Forbidden, SeparationOfDuties), unknown=(UnknownComplaint,),
+                               rejected=(CommandRejected, CalendarOutOfRange))  # fmt: skip
+        return await answer(body, msg, decode_intake_command, run, errors)
 
     @router.subscriber(
         names.commands("calendar"),
@@ -163,12 +165,7 @@ def build_router(
             return None, app.publish_calendar(command, now, causation_id)
 
         errors = CommandErrors(forbidden=(Forbidden, SeparationOfDuties), unknown=(), rejected=(CommandRejected,))
-        raw = msg.raw_message
-        reply = await execute_command("intake", body, raw.reply, decode_calendar_command, run, ports.clock, errors,
-                                      raw.headers, ports.authenticator)  # fmt: skip
-        if reply.ok:
-            ports.relay_wakeup.set()
-        return _reply.encode(reply)
+        return await answer(body, msg, decode_calendar_command, run, errors)
 
     @router.subscriber(
         names.commands("privacy"),
@@ -183,28 +180,20 @@ def build_router(
             return None, app.erase_personal_data(command, now, causation_id)
 
         errors = CommandErrors(forbidden=(Forbidden,), unknown=(), rejected=(CommandRejected,))
+        return await answer(body, msg, decode_erase_command, run, errors)
+
+    async def answer(body: bytes, msg: NatsMessage, decode: Callable[[bytes], Any],
+                     run: Callable[[Any, dt.datetime, str], tuple[str | None, list[str]]],
+                     errors: CommandErrors) -> bytes:  # fmt: skip
+        """Run a staff command (its credential checked again here) and wake the relay if it recorded."""
         raw = msg.raw_message
-        reply = await execute_command("intake", body, raw.reply, decode_erase_command, run, ports.clock, errors,
-                                      raw.headers, ports.authenticator)  # fmt: skip
+        reply = await execute_command("intake", body, raw.reply, decode, run, ports.clock, errors, raw.headers,
+                                      ports.authenticator)  # fmt: skip
         if reply.ok:
             ports.relay_wakeup.set()
         return _reply.encode(reply)
 
     return router
-
-
-async def _execute(app: IntakeApplication, ports: Ports, body: bytes, raw: Msg) -> CommandReply:
-    errors = CommandErrors(
-        forbidden=(Forbidden, SeparationOfDuties),
-        unknown=(UnknownComplaint,),
-        rejected=(CommandRejected, CalendarOutOfRange),
-    )
-
-    def run(command: Any, now: dt.datetime, causation_id: str) -> tuple[str | None, list[str]]:
-        return None, app.execute(command, now, causation_id)
-
-    return await execute_command("intake", body, raw.reply, decode_intake_command, run, ports.clock, errors,
-                                 raw.headers, ports.authenticator)  # fmt: skip
 
 
 def _apply(app: IntakeApplication, units: Sequence[Inbound]) -> list[tuple[Inbound, str]]:
