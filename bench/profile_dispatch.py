@@ -19,17 +19,16 @@ import argparse
 import cProfile
 import datetime as dt
 import os
-import pstats
 import sys
 import time
 import uuid
-from collections import defaultdict
 from collections.abc import Callable
 
 import psycopg
 from psycopg.sql import SQL, Identifier
 
 from bench.profile_intake import messages
+from bench.profiling import classifier, print_profile
 from services.dispatch.application import DispatchApplication
 from services.intake.application import InboundCall, IntakeApplication
 from shared.events.catalog import payload
@@ -54,31 +53,7 @@ AREAS: tuple[tuple[str, Callable[[str], bool]], ...] = (
 )
 
 
-def area_of(filename: str, name: str) -> str:
-    where = f"{filename}:{name}"
-    for area, match in AREAS:
-        if match(where):
-            return area
-    return "other (stdlib, typing, builtins)"
-
-
-def print_profile(profiler: cProfile.Profile, n: float, area: Callable[[str, str], str], top: int) -> None:
-    """Self time by area and the top functions by cumulative and by self time, as markdown tables."""
-    stats = pstats.Stats(profiler)
-    raw: dict[tuple[str, int, str], tuple[int, int, float, float, object]] = stats.stats  # type: ignore[attr-defined]
-    total = sum(tt for (_, _, tt, _, _) in raw.values())
-    by_area: dict[str, float] = defaultdict(float)
-    for (filename, _, name), (_, _, tt, _, _) in raw.items():
-        by_area[area(filename, name)] += tt
-    print("| area (self time) | s | share | µs per complaint |\n|---|---:|---:|---:|")
-    for name, tt in sorted(by_area.items(), key=lambda kv: -kv[1]):
-        print(f"| {name} | {tt:.2f} | {100 * tt / total:.0f} % | {1e6 * tt / n:,.0f} |")
-    for key, shown, by in ((3, top, "cumulative"), (2, top // 2 + 3, "self")):
-        print(f"\n| top {shown} functions by {by} time | calls | cum s | self s | area |\n|---|---:|---:|---:|---|")
-        rows = sorted(raw.items(), key=lambda kv: -kv[1][key])  # type: ignore[operator]
-        for (filename, line, name), (_, nc, tt, ct, _) in rows[:shown]:
-            short = filename.split("site-packages/")[-1].replace(os.getcwd() + "/", "")
-            print(f"| `{short}:{line}({name})` | {nc} | {ct:.2f} | {tt:.2f} | {area(filename, name)} |")
+area_of = classifier(AREAS)
 
 
 def intake_wire(database_url: str, settings: Settings, count: int, schemas: list[str]) -> list[bytes]:

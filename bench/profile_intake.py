@@ -17,18 +17,17 @@ import cProfile
 import datetime as dt
 import json
 import os
-import pstats
 import random
 import sys
 import time
 import uuid
-from collections import defaultdict
 from collections.abc import Callable
 
 import psycopg
 from psycopg.sql import SQL, Identifier
 
 from aftersales.simulate import CHINA, complaint_message
+from bench.profiling import classifier, print_profile
 from services.intake.application import InboundCall, IntakeApplication
 from shared.events.telephony import ComplaintReceivedV1, decode_telephony
 from shared.runtime.settings import Settings
@@ -50,12 +49,7 @@ AREAS: tuple[tuple[str, Callable[[str], bool]], ...] = (
 )
 
 
-def area_of(filename: str, name: str) -> str:
-    where = f"{filename}:{name}"
-    for area, match in AREAS:
-        if match(where):
-            return area
-    return "other (stdlib, uuid, datetime, …)"
+area_of = classifier(AREAS, other="other (stdlib, uuid, datetime, …)")
 
 
 def messages(n: int, seed: int = 7) -> list[bytes]:
@@ -127,30 +121,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"intake, {args.count} complaints in batches of {args.batch}, no profiler: {wall:.2f} s wall,"
               f" {1e6 * cpu_s / args.count:,.0f} µs CPU per complaint")  # fmt: skip
         return 0
-    stats = pstats.Stats(profiler)
-    raw: dict[tuple[str, int, str], tuple[int, int, float, float, object]] = stats.stats  # type: ignore[attr-defined]
-    total = sum(tt for (_, _, tt, _, _) in raw.values())
-    by_area: dict[str, float] = defaultdict(float)
-    for (filename, _, name), (_, _, tt, _, _) in raw.items():
-        by_area[area_of(filename, name)] += tt
     n = args.count
     print(f"`{' '.join(['python -m bench.profile_intake', *(argv if argv is not None else sys.argv[1:])])}`"
           f" — profiler timer: {args.timer}\n")  # fmt: skip
     print(f"intake, {n} complaints in batches of {args.batch}: {wall:.2f} s wall, {cpu_s:.2f} s CPU of this"
           f" process (with profiler overhead) = {1e6 * cpu_s / n:,.0f} µs CPU per complaint\n")  # fmt: skip
-    print("| area (self time) | s | share | µs per complaint |\n|---|---:|---:|---:|")
-    for area, tt in sorted(by_area.items(), key=lambda kv: -kv[1]):
-        print(f"| {area} | {tt:.2f} | {100 * tt / total:.0f} % | {1e6 * tt / n:,.0f} |")
-    print(f"\n| top {args.top} functions by cumulative time | calls | cum s | self s | area |")
-    print("|---|---:|---:|---:|---|")
-    for key in (3, 2):
-        if key == 2:
-            print(f"\n| top {args.top // 2} functions by self time | calls | cum s | self s | area |")
-            print("|---|---:|---:|---:|---|")
-        rows = sorted(raw.items(), key=lambda kv: -kv[1][key])  # type: ignore[operator]
-        for (filename, line, name), (_, nc, tt, ct, _) in rows[: args.top if key == 3 else args.top // 2]:
-            short = filename.split("site-packages/")[-1].replace(os.getcwd() + "/", "")
-            print(f"| `{short}:{line}({name})` | {nc} | {ct:.2f} | {tt:.2f} | {area_of(filename, name)} |")
+    print_profile(profiler, n, area_of, args.top, self_top=args.top // 2)
     return 0
 
 

@@ -26,7 +26,8 @@ import psycopg
 from psycopg.sql import SQL, Identifier
 
 from bench.profile_dispatch import AREAS as DISPATCH_AREAS
-from bench.profile_dispatch import intake_wire, print_profile
+from bench.profile_dispatch import intake_wire
+from bench.profiling import classifier, print_profile
 from services.dispatch.application import DispatchApplication
 from services.reporting.application import ReportingStore
 from shared.events.catalog import payload
@@ -41,12 +42,7 @@ AREAS: tuple[tuple[str, Callable[[str], bool]], ...] = (
 )
 
 
-def area_of(filename: str, name: str) -> str:
-    where = f"{filename}:{name}"
-    for area, match in AREAS:
-        if match(where):
-            return area
-    return "other (stdlib, typing, builtins)"
+area_of = classifier(AREAS)
 
 
 def dispatch_wire(database_url: str, settings: Settings, schema: str, intake: list[bytes]) -> list[bytes]:
