@@ -399,18 +399,22 @@ def cmd_timers(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_asyncapi(args: argparse.Namespace) -> int:
-    from aftersales.specs import asyncapi_json
-
-    text = asyncapi_json()
-    path = Path(args.output)
-    if args.check:
+def _write_or_check(path: Path, text: str, check: bool, command: str) -> int:
+    """Write a generated file, or with `--check` say (exit 1) that the committed one is stale."""
+    if check:
         if not path.exists() or path.read_text(encoding="utf-8") != text:
-            print(f"{path} is stale: run `aftersales asyncapi`", file=sys.stderr)
+            print(f"{path} is stale: run `aftersales {command}`", file=sys.stderr)
             return 1
         return 0
     path.write_text(text, encoding="utf-8")
     return 0
+
+
+def cmd_asyncapi(args: argparse.Namespace) -> int:
+    from aftersales.specs import asyncapi_json
+
+    text = asyncapi_json()
+    return _write_or_check(Path(args.output), text, args.check, "asyncapi")
 
 
 def cmd_nats_config(args: argparse.Namespace) -> int:
@@ -422,28 +426,14 @@ def cmd_nats_config(args: argparse.Namespace) -> int:
     if args.output == "-":
         sys.stdout.write(text)
         return 0
-    path = Path(args.output)
-    if args.check:
-        if not path.exists() or path.read_text(encoding="utf-8") != text:
-            print(f"{path} is stale: run `aftersales nats-config`", file=sys.stderr)
-            return 1
-        return 0
-    path.write_text(text, encoding="utf-8")
-    return 0
+    return _write_or_check(Path(args.output), text, args.check, "nats-config")
 
 
 def cmd_openapi(args: argparse.Namespace) -> int:
     from aftersales.specs import openapi_json
 
     text = openapi_json()
-    path = Path(args.output)
-    if args.check:
-        if not path.exists() or path.read_text(encoding="utf-8") != text:
-            print(f"{path} is stale: run `aftersales openapi`", file=sys.stderr)
-            return 1
-        return 0
-    path.write_text(text, encoding="utf-8")
-    return 0
+    return _write_or_check(Path(args.output), text, args.check, "openapi")
 
 
 # --------------------------------------------------------------------------- disputes (docs/contract.md §5)
